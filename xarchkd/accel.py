@@ -1,0 +1,33 @@
+"""Build the one ``Accelerator`` a run uses, with a clear error for unsupported precision.
+
+Accelerate owns device placement, mixed precision and multi-GPU (``accelerate launch``);
+this module only checks the request first. On a CPU, fp16 is silently ignored by
+Accelerate and bf16 autocast crashes ``nn.LSTM`` inside oneDNN (and is several times
+slower than fp32 elsewhere), so asking for either on a CPU is refused with a message.
+"""
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+
+from .errors import ConfigError
+
+PRECISIONS = ("no", "fp16", "bf16")
+
+
+def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -> Accelerator:
+    """Return an Accelerator; refuses fp16/bf16 where no GPU runs the job."""
+    if mixed_precision not in PRECISIONS:
+        raise ConfigError(f"mixed_precision={mixed_precision!r}; use one of {PRECISIONS}")
+    on_gpu = torch.cuda.is_available() and not cpu
+    if mixed_precision != "no" and not on_gpu:
+        raise ConfigError(
+            f"mixed_precision={mixed_precision!r} needs a GPU; this run is on the CPU, where fp16 is ignored "
+            "and bf16 autocast crashes nn.LSTM (oneDNN) and slows the rest. Use mixed_precision='no'.")
+    if mixed_precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("mixed_precision='bf16' but this GPU does not support bfloat16; use 'fp16' or 'no'.")
+    # One AcceleratorState per process: a second Accelerator with other settings would raise,
+    # so a library call that builds a fresh one (tests, notebooks) resets the shared state first.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, **kwargs)

@@ -1,0 +1,130 @@
+"""Make the NER teacher: fine-tune a BERT-family encoder for token classification.
+
+``ner_teacher()`` trains on the data's train split, scores valid and test with
+seqeval after every epoch, keeps the epoch with the best valid F1, and saves it
+with ``save_pretrained`` plus ``xarchkd_teacher.json`` (per-epoch scores). The
+output folder is keyed by a fingerprint of encoder, data and settings, so a second
+call with the same inputs returns the saved teacher without training.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .accel import make_accelerator
+from .batching import length_batches, pad_ids, pad_words
+from .conll import label_list, load_splits
+from .fingerprint import hash_arrays, hash_json, hash_model_dir
+from .metrics import ner_scores
+from .ner_data import encode_sentences, join_sentences
+from .resources import home, resolve
+from .teacher import INFO_FILE, Teacher
+
+
+def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 3,
+                lr: float = 5e-5, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
+                seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True) -> Path:
+    """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present)."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    enc_path = resolve(encoder)
+    splits = load_splits(data)
+    labels = label_list(splits["train"]["tags"])
+    settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,
+                    lr=lr, batch_size=batch_size, max_length=max_length, warmup=warmup, seed=seed)
+    fp = hash_json(settings)[:16]
+    out = Path(out) if out else home() / "teachers" / f"ner-{Path(str(encoder)).name}-{fp}"
+    info_path = out / INFO_FILE
+    if info_path.is_file() and json.loads(info_path.read_text()).get("fingerprint") == fp:
+        return out
+
+    torch.manual_seed(seed)
+    acc = make_accelerator(mixed_precision, cpu=cpu)
+    tok = AutoTokenizer.from_pretrained(enc_path)
+    model = AutoModelForTokenClassification.from_pretrained(
+        enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    rows = {s: encode_sentences(list(d["words"]), list(d["tags"]), tok, labels, max_length, source=s) for s, d in splits.items()}
+    train = rows["train"]
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total = steps_per_epoch * epochs
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(int(warmup * total), total))
+    model, opt, sched = acc.prepare(model, opt, sched)
+
+    work = out.with_name(out.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
+              "epochs": [], "scoring": "seqeval default (conlleval-compatible)"}
+    best = -1.0
+    lengths = [len(x) for x in train.input_ids]
+    for epoch in range(1, epochs + 1):
+        model.train()
+        t0 = time.time()
+        batches = length_batches(lengths, batch_size, shuffle=True, seed=seed * 1000 + epoch)
+        bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not progress, mininterval=5)
+        for idx in bar:
+            ids, mask = pad_ids([train.input_ids[i] for i in idx], tok.pad_token_id)
+            lab = torch.full(ids.shape, -100, dtype=torch.long)
+            for b, i in enumerate(idx):
+                lab[b, torch.as_tensor(train.word_pos[i], dtype=torch.long)] = torch.as_tensor(
+                    train.labels[i].astype(np.int64))
+            loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device), labels=lab.to(acc.device)).loss
+            acc.backward(loss)
+            acc.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        train_s = time.time() - t0
+        model.eval()
+        teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work))
+        ep = {"epoch": epoch, "train_seconds": round(train_s, 1)}
+        for split in ("valid", "test"):
+            if split in rows:
+                ep[f"{split}_f1"] = evaluate_tags(teacher.predict_tags(rows[split], progress=progress),
+                                                  rows[split], splits[split]["tags"])["f1"]
+        record["epochs"].append(ep)
+        print(f"[xarchkd] teacher epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()), flush=True)
+        score = ep.get("valid_f1", -epoch)
+        if score > best:
+            best = score
+            tmp = work / "best.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            acc.unwrap_model(model).save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            shutil.rmtree(work / "best", ignore_errors=True)
+            os.replace(tmp, work / "best")
+            record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
+    (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(work / "best", out)
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:
+    """Join per-row predictions back into sentences and score them against the gold tags."""
+    pred = join_sentences(rows.sent_id, pred_rows)
+    return ner_scores([list(t) for t in gold_sentences], pred)
+
+
+def _data_fp(splits) -> str:
+    return hash_json({s: hash_arrays([np.frombuffer(json.dumps([list(d["words"]), list(d["tags"])]).encode(), dtype=np.uint8)])
+                      for s, d in splits.items()})
+
+
+def _warmup_linear(warm: int, total: int):
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / max(1, warm)
+        return max(0.0, (total - step) / max(1, total - warm))
+    return f

@@ -1,0 +1,109 @@
+"""The teacher: a thin wrapper around a Hugging Face token-classification or masked-LM model.
+
+It loads through the ordinary ``from_pretrained`` path (a resource name, a local
+folder or a Hub id), runs under ``inference_mode`` in length-sorted batches with a
+progress bar, and returns logits aligned to the student's positions: one row of
+logits per *word* for NER, top-k logits per *masked position* for MLM. It counts
+its forward passes (``forward_count``) so callers can prove a cache hit did none.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .batching import length_batches, pad_ids
+from .errors import ResourceError
+from .fingerprint import hash_model_dir
+from .resources import resolve
+
+INFO_FILE = "xarchkd_teacher.json"
+
+
+@dataclass
+class Teacher:
+    model: torch.nn.Module
+    tokenizer: object
+    task: str                      # "ner" | "mlm"
+    name: str
+    path: str
+    forward_count: int = 0
+    info: dict = field(default_factory=dict)   # the fine-tuning record, if the folder has one
+
+    @classmethod
+    def load(cls, name_or_path: str, task: str = "ner", num_labels: int | None = None) -> "Teacher":
+        """Load a teacher from a resource name, a local folder or a Hub id."""
+        from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
+        path = resolve(name_or_path)
+        auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
+        kwargs = {"num_labels": num_labels} if (task == "ner" and num_labels) else {}
+        try:
+            model = auto.from_pretrained(path, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError as e:
+            raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
+        model.eval()
+        info_path = Path(path) / INFO_FILE
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info)
+
+    @property
+    def labels(self) -> list[str]:
+        cfg = self.model.config
+        return [cfg.id2label[i] for i in range(cfg.num_labels)]
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def size_mb(self) -> float:
+        """Size on disk of the weights file(s), or fp32 parameter bytes when not on disk."""
+        files = list(Path(self.path).glob("*.safetensors")) + list(Path(self.path).glob("pytorch_model*.bin"))
+        if files:
+            return sum(f.stat().st_size for f in files) / 1e6
+        return self.params * 4 / 1e6
+
+    def fingerprint(self) -> str:
+        return hash_model_dir(self.path)
+
+    def summary(self) -> dict:
+        return {"name": self.name, "path": self.path, "params": self.params, "size_mb": round(self.size_mb, 2),
+                "f1": self.info.get("test_f1"), "valid_f1": self.info.get("valid_f1")}
+
+    @torch.inference_mode()
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits [B,T,C] for padded ids (counted in ``forward_count``)."""
+        self.forward_count += 1
+        dev = next(self.model.parameters()).device
+        return self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu()
+
+    def ner_word_logits(self, input_ids, word_pos, batches=None, batch_size: int = 64, progress: bool = True,
+                        desc: str = "teacher"):
+        """Yield ``(row_indices, [word_logits per row])`` over length-sorted batches.
+
+        ``batches`` (a list of index arrays) fixes the batch composition -- the cache passes
+        its own so that a resumed build repeats exactly the same batches.
+        """
+        if batches is None:
+            batches = length_batches([len(x) for x in input_ids], batch_size, shuffle=False)
+        pad = self.tokenizer.pad_token_id or 0
+        for idx in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=2):
+            ids, mask = pad_ids([input_ids[i] for i in idx], pad)
+            logits = self.forward(ids, mask)
+            yield idx, [logits[b, torch.as_tensor(word_pos[i], dtype=torch.long)].numpy()
+                        for b, i in enumerate(idx)]
+
+    def predict_tags(self, rows, batch_size: int = 64, progress: bool = True) -> list[list[str]]:
+        """Argmax tags per row (word level), in row order."""
+        labels = self.labels
+        out: list = [None] * len(rows)
+        for idx, logits in self.ner_word_logits(rows.input_ids, rows.word_pos, batch_size=batch_size,
+                                                progress=progress, desc="teacher eval"):
+            for i, lg in zip(idx, logits):
+                out[i] = [labels[k] for k in lg.argmax(-1)]
+        return out
