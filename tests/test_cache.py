@@ -1,0 +1,141 @@
+"""The teacher-logits cache: equal to a direct forward, keyed by fingerprint, resumable, verified, reused."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from xarchkd.cache import ner_cache, open_cache
+from xarchkd.conll import read_conll
+from xarchkd.errors import CacheError
+from xarchkd.ner_data import encode_sentences
+from xarchkd.teacher import Teacher
+
+from conftest import LABELS, make_tiny_teacher
+
+
+@pytest.fixture(scope="module")
+def rows(conll_small, tokenizer):
+    ds = read_conll(conll_small / "train.txt")
+    return encode_sentences(list(ds["words"]), list(ds["tags"]), tokenizer, LABELS, 64)
+
+
+def test_cache_equals_direct_forward(tmp_path, tiny_teacher, rows):
+    t = Teacher.load(str(tiny_teacher), "ner")
+    c = ner_cache(t, rows, tmp_path, batch_size=16, progress=False)
+    assert len(c) == len(rows) and c.arrays["logits"].shape == (rows.n_words, 9)
+    assert c.arrays["logits"].dtype == np.float16
+    for r in (0, 7, len(rows) - 1):  # one sentence at a time, unpadded
+        ids = torch.as_tensor(rows.input_ids[r][None].astype(np.int64))
+        with torch.no_grad():
+            ref = t.model(input_ids=ids).logits[0, torch.as_tensor(rows.word_pos[r], dtype=torch.long)]
+        np.testing.assert_allclose(c.row("logits", r).astype(np.float32), ref.numpy(), atol=2e-3, rtol=2e-3)
+
+
+def test_reuse_does_zero_teacher_forwards(tmp_path, tiny_teacher, rows):
+    t1 = Teacher.load(str(tiny_teacher), "ner")
+    c1 = ner_cache(t1, rows, tmp_path, progress=False)
+    assert t1.forward_count > 0
+    t2 = Teacher.load(str(tiny_teacher), "ner")
+    c2 = ner_cache(t2, rows, tmp_path, progress=False)
+    assert t2.forward_count == 0 and c2.path == c1.path
+    # by path, the teacher is not even loaded
+    c3 = ner_cache(str(tiny_teacher), rows, tmp_path, progress=False)
+    assert c3.path == c1.path
+
+
+def test_fingerprint_changes_with_data_and_weights(tmp_path, tiny_teacher, tokenizer, rows):
+    a = ner_cache(str(tiny_teacher), rows, tmp_path, progress=False)
+    fewer = encode_sentences([["EU", "rejects", "German", "call"]], [["B-ORG", "O", "B-MISC", "O"]],
+                             tokenizer, LABELS, 64)
+    b = ner_cache(str(tiny_teacher), fewer, tmp_path, progress=False)
+    other = make_tiny_teacher(tmp_path / "other-teacher", tokenizer, seed=1)
+    c = ner_cache(str(other), rows, tmp_path, progress=False)
+    assert len({a.path, b.path, c.path}) == 3
+    assert not np.array_equal(np.asarray(a.arrays["logits"]), np.asarray(c.arrays["logits"]))
+
+
+def test_explicit_path_built_for_other_inputs_is_refused(tmp_path, tiny_teacher, tokenizer, rows):
+    a = ner_cache(str(tiny_teacher), rows, tmp_path, progress=False)
+    fewer = encode_sentences([["EU", "rejects"]], [["B-ORG", "O"]], tokenizer, LABELS, 64)
+    with pytest.raises(CacheError, match="built for other inputs"):
+        ner_cache(str(tiny_teacher), fewer, tmp_path, path=a.path, progress=False)
+
+
+def test_truncated_or_corrupt_cache_is_detected_and_rebuilt(tmp_path, tiny_teacher, rows):
+    a = ner_cache(str(tiny_teacher), rows, tmp_path, progress=False)
+    good = np.array(a.arrays["logits"])
+    f = a.path / "logits.npy"
+    del a
+    with open(f, "r+b") as fh:
+        fh.truncate(f.stat().st_size - 100)
+    with pytest.raises(CacheError, match="truncated"):
+        open_cache(f.parent)
+    b = ner_cache(str(tiny_teacher), rows, tmp_path, progress=False)  # rebuilt
+    np.testing.assert_array_equal(np.array(b.arrays["logits"]), good)
+    # a flipped byte with the size intact fails the checksum
+    data = bytearray(f.read_bytes())
+    data[-3] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="sha256"):
+        open_cache(f.parent)
+    (f.parent / "manifest.json").write_text("{not json")
+    with pytest.raises(CacheError, match="manifest.json is corrupt"):
+        open_cache(f.parent)
+
+
+def test_label_mismatch_is_refused(tmp_path, tokenizer, rows):
+    other = make_tiny_teacher(tmp_path / "t5", tokenizer, labels=["O", "B-X", "I-X"])
+    with pytest.raises(CacheError, match="label sets must match"):
+        ner_cache(str(other), rows, tmp_path, progress=False)
+
+
+KILLER = textwrap.dedent("""
+    import os, sys, signal
+    sys.path.insert(0, {tests!r})
+    from conftest import LABELS
+    from transformers import AutoTokenizer
+    from xarchkd.conll import read_conll
+    from xarchkd.ner_data import encode_sentences
+    from xarchkd.teacher import Teacher
+    import xarchkd.cache as cache
+    tok = AutoTokenizer.from_pretrained({teacher!r})
+    ds = read_conll({data!r})
+    rows = encode_sentences(list(ds["words"]), list(ds["tags"]), tok, LABELS, 64)
+    t = Teacher.load({teacher!r}, "ner")
+    kill_at = int(sys.argv[1])
+    real = cache._ner_batch
+    calls = [0]
+    def counting(*a, **k):
+        calls[0] += 1
+        if calls[0] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)   # die mid-build, as a crash or `kill -9` would
+        return real(*a, **k)
+    cache._ner_batch = counting
+    cache.FLUSH_SECONDS = 0   # record progress after every batch, so the kill point is exact
+    c = cache.ner_cache(t, rows, {root!r}, batch_size=8, progress=True)
+    print("DONE", c.manifest["build"]["resumed_at_batch"], t.forward_count)
+""")
+
+
+def test_killed_build_resumes_and_matches_uninterrupted(tmp_path, tiny_teacher, conll_small, rows):
+    ref = ner_cache(str(tiny_teacher), rows, tmp_path / "ref", batch_size=8, progress=False)
+    script = tmp_path / "build.py"
+    root = tmp_path / "killed"
+    script.write_text(KILLER.format(tests=os.path.dirname(__file__), teacher=str(tiny_teacher),
+                                    data=str(conll_small / "train.txt"), root=str(root)))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.run([sys.executable, str(script), "30"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == -9, p.stderr[-2000:]
+    assert [d.name.endswith(".partial") for d in root.iterdir() if d.is_dir()] == [True]  # nothing half-finished looks done
+    p = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    resumed_at, forwards = map(int, p.stdout.split("DONE")[1].split())
+    n_batches = -(-len(rows) // 8)
+    assert resumed_at == 29 and forwards == n_batches - resumed_at
+    c = open_cache(next(d for d in root.iterdir() if d.is_dir() and not d.name.endswith(".partial")))
+    np.testing.assert_array_equal(np.array(c.arrays["logits"]), np.array(ref.arrays["logits"]))

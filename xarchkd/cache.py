@@ -1,0 +1,302 @@
+"""The teacher-logits cache: teacher outputs computed once, stored on disk, reused by every run.
+
+Layout of one cache (a folder ``<root>/<task>-<fingerprint[:16]>/``)::
+
+    manifest.json   what was cached, from which inputs (fingerprint), shapes, sha256 of each file
+    offsets.npy     int64 [n_rows + 1]: row r owns items offsets[r]:offsets[r+1]
+    NER:  logits.npy     float16 [n_words, n_labels]    full logits, one row per word
+          hidden.npy     float16 [n_words, d_teacher]   (optional) last hidden state per word
+    MLM:  values.npy     float16 [n_masked, k]          top-k logits at masked positions only
+          indices.npy    int32   [n_masked, k]          their vocabulary ids
+          positions.npy  int32   [n_masked]             token position of each masked item in its row
+
+Arrays are plain ``.npy`` files opened with ``np.load(mmap_mode="r")`` (nanoGPT-style
+memmaps: no loading step, no pickle). The fingerprint covers the teacher's weights
+and tokenizer files, the rows' content (which already reflects tokenizer, max length
+and masks), the task, dtype and k. Building happens in ``<folder>.partial`` under a
+file lock; progress is flushed every few seconds so an interrupted build resumes at
+the batch it stopped at and ends byte-identical to an uninterrupted one; the finished
+folder appears by an atomic rename. Loading checks sizes and sha256 checksums, so a
+truncated or corrupt cache is never read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+
+from .batching import length_batches
+from .errors import CacheError
+from .fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir
+
+FORMAT, VERSION = "xarchkd-cache", 1
+DTYPE = np.float16
+FLUSH_SECONDS = 5.0   # how often an unfinished build records its progress
+
+
+@dataclass
+class Cache:
+    """An opened, verified cache. Arrays are read-only memmaps."""
+    path: Path
+    manifest: dict
+    arrays: dict = field(default_factory=dict)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self.arrays["offsets"]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def row(self, name: str, r: int) -> np.ndarray:
+        """Items of row ``r`` from array ``name`` (e.g. ``logits``), as stored (fp16)."""
+        o = self.offsets
+        return self.arrays[name][o[r]:o[r + 1]]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+    @property
+    def teacher(self) -> dict:
+        return self.manifest.get("teacher", {})
+
+
+def cache_key(task: str, teacher_path: str, content_arrays, settings: dict) -> str:
+    """The fingerprint of a cache: teacher files + data content + settings."""
+    return hash_json({"task": task, "teacher": hash_model_dir(teacher_path), "data": hash_arrays(content_arrays),
+                      "settings": settings, "format": [FORMAT, VERSION]})
+
+
+def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: bool = False,
+              progress: bool = True, path: str | Path | None = None) -> Cache:
+    """Return the NER logits cache for ``rows`` (``ner_data.Rows``), building it if needed.
+
+    ``teacher`` is a ``Teacher`` or a path / resource name; the teacher is only loaded
+    when the cache must be built, so a cache hit does no teacher work at all.
+    ``path`` points at an explicit cache folder instead of ``root/<key>``; it must then
+    have been built for exactly these inputs.
+    """
+    from .teacher import Teacher
+    tpath = teacher.path if isinstance(teacher, Teacher) else _resolve(teacher)
+    settings = {"dtype": "float16", "hidden": bool(hidden)}
+    key = cache_key("ner", tpath, rows.content_arrays(), settings)
+    n_words = rows.n_words
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in rows.word_pos], out=offsets[1:])
+
+    def compute(tch: Teacher, arrays, batches, start, on_batch):
+        if tch.labels != list(rows.labels_vocab):
+            raise CacheError(f"teacher {tch.name} has labels {tch.labels}, the data has {rows.labels_vocab}: "
+                             "the label sets must match (same names, same order)")
+        hid_model = tch.model if hidden else None
+        for bi in range(start, len(batches)):
+            idx = batches[bi]
+            outs = _ner_batch(tch, rows, idx, hid_model)
+            for i, (lg, hs) in zip(idx, outs):
+                arrays["logits"][offsets[i]:offsets[i + 1]] = lg
+                if hidden:
+                    arrays["hidden"][offsets[i]:offsets[i + 1]] = hs
+            on_batch(bi + 1)
+
+    def shapes(tch):
+        s = {"logits": ((n_words, len(rows.labels_vocab)), DTYPE)}
+        if hidden:
+            s["hidden"] = ((n_words, tch.model.config.hidden_size), DTYPE)
+        return s
+
+    lengths = [len(x) for x in rows.input_ids]
+    batches = length_batches(lengths, batch_size, shuffle=False)
+    return _get_or_build("ner", key, teacher, root, path, offsets, batches, shapes, compute, progress,
+                         extra={"labels": list(rows.labels_vocab), "n_words": n_words})
+
+
+def _ner_batch(tch, rows, idx, hid_model):
+    import torch
+    from .batching import pad_ids
+    ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
+    tch.forward_count += 1
+    with torch.inference_mode():
+        out = tch.model(input_ids=ids, attention_mask=mask, output_hidden_states=hid_model is not None)
+    logits = out.logits.float()
+    res = []
+    for b, i in enumerate(idx):
+        pos = torch.as_tensor(rows.word_pos[i], dtype=torch.long)
+        hs = out.hidden_states[-1][b, pos].float().numpy() if hid_model is not None else None
+        res.append((logits[b, pos].numpy(), hs))
+    return res
+
+
+def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64, progress: bool = True,
+              path: str | Path | None = None) -> Cache:
+    """Return the sparse MLM cache (top-k logits at masked positions) for ``mlm_data.MaskedRows``."""
+    from .teacher import Teacher
+    tpath = teacher.path if isinstance(teacher, Teacher) else _resolve(teacher)
+    key = cache_key("mlm", tpath, rows.content_arrays(), {"dtype": "float16", "k": k})
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in rows.positions], out=offsets[1:])
+    n = int(offsets[-1])
+
+    def shapes(tch):
+        return {"values": ((n, k), DTYPE), "indices": ((n, k), np.int32), "positions": ((n,), np.int32)}
+
+    def compute(tch, arrays, batches, start, on_batch):
+        import torch
+        from .batching import pad_ids
+        for bi in range(start, len(batches)):
+            idx = batches[bi]
+            ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
+            logits = tch.forward(ids, mask)
+            for b, i in enumerate(idx):
+                pos = torch.as_tensor(rows.positions[i], dtype=torch.long)
+                top = logits[b, pos].topk(k, dim=-1)
+                sl = slice(offsets[i], offsets[i + 1])
+                arrays["values"][sl] = top.values.numpy()
+                arrays["indices"][sl] = top.indices.numpy()
+                arrays["positions"][sl] = rows.positions[i]
+            on_batch(bi + 1)
+
+    batches = length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False)
+    dense = n * 30522 * 2
+    return _get_or_build("mlm", key, teacher, root, path, offsets, batches, shapes, compute, progress,
+                         extra={"k": k, "n_masked": n, "bytes_per_item": k * 6, "dense_fp16_bytes_estimate": dense})
+
+
+def _resolve(teacher) -> str:
+    from .resources import resolve
+    return resolve(str(teacher))
+
+
+def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra) -> Cache:
+    root = Path(root)
+    final = Path(path) if path is not None else root / f"{task}-{key[:16]}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final) + ".lock"):
+        if final.exists():
+            try:
+                return open_cache(final, key)
+            except CacheError as e:
+                if path is not None and "built for other inputs" in str(e):
+                    raise
+                _say(progress, f"[xarchkd] {e}; rebuilding it")
+                shutil.rmtree(final)
+        return _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra)
+
+
+def _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra) -> Cache:
+    from .teacher import Teacher
+    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task)
+    work = final.with_name(final.name + ".partial")
+    state_file = work / "progress.json"
+    spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in shapes(tch).items()}
+    start = 0
+    if state_file.is_file():
+        try:
+            state = json.loads(state_file.read_text())
+        except json.JSONDecodeError:
+            state = {}
+        if state.get("key") == key and state.get("spec") == spec and state.get("n_batches") == len(batches):
+            start = int(state["batches_done"])
+            _say(progress, f"[xarchkd] resuming cache build at batch {start}/{len(batches)}")
+    if start == 0:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    arrays = {}
+    for name, (shape, dt) in spec.items():
+        f = work / f"{name}.npy"
+        arrays[name] = np.lib.format.open_memmap(f, mode="r+" if start else "w+", dtype=np.dtype(dt), shape=tuple(shape))
+    np.save(work / "offsets.npy", offsets)
+
+    t0, last_flush = time.time(), [time.time()]
+    n_items = int(offsets[-1])
+
+    def on_batch(done):
+        if done == len(batches) or time.time() - last_flush[0] >= FLUSH_SECONDS:
+            for a in arrays.values():
+                a.flush()
+            _atomic_write(state_file, json.dumps({"key": key, "spec": spec, "n_batches": len(batches),
+                                                  "batches_done": done}))
+            last_flush[0] = time.time()
+
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(batches), initial=start, desc=f"caching {task} teacher outputs", unit="batch",
+               disable=not progress, mininterval=2)
+
+    def on_batch_bar(done):
+        bar.update(1)
+        on_batch(done)
+
+    compute(tch, arrays, batches, start, on_batch_bar)
+    bar.close()
+    for a in arrays.values():
+        a.flush()
+    del arrays
+    seconds = time.time() - t0
+    files = {}
+    for f in sorted(work.glob("*.npy")):
+        files[f.stem] = {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()}
+    n_rows = len(offsets) - 1
+    manifest = {"format": FORMAT, "version": VERSION, "task": task, "fingerprint": key,
+                "n_rows": n_rows, "n_items": n_items, "files": files, "arrays": spec,
+                "teacher": tch.summary(), **extra,
+                "build": {"seconds": round(seconds, 2), "rows_per_s": round((n_rows) / max(seconds, 1e-9), 1),
+                          "resumed_at_batch": start, "bytes": sum(v["bytes"] for v in files.values())}}
+    _atomic_write(work / "manifest.json", json.dumps(manifest, indent=2))
+    state_file.unlink()
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(work, final)
+    b = manifest["build"]
+    _say(progress, f"[xarchkd] cached {task} teacher outputs for {n_rows} rows ({n_items} items) in "
+                   f"{b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s), {b['bytes'] / 1e6:.1f} MB at {final}")
+    return open_cache(final, key)
+
+
+def open_cache(path: str | Path, key: str | None = None, verify: bool = True) -> Cache:
+    """Open a finished cache; check format, fingerprint (if ``key``), sizes and checksums."""
+    path = Path(path)
+    mf = path / "manifest.json"
+    if not mf.is_file():
+        raise CacheError(f"cache at {path} has no manifest.json (an unfinished or foreign folder)")
+    try:
+        manifest = json.loads(mf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CacheError(f"cache at {path}: manifest.json is corrupt ({e})") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise CacheError(f"cache at {path} is not an {FORMAT} v{VERSION} cache")
+    if key is not None and manifest.get("fingerprint") != key:
+        raise CacheError(f"cache at {path} was built for other inputs (teacher, data or settings differ: "
+                         f"fingerprint {manifest.get('fingerprint', '?')[:16]} != {key[:16]})")
+    arrays = {}
+    for name, meta in manifest["files"].items():
+        f = path / f"{name}.npy"
+        if not f.is_file():
+            raise CacheError(f"cache at {path} is missing {f.name}")
+        if f.stat().st_size != meta["bytes"]:
+            raise CacheError(f"cache at {path}: {f.name} is truncated or changed "
+                             f"({f.stat().st_size} bytes, expected {meta['bytes']})")
+        if verify and hash_file(f).hexdigest() != meta["sha256"]:
+            raise CacheError(f"cache at {path}: {f.name} fails its sha256 checksum (corrupt)")
+        arrays[name] = np.load(f, mmap_mode="r", allow_pickle=False)
+    return Cache(path, manifest, arrays)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)

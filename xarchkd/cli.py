@@ -1,0 +1,230 @@
+"""The ``xarchkd`` command: subcommands over the Python API.
+
+Errors a user can cause print one line and exit with status 2 (no traceback unless ``--debug``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _p(sub, name, help_, **kw):
+    p = sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kw)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="xarchkd", description="Cross-architecture knowledge distillation: "
+                                 "BERT-family teachers into small LSTM / SRU / SRU++ / CNN students.")
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = _p(sub, "recipes", "list the named recipes")
+
+    p = _p(sub, "resources", "list or fetch the bundled offline resources")
+    p.add_argument("names", nargs="*", help="resources to fetch (none: list them)")
+
+    p = _p(sub, "run", "run a recipe end to end and write OUT/results.json")
+    p.add_argument("recipe", help="recipe name (see `xarchkd recipes`)")
+    p.add_argument("--out", default=None, help="run folder (default runs/<recipe>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--config", default=None, help="a TOML file with a full config (as written to OUT/config.toml)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--upload", default=None, help="push checkpoints to s3://bucket/prefix")
+    p.add_argument("--init-from", default=None, help="start the student's encoder from another student folder")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = _p(sub, "teacher", "fine-tune an encoder into a NER teacher (reused by fingerprint)")
+    p.add_argument("--encoder", default="minilm-l6", help="resource name, folder or Hub id")
+    p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--out", default=None, help="output folder (default under $XARCHKD_HOME/teachers)")
+
+    p = _p(sub, "cache", "build (or verify) the teacher-logits cache for a NER data split")
+    p.add_argument("--teacher", required=True, help="token-classification teacher folder")
+    p.add_argument("--data", default="conll2003")
+    p.add_argument("--split", default="train")
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--root", default=None, help="cache folder (default $XARCHKD_HOME/cache)")
+    p.add_argument("--hidden", action="store_true", help="also store the teacher's last hidden states")
+
+    p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
+    p.add_argument("model", help="student or teacher folder")
+    p.add_argument("--data", default="conll2003")
+    p.add_argument("--split", default="test")
+
+    p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
+    p.add_argument("model", help="student or teacher folder")
+    p.add_argument("--teacher", default=None, help="teacher folder (for a student: its tokenizer)")
+    p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
+
+    try:
+        from . import bench
+        bench.add_parser(sub)
+    except ImportError:
+        pass
+    return ap
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    from .errors import XarchkdError
+    from students import StudentError
+    try:
+        return int(_dispatch(args) or 0)
+    except (XarchkdError, StudentError) as e:
+        if args.debug:
+            raise
+        print(f"xarchkd: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xarchkd: interrupted (a run can continue with --resume)", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args):
+    if args.cmd == "recipes":
+        from .recipe import recipes
+        for name, r in sorted(recipes().items()):
+            print(f"{name:24s} {r.description}")
+    elif args.cmd == "resources":
+        from .resources import RESOURCES, fetch, path
+        if not args.names:
+            for n, r in RESOURCES.items():
+                state = "fetched" if (path(n) / r.marker).exists() else "not fetched"
+                print(f"{n:12s} {r.kind:6s} {state:12s} {r.description}")
+        for n in args.names:
+            print(fetch(n))
+    elif args.cmd == "run":
+        return _run(args)
+    elif args.cmd == "teacher":
+        from .finetune import ner_teacher
+        print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
+                          batch_size=args.batch_size, max_length=args.max_length))
+    elif args.cmd == "cache":
+        _cache(args)
+    elif args.cmd == "eval":
+        _eval(args)
+    elif args.cmd == "predict":
+        _predict(args)
+    elif args.cmd == "bench":
+        from . import bench
+        return bench.main_from_args(args)
+
+
+def _run(args):
+    from pathlib import Path
+    from .config import from_toml, to_toml
+    from .recipe import get_recipe, resolve_config
+    recipe = get_recipe(args.recipe)
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"out={args.out}")
+    if args.upload:
+        overrides.append(f"upload={args.upload}")
+    if args.init_from:
+        overrides.append(f"init_from={args.init_from}")
+    if args.config:
+        from .config import apply_overrides
+        cfg = apply_overrides(from_toml(Path(args.config).read_text()), overrides)
+    else:
+        cfg = resolve_config(args.recipe, overrides)
+    if args.print_config:
+        print(to_toml(cfg), end="")
+        return 0
+    res = recipe.run(cfg, resume=args.resume, progress=not args.quiet)
+    _print_table(res)
+    print(f"results: {Path(cfg.out) / 'results.json'}")
+
+
+def _print_table(res: dict) -> None:
+    t, s = res["teacher"], res["student"]
+    metric = "f1" if res["task"] == "ner" else "top5"
+    rows = [("model", "params", "MB", metric.upper()),
+            (f"teacher {t.get('name', '')}", f"{t.get('params') or 0:,}", f"{t.get('size_mb') or 0:.1f}",
+             f"{t.get(metric) or float('nan'):.4f}"),
+            (f"student {s['arch']}{'' if res.get('kd', True) else ' (no KD)'}", f"{s['params']:,}",
+             f"{s['size_mb']:.1f}", f"{s.get(metric) or float('nan'):.4f}")]
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w[0]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)))
+    print(f"train_seconds: {res['train_seconds']}")
+
+
+def _cache(args):
+    from pathlib import Path
+    from transformers import AutoTokenizer
+    from .cache import ner_cache
+    from .conll import load_splits
+    from .ner_data import encode_sentences
+    from .resources import home, resolve
+    from .teacher import Teacher
+    tpath = resolve(args.teacher)
+    teacher = Teacher.load(tpath, "ner")
+    split = load_splits(args.data)[args.split]
+    rows = encode_sentences(list(split["words"]), list(split["tags"]), teacher.tokenizer, teacher.labels,
+                            args.max_length, source=args.split)
+    c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden)
+    print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
+                      "teacher_forwards_this_call": teacher.forward_count}, indent=2))
+
+
+def _load_any(folder, teacher=None):
+    """(kind, model, tokenizer) for a student or a teacher folder."""
+    from pathlib import Path
+    from transformers import AutoTokenizer
+    from students import StudentModel
+    from .resources import resolve
+    from .teacher import Teacher
+    folder = resolve(folder)
+    cfg = json.loads((Path(folder) / "config.json").read_text()) if (Path(folder) / "config.json").is_file() else {}
+    if cfg.get("format") == "xarchkd-student":
+        m = StudentModel.from_pretrained(folder)
+        tok_dir = teacher or (folder if (Path(folder) / "tokenizer.json").is_file() else None)
+        if tok_dir is None:
+            from .errors import ConfigError
+            raise ConfigError(f"{folder} is a student without a tokenizer: pass --teacher DIR for its tokenizer")
+        return "student", m, AutoTokenizer.from_pretrained(resolve(tok_dir))
+    t = Teacher.load(folder, "ner")
+    return "teacher", t, t.tokenizer
+
+
+def _eval(args):
+    from .conll import load_splits
+    from .finetune import evaluate_tags
+    from .ner import predict_student
+    from .ner_data import encode_sentences
+    kind, m, tok = _load_any(args.model)
+    labels = m.cfg.labels if kind == "student" else m.labels
+    split = load_splits(args.data)[args.split]
+    rows = encode_sentences(list(split["words"]), list(split["tags"]), tok, labels, 128, source=args.split)
+    pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows)
+    res = evaluate_tags(pred, rows, list(split["tags"]))
+    print(json.dumps({"model": args.model, "split": args.split, **res}, indent=2))
+
+
+def _predict(args):
+    from .ner import predict_student
+    from .ner_data import encode_sentences
+    kind, m, tok = _load_any(args.model, args.teacher)
+    labels = m.cfg.labels if kind == "student" else m.labels
+    lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
+    words = [l.split() for l in lines]
+    rows = encode_sentences(words, None, tok, labels, 128)
+    pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
+    from .ner_data import join_sentences
+    for ws, tags in zip(words, join_sentences(rows.sent_id, pred)):
+        print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, tags)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""NER distillation end to end: rows -> cached teacher logits -> student -> seqeval scores.
+
+``distill_ner(cfg)`` is what every NER recipe runs. It loads no teacher model when
+the cache already exists: teacher facts for the report come from the cache manifest
+or the teacher folder's files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from students import StudentConfig, StudentModel
+
+from .batching import length_batches, pad_ids, pad_words
+from .cache import Cache, ner_cache
+from .config import RunConfig, to_json, to_toml
+from .conll import load_splits
+from .errors import DataError
+from .finetune import evaluate_tags, ner_teacher
+from .ner_data import NO_LABEL, Rows, encode_sentences
+from .resources import home, resolve
+from .teacher import input_embeddings, teacher_summary
+from .train import train_student
+
+
+class NerExamples(torch.utils.data.Dataset):
+    """Training rows from one or more (rows, cache) parts; ``collate`` builds padded batches."""
+
+    def __init__(self, parts: list[tuple[Rows, Cache | None]], pad_id: int):
+        self.parts, self.pad_id = parts, pad_id
+        self.index = [(p, r) for p, (rows, _) in enumerate(parts) for r in range(len(rows))]
+        self.lengths = [len(parts[p][0].input_ids[r]) for p, r in self.index]
+        self.with_teacher = all(c is not None for _, c in parts)
+        self.with_hidden = self.with_teacher and all("hidden" in c.arrays for _, c in parts)
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        return i
+
+    def collate(self, indices) -> dict:
+        items = [self.index[i] for i in indices]
+        rows = [(self.parts[p][0], r) for p, r in items]
+        ids, mask = pad_ids([rw.input_ids[r] for rw, r in rows], self.pad_id)
+        positions = pad_words([rw.word_pos[r] for rw, r in rows], 0)
+        gold = pad_words([rw.labels[r] for rw, r in rows], NO_LABEL)
+        lens = [len(rw.word_pos[r]) for rw, r in rows]
+        pos_mask = torch.arange(positions.shape[1])[None, :] < torch.as_tensor(lens)[:, None]
+        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold}
+        if self.with_teacher:
+            batch["teacher_logits"] = _stack([self.parts[p][1].row("logits", r) for p, r in items], positions.shape[1])
+            if self.with_hidden:
+                batch["teacher_hidden"] = _stack([self.parts[p][1].row("hidden", r) for p, r in items],
+                                                 positions.shape[1])
+        return batch
+
+
+def _stack(arrs, width) -> torch.Tensor:
+    out = torch.zeros(len(arrs), width, arrs[0].shape[-1])
+    for i, a in enumerate(arrs):
+        out[i, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+    return out
+
+
+@torch.inference_mode()
+def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> list[list[str]]:
+    """Argmax tags per row (word level) from a student, in row order."""
+    model.eval()
+    dev = next(model.parameters()).device
+    labels = model.cfg.labels
+    out: list = [None] * len(rows)
+    for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
+        ids, mask = pad_ids([rows.input_ids[i] for i in idx], model.cfg.pad_id)
+        pos = pad_words([rows.word_pos[i] for i in idx], 0)
+        pred = model(ids.to(dev), mask.to(dev), positions=pos.to(dev)).logits.argmax(-1).cpu()
+        for b, i in enumerate(idx):
+            out[i] = [labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
+    return out
+
+
+def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor, list[int]]:
+    """Map teacher token ids to compact embedding rows: ids seen in ``rows_list`` plus ``keep_ids``
+    (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK)."""
+    seen = set(int(k) for k in keep_ids)
+    for rows in rows_list:
+        for ids in rows.input_ids:
+            seen.update(np.unique(ids).tolist())
+    kept = [int(keep_ids[0])] + sorted(seen - {int(keep_ids[0])})
+    token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
+    token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
+    return token_map, kept
+
+
+def pca_embeddings(matrix: torch.Tensor, dim: int, seed: int = 0) -> torch.Tensor:
+    """Reduce the teacher's input embeddings to ``dim`` columns by PCA, scaled to unit variance."""
+    torch.manual_seed(seed)
+    x = matrix - matrix.mean(0, keepdim=True)
+    q = min(dim, min(x.shape))
+    _, _, v = torch.pca_lowrank(x, q=q, center=False, niter=4)
+    red = x @ v[:, :q]
+    if q < dim:  # student wider than the teacher's embedding: pad with small noise
+        red = torch.cat([red, 0.01 * torch.randn(len(red), dim - q)], 1)
+    return red / red.std()
+
+
+def prepare_ner(cfg: RunConfig, progress: bool = True):
+    """Teacher folder, tokenizer, label list, and encoded train/valid/test rows for a NER run."""
+    from transformers import AutoTokenizer
+    if cfg.teacher.finetune:
+        tpath = str(ner_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                                progress=progress))
+    else:
+        tpath = resolve(cfg.teacher.name)
+    tok = AutoTokenizer.from_pretrained(tpath)
+    tcfg = json.loads((Path(tpath) / "config.json").read_text()) if (Path(tpath) / "config.json").is_file() else {}
+    id2label = tcfg.get("id2label") or {}
+    labels = [id2label[str(i)] for i in range(len(id2label))]
+    splits = load_splits(cfg.data.name, cfg.data.scheme)
+    data_labels = sorted({t for s in splits.values() for seq in s["tags"] for t in seq})
+    missing = [t for t in data_labels if t not in labels]
+    if missing:
+        raise DataError(f"the data has tags {missing} that the teacher does not know (teacher labels: {labels}); "
+                        "fine-tune a teacher on this data (teacher.finetune=true) or fix the tag set",
+                        str(resolve(cfg.data.name)))
+    rows = {}
+    for name, ds in splits.items():
+        limit = cfg.data.train_limit if name == "train" else cfg.data.eval_limit
+        n = min(len(ds), limit) if limit else len(ds)
+        words, tags = list(ds["words"][:n]), list(ds["tags"][:n])
+        rows[name] = (encode_sentences(words, tags, tok, labels, cfg.data.max_length, source=f"{cfg.data.name}/{name}"),
+                      tags)
+    return tpath, tok, labels, rows
+
+
+def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run one NER recipe end to end; write ``<out>/results.json`` and return it."""
+    out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(to_toml(cfg))
+    (out / "config.json").write_text(to_json(cfg))
+    tpath, tok, labels, rows = prepare_ner(cfg, progress)
+    train_rows = rows["train"][0]
+    kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
+    cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
+                                    progress=progress) if kd else None)]
+    if cfg.data.transfer and cfg.data.transfer_factor > 0:
+        from .transfer import transfer_rows
+        extra = transfer_rows(cfg, tok, labels, rows["train"], tpath, progress=progress)
+        if kd:
+            parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress)))
+    teacher = parts[0][1].teacher if kd else teacher_summary(tpath)
+    if teacher.get("f1") is None:
+        teacher.update({k: v for k, v in teacher_summary(tpath).items() if v is not None})
+
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
+                            "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id})
+    token_map = kept = None
+    if cfg.prune_vocab:
+        specials = [tok.unk_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
+        token_map, kept = build_vocab_map([r for r, _ in parts], len(tok), [s for s in specials if s is not None])
+        scfg.kept_vocab = len(kept)
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if token_map is not None:
+        model.set_vocab(token_map)
+    if cfg.embed_init == "pca":
+        emb = input_embeddings(tpath)
+        model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
+    if cfg.init_from:
+        init_student_from(model, cfg.init_from)
+
+    valid_rows, valid_tags = rows.get("valid", rows["train"])
+    evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
+    examples = NerExamples(parts, tok.pad_token_id)
+    hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
+    uploader = None
+    if cfg.upload:
+        from .upload import checkpoint_uploader
+        uploader = checkpoint_uploader(cfg.upload, out)
+    fit = train_student(model, examples, evaluate, cfg.loss, cfg.train, out, resume=resume, progress=progress,
+                        teacher_hidden_size=hidden_size, on_checkpoint=uploader)
+
+    best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
+    test_rows, test_tags = rows.get("test", rows.get("valid"))
+    scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
+    size_mb = (out / "student" / "model.safetensors").stat().st_size / 1e6
+    results = {
+        "recipe": cfg.recipe, "task": "ner", "kd": kd,
+        "teacher": {k: teacher.get(k) for k in ("name", "path", "params", "size_mb", "f1", "valid_f1")},
+        "student": {"arch": scfg.block, "params": best.num_parameters(), "size_mb": round(size_mb, 2),
+                    "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
+                    "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
+                    "per_type": scores["per_type"], "kept_vocab": scfg.kept_vocab or scfg.vocab_size},
+        "scoring": scores["scoring"], "train_rows": len(examples), "train_seconds": fit["train_seconds"],
+        "history": fit["history"], "student_dir": str(out / "student"),
+    }
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, out / "results.json")
+    if uploader is not None:
+        uploader(out / "student", final=True)
+    return results
+
+
+def init_student_from(model: StudentModel, folder: str) -> None:
+    """Copy embedding and encoder weights from another student (two-stage distillation)."""
+    src = StudentModel.from_pretrained(folder)
+    own = model.state_dict()
+    take = {k: v for k, v in src.state_dict().items()
+            if (k.startswith("embed") or k.startswith("encoder") or k == "token_map") and k in own}
+    bad = [k for k, v in take.items() if own[k].shape != v.shape]
+    if bad:
+        from students import CheckpointError
+        raise CheckpointError(f"--init-from {folder}: shapes differ for {bad[:3]} (a student of another size)")
+    model.load_state_dict(take, strict=False)
+    if "token_map" in take:
+        model.cfg.kept_vocab = src.cfg.kept_vocab

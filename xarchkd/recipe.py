@@ -1,0 +1,77 @@
+"""Named recipes: a ``RunConfig`` (data) plus the function that runs it (a thin runner).
+
+Recipes are found through the ``xarchkd.recipes`` entry-point group (the bundled ones
+live in the top-level ``recipes`` package), so the engine never imports ``recipes``
+by name, and a user's package can ship recipes the same way -- or call
+``register_recipe`` at run time.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Callable
+
+from .config import RunConfig, apply_overrides
+from .errors import ConfigError, did_you_mean
+
+
+@dataclass
+class Recipe:
+    name: str
+    config: RunConfig
+    run: Callable[..., dict]     # run(cfg, resume=False, progress=True) -> results dict
+    description: str = ""
+
+
+_REGISTERED: dict[str, Recipe] = {}
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    _REGISTERED[recipe.name] = recipe
+    return recipe
+
+
+def recipes() -> dict[str, Recipe]:
+    """All known recipes: the entry-point group's, then those registered at run time."""
+    found: dict[str, Recipe] = {}
+    for ep in entry_points(group="xarchkd.recipes"):
+        found.update(ep.load())
+    found.update(_REGISTERED)
+    return found
+
+
+def get_recipe(name: str) -> Recipe:
+    known = recipes()
+    if name not in known:
+        raise ConfigError(f"unknown recipe {name!r}{did_you_mean(name, known)}; known: {', '.join(sorted(known))}")
+    return known[name]
+
+
+def resolve_config(name: str, overrides=()) -> RunConfig:
+    """The recipe's config with overrides applied (``["a.b=v", ...]`` or a dict of dotted keys)."""
+    cfg = copy.deepcopy(get_recipe(name).config)
+    cfg = apply_overrides(cfg, overrides)
+    if not cfg.out:
+        cfg.out = f"runs/{name}"
+    return cfg
+
+
+def run(name: str, resume: bool = False, progress: bool = True, **overrides) -> dict:
+    """Run recipe ``name`` and return its results (also written to ``<out>/results.json``).
+
+    Overrides are keyword arguments: ``out="runs/x"``, nested dicts (``train={"epochs": 3}``)
+    or dotted keys (``**{"train.epochs": 3}``).
+    """
+    cfg = resolve_config(name, _flatten(overrides))
+    return get_recipe(name).run(cfg, resume=resume, progress=progress)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    flat = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "block_args" and not k.endswith(".block_args"):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
