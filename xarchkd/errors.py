@@ -34,8 +34,8 @@ class CacheError(XarchkdError):
     """A teacher-logits cache is stale, corrupt, truncated or built for other inputs."""
 
 
-class CheckpointError(XarchkdError):
-    """A checkpoint is missing, corrupt, or of another architecture."""
+# Student checkpoints are checked by the students package (the lower layer); one type serves both.
+from students.errors import CheckpointError, StudentError  # noqa: E402,F401
 
 
 class ConfigError(XarchkdError):

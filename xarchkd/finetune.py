@@ -29,8 +29,8 @@ from .resources import home, resolve
 from .teacher import INFO_FILE, Teacher
 
 
-def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 3,
-                lr: float = 5e-5, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
+def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
+                lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
                 seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True) -> Path:
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present)."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer

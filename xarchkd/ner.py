@@ -189,6 +189,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     fit = train_student(model, examples, evaluate, cfg.loss, cfg.train, out, resume=resume, progress=progress,
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
 
+    tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
     test_rows, test_tags = rows.get("test", rows.get("valid"))
     scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)

@@ -44,7 +44,7 @@ class Teacher:
         try:
             model = auto.from_pretrained(path, **kwargs)
             tokenizer = AutoTokenizer.from_pretrained(path)
-        except OSError as e:
+        except (OSError, ValueError) as e:
             raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
         model.eval()
         info_path = Path(path) / INFO_FILE

@@ -1,0 +1,35 @@
+"""The student's configuration: which block, how wide and deep, which head."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import CheckpointError
+
+
+@dataclass
+class StudentConfig:
+    block: str = "sru"          # registry key: "lstm" | "sru" | "srupp" | "cnn" | a user's block
+    task: str = "ner"           # "ner" (token tagging head) | "mlm" (masked-LM head tied to the embedding)
+    vocab_size: int = 30522     # size of the teacher tokenizer's vocabulary (ids the model accepts)
+    kept_vocab: int = 0         # rows of the embedding table; 0 = vocab_size (no pruning)
+    embed_dim: int = 128
+    hidden: int = 256           # width of the block stack's output (bidirectional: both directions together)
+    layers: int = 2
+    dropout: float = 0.1
+    num_labels: int = 9         # ner only
+    labels: list[str] = field(default_factory=list)   # ner tag names, saved with the model
+    pad_id: int = 0
+    unk_id: int = 100
+    block_args: dict = field(default_factory=dict)     # block-specific extras (kernel_size, num_heads, ...)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudentConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise CheckpointError(f"unknown student config keys {unknown}")
+        return cls(**d)

@@ -1,0 +1,125 @@
+"""Student training end to end on tiny real inputs: results, no teacher during training, kill + resume."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import xarchkd
+from xarchkd.accel import make_accelerator
+from xarchkd.errors import ConfigError
+
+
+def tiny_overrides(tmp_path, tiny_teacher, conll_small, out, block="cnn", **extra):
+    o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+         "teacher.finetune": False, "data.name": str(conll_small), "student.block": block,
+         "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1, "train.epochs": 2,
+         "train.batch_size": 16, "train.log_every": 5}
+    o.update(extra)
+    return o
+
+
+def test_recipe_runs_end_to_end_and_writes_results(tmp_path, tiny_teacher, conll_small):
+    res = xarchkd.run("bert-cnn-ner", progress=False, **tiny_overrides(tmp_path, tiny_teacher, conll_small, "run"))
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(res))
+    for k in ("recipe", "task", "teacher", "student", "train_seconds"):
+        assert k in on_disk
+    for k in ("name", "params", "size_mb", "f1"):
+        assert k in on_disk["teacher"]
+    for k in ("arch", "params", "size_mb", "f1", "per_type"):
+        assert k in on_disk["student"]
+    assert on_disk["student"]["arch"] == "cnn" and 0.0 <= on_disk["student"]["f1"] <= 1.0
+    assert on_disk["teacher"]["params"] > on_disk["student"]["params"] > 0
+    assert len(on_disk["history"]) == 2
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert any('"mse"' in l for l in lines) and any('"ce"' in l for l in lines)
+    assert (tmp_path / "run" / "config.toml").is_file()
+    # the student folder is self-contained: config, weights and tokenizer
+    from students import StudentModel
+    m = StudentModel.from_pretrained(tmp_path / "run" / "student", block="cnn")
+    assert m.num_parameters() == on_disk["student"]["params"]
+    from transformers import AutoTokenizer
+    assert len(AutoTokenizer.from_pretrained(str(tmp_path / "run" / "student"))) == m.cfg.vocab_size
+
+
+def test_no_teacher_is_used_during_student_training(tmp_path, tiny_teacher, conll_small, monkeypatch):
+    """Once the cache exists, a second run trains the student with every HF model load made to fail."""
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "first", **{"train.epochs": 1})
+    xarchkd.run("bert-cnn-ner", progress=False, **o)
+    from transformers import PreTrainedModel
+
+    def no_teacher(*a, **k):
+        raise AssertionError("a teacher model was loaded during student training")
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(no_teacher))
+    o["out"] = str(tmp_path / "second")
+    res = xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert res["kd"] is True and res["teacher"]["params"] > 0  # teacher facts came from the cache manifest
+    with pytest.raises(AssertionError, match="teacher model was loaded"):  # the tripwire is live
+        from xarchkd.teacher import Teacher
+        Teacher.load(str(tiny_teacher), "ner")
+
+
+def test_nokd_twin_has_no_teacher_terms(tmp_path, tiny_teacher, conll_small):
+    res = xarchkd.run("bert-cnn-ner-nokd", progress=False,
+                      **tiny_overrides(tmp_path, tiny_teacher, conll_small, "nokd", **{"train.epochs": 1}))
+    assert res["kd"] is False
+    lines = [json.loads(l) for l in (tmp_path / "nokd" / "metrics.jsonl").read_text().splitlines()]
+    steps = [l for l in lines if "step" in l and "eval" not in l]
+    assert steps and all("mse" not in l and "ce" in l for l in steps)
+
+
+KILL_AFTER_EPOCH = textwrap.dedent("""
+    import json, os, signal, sys
+    import xarchkd, xarchkd.train as tr
+    real = tr._save_checkpoint
+    def save_then_die(acc, ckpt, state):
+        real(acc, ckpt, state)
+        if state["epoch"] == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+    tr._save_checkpoint = save_then_die
+    xarchkd.run("bert-lstm-ner", progress=False, **json.loads(sys.argv[1]))
+""")
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small):
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3,
+                       "student.dropout": 0.3})
+    xarchkd.run("bert-lstm-ner", progress=False, **o)
+    o["out"] = str(tmp_path / "killed")
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_EPOCH)
+    p = subprocess.run([sys.executable, str(script), json.dumps(o), "2"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    state = json.loads((tmp_path / "killed" / "checkpoints" / "last" / "trainer_state.json").read_text())
+    assert state["epoch"] == 2
+    args = ["run", "bert-lstm-ner", "--resume", "--quiet"] + [f"--set={k}={v}" for k, v in o.items()]
+    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", *args], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "checkpoints" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    hist = json.loads((tmp_path / "killed" / "results.json").read_text())["history"]
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_teacher, conll_small):
+    from students import CheckpointError
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        xarchkd.run("bert-cnn-ner", resume=True, progress=False,
+                    **tiny_overrides(tmp_path, tiny_teacher, conll_small, "none"))
+
+
+def test_mixed_precision_on_cpu_is_refused():
+    with pytest.raises(ConfigError, match="needs a GPU"):
+        make_accelerator("bf16", cpu=True)
+    with pytest.raises(ConfigError, match="use one of"):
+        make_accelerator("fp8", cpu=True)

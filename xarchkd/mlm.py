@@ -1,0 +1,262 @@
+"""Masked-LM distillation end to end: an MLM teacher, static masks, sparse top-k cache, students, metrics.
+
+Metrics follow the seed thesis: absolute top-1/top-5 accuracy against the true token, and
+*relative* top-1/top-5 -- whether the teacher's top-1 prediction is the student's top-1 /
+within the student's top-5 ("agreement with the teacher") -- on held-out text.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from students import StudentConfig, StudentModel
+
+from .accel import make_accelerator
+from .batching import length_batches, pad_ids, pad_words
+from .cache import Cache, mlm_cache
+from .config import RunConfig, to_json, to_toml
+from .fingerprint import hash_arrays, hash_json, hash_model_dir
+from .mlm_data import MaskedRows, mask_rows, text_rows
+from .resources import home, resolve
+from .teacher import INFO_FILE, Teacher, input_embeddings
+from .train import train_student
+
+HELDOUT_EVERY = 20       # every 20th row of the corpus is held out
+HELDOUT_SEED = 1234
+
+
+def corpus_sentences(spec: str = "pydoc-text+conll2003", limit: int = 0) -> list[str]:
+    """Plain-text sentences: '+'-joined sources, each a text resource/file or a CoNLL data set (its train words)."""
+    from .text import split_sentences
+    out: list[str] = []
+    for part in spec.split("+"):
+        if part in ("conll2003",) or (os.path.isdir(part) and (Path(part) / "train.txt").is_file()):
+            from .conll import read_conll
+            ds = read_conll(Path(resolve(part)) / "train.txt")
+            out += [" ".join(w) for w in ds["words"]]
+        else:
+            p = Path(resolve(part))
+            p = p / "corpus.txt" if p.is_dir() else p
+            out += split_sentences(p.read_text(encoding="utf-8", errors="replace"))
+    return out[:limit] if limit else out
+
+
+def split_corpus(rows: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    held = [r for i, r in enumerate(rows) if i % HELDOUT_EVERY == 0]
+    train = [r for i, r in enumerate(rows) if i % HELDOUT_EVERY != 0]
+    return train, held
+
+
+def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", out: str | None = None,
+                epochs: int = 1, lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, limit: int = 0,
+                seed: int = 0, progress: bool = True) -> Path:
+    """MLM-adapt ``encoder`` (new LM head tied to its input embeddings; the whole model trained) on ``text``.
+
+    Reports held-out masked-token top-1/top-5 per epoch into ``xarchkd_teacher.json``; the folder is
+    keyed by a fingerprint of encoder, text and settings and reused when present.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    enc_path = resolve(encoder)
+    tok = AutoTokenizer.from_pretrained(enc_path)
+    rows = text_rows(corpus_sentences(text, limit), tok, max_length)
+    train, held = split_corpus(rows)
+    settings = dict(encoder=hash_model_dir(enc_path), text=hash_arrays([np.concatenate(rows)]), epochs=epochs, lr=lr,
+                    batch_size=batch_size, max_length=max_length, seed=seed)
+    fp = hash_json(settings)[:16]
+    out = Path(out) if out else home() / "teachers" / f"mlm-{Path(str(encoder)).name}-{fp}"
+    if (out / INFO_FILE).is_file() and json.loads((out / INFO_FILE).read_text()).get("fingerprint") == fp:
+        return out
+    torch.manual_seed(seed)
+    model = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
+    model.tie_weights()
+    acc = make_accelerator("no")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    total = epochs * -(-len(train) // batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) *
+                                              max(0.0, (total - s) / total))
+    model, opt, sched = acc.prepare(model, opt, sched)
+    held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
+    record = {"fingerprint": fp, "encoder": str(encoder), "text": text, "rows": {"train": len(train), "held": len(held)},
+              "epochs": []}
+    for epoch in range(1, epochs + 1):
+        model.train()
+        t0 = time.time()
+        m = mask_rows(train, tok, seed=seed * 1000 + epoch)   # fresh masks each teacher epoch
+        bar = tqdm(length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch),
+                   desc=f"mlm teacher epoch {epoch}/{epochs}", disable=not progress, mininterval=5)
+        for idx in bar:
+            logits, tgt = _masked_logits(acc.unwrap_model(model), m, idx, tok.pad_token_id)
+            loss = torch.nn.functional.cross_entropy(logits, tgt)
+            acc.backward(loss)
+            acc.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx, tok.pad_token_id)[0],
+                              held_m)
+        record["epochs"].append({"epoch": epoch, "train_seconds": round(time.time() - t0, 1), **scores})
+        print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
+    record.update(record["epochs"][-1] if record["epochs"] else {})
+    if not record["epochs"]:
+        record.update(mlm_accuracy(lambda idx: _masked_logits(model, held_m, idx, tok.pad_token_id)[0], held_m))
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    acc.unwrap_model(model).save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
+def _masked_logits(model, m: MaskedRows, idx, pad_id):
+    """Logits at the masked positions only (the LM head never runs on unmasked tokens)."""
+    ids, mask = pad_ids([m.input_ids[i] for i in idx], pad_id)
+    dev = next(model.parameters()).device
+    hidden = model.base_model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).last_hidden_state
+    b = torch.cat([torch.full((len(m.positions[i]),), k, dtype=torch.long) for k, i in enumerate(idx)])
+    p = torch.cat([torch.as_tensor(m.positions[i], dtype=torch.long) for i in idx])
+    head = getattr(model, "cls", None) or getattr(model, "lm_head")   # BERT's / RoBERTa-MPNet's LM head
+    logits = head(hidden[b, p])
+    tgt = torch.cat([torch.as_tensor(m.targets[i], dtype=torch.long) for i in idx]).to(dev)
+    return logits, tgt
+
+
+@torch.no_grad()
+def mlm_accuracy(logits_fn, m: MaskedRows, teacher_top1: np.ndarray | None = None, batch_size: int = 64) -> dict:
+    """Top-1/top-5 accuracy vs the true tokens (and vs ``teacher_top1`` if given), over masked positions."""
+    hit1 = hit5 = rel1 = rel5 = n = 0
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in m.positions])])
+    for idx in length_batches([len(x) for x in m.input_ids], batch_size, shuffle=False):
+        logits = logits_fn(idx).float().cpu()
+        top5 = logits.topk(5, -1).indices
+        tgt = torch.cat([torch.as_tensor(m.targets[i], dtype=torch.long) for i in idx])
+        hit1 += (top5[:, 0] == tgt).sum().item()
+        hit5 += (top5 == tgt[:, None]).any(-1).sum().item()
+        if teacher_top1 is not None:
+            t1 = torch.as_tensor(np.concatenate([teacher_top1[offsets[i]:offsets[i + 1]] for i in idx]), dtype=torch.long)
+            rel1 += (top5[:, 0] == t1).sum().item()
+            rel5 += (top5 == t1[:, None]).any(-1).sum().item()
+        n += len(tgt)
+    out = {"top1": hit1 / max(1, n), "top5": hit5 / max(1, n), "masked_tokens": n}
+    if teacher_top1 is not None:
+        out.update(rel_top1=rel1 / max(1, n), rel_top5=rel5 / max(1, n))
+    return out
+
+
+class MlmExamples(torch.utils.data.Dataset):
+    """Masked rows plus (optionally) their cached teacher top-k; ``collate`` builds padded batches."""
+
+    def __init__(self, m: MaskedRows, cache: Cache | None, token_map: torch.Tensor, pad_id: int):
+        self.m, self.cache, self.map, self.pad_id = m, cache, token_map, pad_id
+        self.lengths = [len(x) for x in m.input_ids]
+
+    def __len__(self):
+        return len(self.m)
+
+    def __getitem__(self, i):
+        return i
+
+    def collate(self, idx) -> dict:
+        ids, mask = pad_ids([self.m.input_ids[i] for i in idx], self.pad_id)
+        positions = pad_words([self.m.positions[i] for i in idx], 0)
+        lens = torch.as_tensor([len(self.m.positions[i]) for i in idx])
+        pos_mask = torch.arange(positions.shape[1])[None] < lens[:, None]
+        gold = self.map[pad_words([self.m.targets[i] for i in idx], 0)]
+        gold[~pos_mask] = -1
+        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold}
+        if self.cache is not None:
+            k = self.cache.arrays["values"].shape[1]
+            vals = torch.zeros(len(idx), positions.shape[1], k)
+            inds = torch.zeros(len(idx), positions.shape[1], k, dtype=torch.long)
+            for b, i in enumerate(idx):
+                v, ix = self.cache.row("values", i), self.cache.row("indices", i)
+                vals[b, :len(v)] = torch.from_numpy(np.asarray(v, dtype=np.float32))
+                inds[b, :len(v)] = self.map[torch.from_numpy(np.asarray(ix, dtype=np.int64))]
+            batch["teacher_logits"], batch["teacher_indices"] = vals, inds
+        return batch
+
+
+def student_logits_fn(model: StudentModel, m: MaskedRows):
+    """Student logits over the *teacher's* vocabulary ids at masked positions (maps pruned rows back)."""
+    model.eval()
+
+    def fn(idx):
+        ids, mask = pad_ids([m.input_ids[i] for i in idx], model.cfg.pad_id)
+        pos = pad_words([m.positions[i] for i in idx], 0)
+        with torch.inference_mode():
+            lg = model(ids, mask, positions=pos).logits
+        lens = [len(m.positions[i]) for i in idx]
+        rows = torch.cat([lg[b, :n] for b, n in enumerate(lens)])
+        return rows[:, model.token_map]    # column j = teacher token id j
+    return fn
+
+
+def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run one MLM recipe end to end; write ``<out>/results.json`` and return it."""
+    from transformers import AutoTokenizer
+    out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(to_toml(cfg))
+    if cfg.teacher.finetune:
+        tpath = str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                                limit=cfg.data.train_limit, progress=progress))
+    else:
+        tpath = resolve(cfg.teacher.name)
+    tok = AutoTokenizer.from_pretrained(tpath)
+    rows = text_rows(corpus_sentences(cfg.data.name, cfg.data.train_limit), tok, cfg.data.max_length)
+    train, held = split_corpus(rows)
+    if cfg.data.eval_limit:
+        held = held[:cfg.data.eval_limit]
+    train_m = mask_rows(train, tok, seed=cfg.train.seed)
+    held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
+    root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    k = int(cfg.student.block_args.get("topk", 0)) or 64
+    kd = bool(cfg.loss.mse or cfg.loss.kl)
+    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress) if kd else None
+    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress)
+    teacher_top1 = np.asarray(held_c.arrays["indices"][:, 0])
+
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id, "num_labels": 0, "labels": []})
+    scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if cfg.embed_init == "pca":
+        from .ner import pca_embeddings
+        model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
+    token_map = model.token_map.clone()
+    evaluate = lambda m: {"score": (s := mlm_accuracy(student_logits_fn(m, held_m), held_m, teacher_top1))["rel_top5"],
+                          **s}
+    fit = train_student(model, MlmExamples(train_m, train_c, token_map, tok.pad_token_id), evaluate, cfg.loss,
+                        cfg.train, out, resume=resume, progress=progress)
+    tok.save_pretrained(out / "student")
+    best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="mlm")
+    scores = mlm_accuracy(student_logits_fn(best, held_m), held_m, teacher_top1)
+    tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
+    if "top1" not in tinfo:
+        t = Teacher.load(tpath, "mlm")
+        tinfo.update(mlm_accuracy(lambda idx: _masked_logits(t.model, held_m, idx, tok.pad_token_id)[0], held_m))
+    results = {
+        "recipe": cfg.recipe, "task": "mlm", "kd": kd,
+        "teacher": {**held_c.teacher, "top1": tinfo.get("top1"), "top5": tinfo.get("top5")},
+        "student": {"arch": scfg.block, "params": best.num_parameters(),
+                    "size_mb": round((out / "student" / "model.safetensors").stat().st_size / 1e6, 2), **scores},
+        "cache": {"k": k, "train_bytes": train_c.size_bytes if train_c else 0, "held_bytes": held_c.size_bytes,
+                  "bytes_per_masked_token": k * 6,
+                  "dense_fp16_bytes_per_masked_token": len(tok) * 2},
+        "train_rows": len(train), "held_rows": len(held), "train_seconds": fit["train_seconds"],
+        "history": fit["history"], "student_dir": str(out / "student"),
+    }
+    (out / "results.json.tmp").write_text(json.dumps(results, indent=2))
+    os.replace(out / "results.json.tmp", out / "results.json")
+    return results
