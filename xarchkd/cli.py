@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", default=None, help="teacher folder (for a student: its tokenizer)")
     p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
 
+    p = _p(sub, "fill", "fill [MASK] tokens: teacher and student top-5 side by side, with scores and time")
+    p.add_argument("text", help='text with [MASK], e.g. "Happy birthday to [MASK]!"')
+    p.add_argument("--teacher", required=True, help="masked-LM teacher folder")
+    p.add_argument("--student", default=None, help="MLM student folder")
+    p.add_argument("-k", type=int, default=5)
+
     try:
         from . import bench
         bench.add_parser(sub)
@@ -116,6 +122,8 @@ def _dispatch(args):
         _eval(args)
     elif args.cmd == "predict":
         _predict(args)
+    elif args.cmd == "fill":
+        _fill(args)
     elif args.cmd == "bench":
         from . import bench
         return bench.main_from_args(args)
@@ -224,6 +232,35 @@ def _predict(args):
     from .ner_data import join_sentences
     for ws, tags in zip(words, join_sentences(rows.sent_id, pred)):
         print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, tags)))
+
+
+def _fill(args):
+    import time
+    import torch
+    from students import StudentModel
+    from .resources import resolve
+    from .teacher import Teacher
+    t = Teacher.load(resolve(args.teacher), "mlm")
+    enc = t.tokenizer(args.text, return_tensors="pt")
+    pos = (enc["input_ids"][0] == t.tokenizer.mask_token_id).nonzero().flatten()
+    if len(pos) == 0:
+        from .errors import ConfigError
+        raise ConfigError(f"no {t.tokenizer.mask_token} in the text")
+    models = [("teacher", lambda: t.forward(enc["input_ids"], enc["attention_mask"])[0])]
+    if args.student:
+        s = StudentModel.from_pretrained(resolve(args.student), task="mlm")
+        models.append(("student", lambda: s(enc["input_ids"], enc["attention_mask"]).logits[0][:, s.token_map]))
+    for name, fn in models:
+        with torch.inference_mode():
+            fn()  # warm-up
+            t0 = time.perf_counter()
+            logits = fn()
+            ms = (time.perf_counter() - t0) * 1000
+        print(f"{name} ({ms:.1f} ms)")
+        for p in pos.tolist():
+            probs = logits[p].float().softmax(-1).topk(args.k)
+            words = t.tokenizer.convert_ids_to_tokens(probs.indices.tolist())
+            print("  " + "  ".join(f"{w} {v:.3f}" for w, v in zip(words, probs.values.tolist())))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ HELDOUT_SEED = 1234
 
 def corpus_sentences(spec: str = "pydoc-text+conll2003", limit: int = 0) -> list[str]:
     """Plain-text sentences: '+'-joined sources, each a text resource/file or a CoNLL data set (its train words)."""
-    from .text import split_sentences
     out: list[str] = []
     for part in spec.split("+"):
         if part in ("conll2003",) or (os.path.isdir(part) and (Path(part) / "train.txt").is_file()):
@@ -42,6 +41,7 @@ def corpus_sentences(spec: str = "pydoc-text+conll2003", limit: int = 0) -> list
             ds = read_conll(Path(resolve(part)) / "train.txt")
             out += [" ".join(w) for w in ds["words"]]
         else:
+            from .text import split_sentences
             p = Path(resolve(part))
             p = p / "corpus.txt" if p.is_dir() else p
             out += split_sentences(p.read_text(encoding="utf-8", errors="replace"))

@@ -1,0 +1,82 @@
+"""MLM path on the real tiny masked-LM (splade-tiny): static masks, the sparse top-k cache, metrics."""
+import numpy as np
+import pytest
+import torch
+
+from xarchkd.cache import mlm_cache
+from xarchkd.mlm_data import mask_rows, text_rows
+from xarchkd.teacher import Teacher
+
+SENTS = ["The European Commission said on Thursday it disagreed with German advice to consumers.",
+         "Germany's representative to the European Union's veterinary committee said so.",
+         "Peter Blackburn reported from Brussels.", "It was the first time that the plan was rejected."] * 6
+
+
+@pytest.fixture(scope="module")
+def splade():
+    from xarchkd.resources import fetch
+    return Teacher.load(str(fetch("splade-tiny")), "mlm")
+
+
+def test_masks_are_reproducible_and_bert_like(splade):
+    tok = splade.tokenizer
+    rows = text_rows(SENTS, tok, max_length=48)
+    a, b = mask_rows(rows, tok, seed=3), mask_rows(rows, tok, seed=3)
+    c = mask_rows(rows, tok, seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a.input_ids, b.input_ids))
+    assert any(not np.array_equal(x, y) for x, y in zip(a.positions, c.positions))
+    special = set(tok.all_special_ids) - {tok.mask_token_id}
+    for ids, orig, pos, tgt in zip(a.input_ids, rows, a.positions, a.targets):
+        assert len(pos) >= 1 and np.array_equal(orig[pos], tgt)
+        assert not any(int(orig[p]) in special for p in pos)          # specials are never masked
+        keep = np.setdiff1d(np.arange(len(ids)), pos)
+        assert np.array_equal(ids[keep], orig[keep])                  # only chosen positions change
+    n = sum(len(p) for p in a.positions)
+    masked = sum((ids[p] == tok.mask_token_id).sum() for ids, p in zip(a.input_ids, a.positions))
+    assert 0.6 < masked / n <= 1.0                                    # ~80% become [MASK]
+
+
+def test_whole_word_masking_takes_whole_words(splade):
+    tok = splade.tokenizer
+    rows = text_rows(["unbelievably photosynthesis antidisestablishmentarianism words"] * 8, tok, 32)
+    m = mask_rows(rows, tok, seed=0, prob=0.3, whole_word=True)
+    for row, pos in zip(rows, m.positions):
+        t = tok.convert_ids_to_tokens(row.tolist())
+        for p in pos:  # a masked continuation's word start is masked too
+            if t[p].startswith("##"):
+                assert p - 1 in pos
+
+
+def test_topk_cache_equals_teachers_own_topk(tmp_path, splade):
+    tok = splade.tokenizer
+    m = mask_rows(text_rows(SENTS, tok, 48), tok, seed=0)
+    c = mlm_cache(splade, m, tmp_path, k=8, batch_size=4, progress=False)
+    assert c.arrays["values"].shape == (sum(len(p) for p in m.positions), 8)
+    for r in (0, 5, len(m) - 1):
+        with torch.no_grad():
+            logits = splade.model(input_ids=torch.as_tensor(m.input_ids[r][None].astype(np.int64))).logits[0]
+        top = logits[torch.as_tensor(m.positions[r], dtype=torch.long)].topk(8, -1)
+        np.testing.assert_array_equal(np.asarray(c.row("indices", r)), top.indices.numpy())
+        np.testing.assert_allclose(np.asarray(c.row("values", r), dtype=np.float32), top.values.numpy(), rtol=2e-3,
+                                   atol=2e-2)
+        np.testing.assert_array_equal(np.asarray(c.row("positions", r)), m.positions[r])
+    assert c.manifest["bytes_per_item"] == 8 * 6
+    before = splade.forward_count
+    mlm_cache(splade, m, tmp_path, k=8, batch_size=4, progress=False)
+    assert splade.forward_count == before
+
+
+def test_mlm_recipe_end_to_end_on_splade(tmp_path, conll_small):
+    import json
+    import xarchkd
+    res = xarchkd.run("bert-cnn-mlm", progress=False, **{
+        "out": str(tmp_path / "mlm"), "cache_dir": str(tmp_path / "cache"), "teacher.name": "splade-tiny",
+        "teacher.finetune": False, "data.name": str(conll_small), "data.max_length": 48,
+        "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1, "train.epochs": 1,
+        "train.batch_size": 16, "student.block_args": {"topk": 8}})
+    disk = json.loads((tmp_path / "mlm" / "results.json").read_text())
+    assert disk["task"] == "mlm" and disk["cache"]["k"] == 8
+    for key in ("top1", "top5", "rel_top1", "rel_top5"):
+        assert 0.0 <= disk["student"][key] <= 1.0
+    assert disk["student"]["top5"] >= disk["student"]["top1"]
+    assert 0.0 <= disk["teacher"]["top5"] <= 1.0 and disk["teacher"]["params"] > disk["student"]["params"]
