@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,6 +26,12 @@ from .ner_data import NO_LABEL, Rows, encode_sentences
 from .resources import home, resolve
 from .teacher import input_embeddings, teacher_summary
 from .train import train_student
+
+
+class Split(NamedTuple):
+    rows: Rows
+    tags: list        # gold tags per sentence
+    words: list       # words per sentence
 
 
 class NerExamples(torch.utils.data.Dataset):
@@ -134,8 +140,8 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
         limit = cfg.data.train_limit if name == "train" else cfg.data.eval_limit
         n = min(len(ds), limit) if limit else len(ds)
         words, tags = list(ds["words"][:n]), list(ds["tags"][:n])
-        rows[name] = (encode_sentences(words, tags, tok, labels, cfg.data.max_length, source=f"{cfg.data.name}/{name}"),
-                      tags)
+        rows[name] = Split(encode_sentences(words, tags, tok, labels, cfg.data.max_length,
+                                            source=f"{cfg.data.name}/{name}"), tags, words)
     return tpath, tok, labels, rows
 
 
@@ -146,14 +152,14 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     (out / "config.toml").write_text(to_toml(cfg))
     (out / "config.json").write_text(to_json(cfg))
     tpath, tok, labels, rows = prepare_ner(cfg, progress)
-    train_rows = rows["train"][0]
+    train_rows = rows["train"].rows
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
     cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
     parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
                                     progress=progress) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
         from .transfer import transfer_rows
-        extra = transfer_rows(cfg, tok, labels, rows["train"], tpath, progress=progress)
+        extra = transfer_rows(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress)
         if kd:
             parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress)))
     teacher = parts[0][1].teacher if kd else teacher_summary(tpath)
@@ -178,7 +184,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if cfg.init_from:
         init_student_from(model, cfg.init_from)
 
-    valid_rows, valid_tags = rows.get("valid", rows["train"])
+    valid_rows, valid_tags, _ = rows.get("valid", rows["train"])
     evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
     examples = NerExamples(parts, tok.pad_token_id)
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
@@ -191,7 +197,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
 
     tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
-    test_rows, test_tags = rows.get("test", rows.get("valid"))
+    test_rows, test_tags, _ = rows.get("test", rows.get("valid"))
     scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
     size_mb = (out / "student" / "model.safetensors").stat().st_size / 1e6
     results = {
