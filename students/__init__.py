@@ -1,7 +1,7 @@
 """Student architectures for xarchkd: one file per block, a registry, and the student model.
 
 ``import students`` is cheap: the ``sru`` package (which JIT-compiles a kernel) is imported only
-when an SRU or SRU++ block is built.
+when an SRU or SRU++ block is built (see ``students/_sru.py``).
 """
 from . import cnn, lstm, sru, srupp  # noqa: F401  (each registers its block)
 from .config import StudentConfig

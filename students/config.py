@@ -9,6 +9,8 @@ from .errors import CheckpointError
 
 @dataclass
 class StudentConfig:
+    """Everything needed to rebuild a student (saved as ``config.json`` next to its weights)."""
+
     block: str = "sru"          # registry key: "lstm" | "sru" | "srupp" | "cnn" | a user's block
     task: str = "ner"           # "ner" (token tagging head) | "mlm" (masked-LM head tied to the embedding)
     vocab_size: int = 30522     # size of the teacher tokenizer's vocabulary (ids the model accepts)
@@ -24,12 +26,16 @@ class StudentConfig:
     block_args: dict = field(default_factory=dict)     # block-specific extras (kernel_size, num_heads, ...)
 
     def to_dict(self) -> dict:
+        """A JSON-ready copy of the fields."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudentConfig":
+        """Build from ``to_dict()`` output; unknown keys raise ``CheckpointError`` naming them."""
+        if not isinstance(d, dict):
+            raise CheckpointError(f"a student config must be a JSON object, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise CheckpointError(f"unknown student config keys {unknown}")
+            raise CheckpointError(f"unknown student config keys {unknown} (known: {sorted(names)})")
         return cls(**d)

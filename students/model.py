@@ -1,57 +1,76 @@
-"""The student model: embedding -> block stack -> head, saved and loaded like a Hugging Face model.
+"""The student model: embedding -> one registered block -> head, saved and loaded like a Hugging Face model.
 
-- Embedding over the teacher tokenizer's ids. ``token_map`` (a buffer) maps each teacher id to an
-  embedding row, so the table can keep only the sub-words seen in training (vocabulary pruning;
-  every other id maps to the [UNK] row).
+- Embedding over the teacher tokenizer's ids. ``token_map`` (a buffer, saved with the weights)
+  maps each teacher id to an embedding row, so the table can keep only the sub-words seen in
+  training (vocabulary pruning; every other id maps to the [UNK] row).
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
-- Head: ``ner`` -- a linear tagger; ``mlm`` -- a transform plus an output layer tied to the input
-  embedding (logits over embedding rows).
+- Head: ``ner`` -- a linear tagger; ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
+  tied to the input embedding (logits over embedding rows, plus a bias).
 - ``save_pretrained(dir)`` writes ``config.json`` + ``model.safetensors`` atomically;
   ``from_pretrained(dir, block=..., task=...)`` refuses a checkpoint of another architecture.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from . import checkpoint
 from .config import StudentConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, StudentError
 from .registry import build_block
 
-FORMAT, FORMAT_VERSION = "xarchkd-student", 1
+TASKS = ("ner", "mlm")
 
 
 @dataclass
 class StudentOutput:
+    """What ``StudentModel.forward`` returns."""
     logits: torch.Tensor     # [B,P,C] at the requested positions ([B,T,C] without positions)
     hidden: torch.Tensor     # encoder states at the same positions, [B,P,out_dim]
 
 
+def default_token_map(cfg: StudentConfig) -> torch.Tensor:
+    """Identity for ids that have a row; ids past the table (a pruned one) go to the [UNK] row."""
+    rows = cfg.kept_vocab or cfg.vocab_size
+    unk_row = cfg.unk_id if 0 <= cfg.unk_id < rows else 0
+    ids = torch.arange(cfg.vocab_size, dtype=torch.long)
+    return torch.where(ids < rows, ids, torch.full_like(ids, unk_row))
+
+
 class StudentModel(nn.Module):
+    """A small student for token tagging (``task="ner"``) or masked-LM (``task="mlm"``); see the module doc."""
+
     def __init__(self, cfg: StudentConfig):
         super().__init__()
-        self.cfg = cfg
+        if cfg.task not in TASKS:
+            raise StudentError(f"unknown student task {cfg.task!r} (use 'ner' or 'mlm')")
         rows = cfg.kept_vocab or cfg.vocab_size
-        self.embed = nn.Embedding(rows, cfg.embed_dim)
-        self.register_buffer("token_map", torch.arange(cfg.vocab_size, dtype=torch.long).clamp(max=rows - 1))
+        if not 0 < rows <= cfg.vocab_size:
+            raise StudentError(f"kept_vocab {cfg.kept_vocab} must be between 1 and vocab_size {cfg.vocab_size}")
+        self.cfg = cfg
+        # padding_idx is a row number; it equals pad_id only without pruning (a pruned table's row
+        # pad_id is some other token -- with xarchkd's maps, row 0 is [UNK] -- which must keep training).
+        # Blocks ignore pad positions anyway, so the pad row's value never matters.
+        unpruned = rows == cfg.vocab_size
+        self.embed = nn.Embedding(rows, cfg.embed_dim,
+                                  padding_idx=cfg.pad_id if unpruned and 0 <= cfg.pad_id < rows else None)
+        self.register_buffer("token_map", default_token_map(cfg))
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = build_block(cfg.embed_dim, cfg)
         if cfg.task == "ner":
             self.head = nn.Linear(self.encoder.out_dim, cfg.num_labels)
-        elif cfg.task == "mlm":
+        else:
             self.head = nn.Sequential(nn.Linear(self.encoder.out_dim, cfg.embed_dim), nn.GELU(),
                                       nn.LayerNorm(cfg.embed_dim))
             self.mlm_bias = nn.Parameter(torch.zeros(rows))
-        else:
-            raise CheckpointError(f"unknown student task {cfg.task!r} (use 'ner' or 'mlm')")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 positions: torch.Tensor | None = None) -> StudentOutput:
+        """Run ``input_ids``/``attention_mask`` ``[B,T]`` (right-padded); with ``positions`` ``[B,P]``
+        (padded with 0) only those positions' states go through the head."""
         mask = attention_mask.bool()
         x = self.drop(self.embed(self.token_map[input_ids]))
         h = self.encoder(x, mask)
@@ -65,70 +84,49 @@ class StudentModel(nn.Module):
         return StudentOutput(logits, h)
 
     def num_parameters(self) -> int:
+        """Number of trainable-parameter elements (the tied MLM output layer counted once)."""
         return sum(p.numel() for p in self.parameters())
 
+    @torch.no_grad()
     def set_vocab(self, token_map: torch.Tensor) -> None:
-        """Install a teacher-id -> embedding-row map (vocabulary pruning)."""
+        """Install a teacher-id -> embedding-row map (vocabulary pruning), ``LongTensor[vocab_size]``."""
         if token_map.shape != self.token_map.shape:
-            raise ValueError(f"token_map must have {self.token_map.shape[0]} entries")
-        if int(token_map.max()) >= self.embed.num_embeddings:
-            raise ValueError("token_map points past the embedding table")
+            raise StudentError(f"token_map has shape {tuple(token_map.shape)}, expected {tuple(self.token_map.shape)}")
+        if token_map.dtype.is_floating_point or token_map.dtype == torch.bool:
+            raise StudentError(f"token_map must hold integer row ids, got {token_map.dtype}")
+        if int(token_map.min()) < 0 or int(token_map.max()) >= self.embed.num_embeddings:
+            raise StudentError(f"token_map points outside the embedding table (rows 0..{self.embed.num_embeddings - 1})")
         self.token_map.copy_(token_map)
 
     @torch.no_grad()
     def init_embeddings(self, matrix: torch.Tensor) -> None:
-        """Initialise the embedding table (e.g. from a PCA of the teacher's input embeddings)."""
+        """Initialise the embedding table ``[kept, embed_dim]`` (e.g. a PCA of the teacher's input embeddings)."""
         if matrix.shape != self.embed.weight.shape:
-            raise ValueError(f"embedding init has shape {tuple(matrix.shape)}, expected {tuple(self.embed.weight.shape)}")
+            raise StudentError(f"embedding init has shape {tuple(matrix.shape)}, expected {tuple(self.embed.weight.shape)}")
         self.embed.weight.copy_(matrix)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
-        """Write ``config.json`` and ``model.safetensors`` (each via a temp file + atomic rename)."""
-        from safetensors.torch import save_file
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        tmp = folder / "model.safetensors.tmp"
-        save_file(state, str(tmp), metadata={"format": "pt", "xarchkd": FORMAT})
-        os.replace(tmp, folder / "model.safetensors")
-        cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.cfg.to_dict()}
-        (folder / "config.json.tmp").write_text(json.dumps(cfg, indent=2))
-        os.replace(folder / "config.json.tmp", folder / "config.json")
+        """Write ``config.json`` and ``model.safetensors`` into ``folder``, each atomically."""
+        checkpoint.write_checkpoint(folder, self.cfg, self.state_dict())
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, block: str | None = None,
                         task: str | None = None) -> "StudentModel":
-        """Load a saved student; ``block``/``task`` (if given) must match the checkpoint's."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-        folder = Path(folder)
-        cfg_file, weights = folder / "config.json", folder / "model.safetensors"
-        if not cfg_file.is_file() or not weights.is_file():
-            raise CheckpointError(f"{folder}: not a student checkpoint (needs config.json and model.safetensors)")
-        try:
-            raw = json.loads(cfg_file.read_text())
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{cfg_file}: corrupt config ({e})") from None
-        if raw.pop("format", None) != FORMAT:
-            raise CheckpointError(f"{folder}: config.json is not an xarchkd student (a teacher folder?)")
-        raw.pop("format_version", None)
-        cfg = StudentConfig.from_dict(raw)
+        """Load a saved student (in eval mode); ``block``/``task``, if given, must match the checkpoint's.
+
+        Every problem (missing files, not a student, another architecture, weights that do not fit,
+        a truncated file, an unregistered block) is a ``CheckpointError`` naming the folder.
+        """
+        cfg = checkpoint.read_config(folder)
         if block is not None and cfg.block != block:
             raise CheckpointError(f"checkpoint at {folder} is a {cfg.block!r} student, expected {block!r}")
         if task is not None and cfg.task != task:
             raise CheckpointError(f"checkpoint at {folder} is a {cfg.task!r} student, expected {task!r}")
+        state = checkpoint.read_weights(folder)
         try:
-            state = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{weights}: unreadable or truncated weights ({e})") from None
-        model = cls(cfg)
-        own = model.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        shapes = [k for k in set(own) & set(state) if own[k].shape != state[k].shape]
-        if missing or unexpected or shapes:
-            raise CheckpointError(f"{weights} does not fit a {cfg.block!r} student: missing {missing[:3]}, "
-                                  f"unexpected {unexpected[:3]}, shape mismatch {shapes[:3]}")
+            model = cls(cfg)
+        except StudentError as e:
+            raise CheckpointError(f"checkpoint at {folder} cannot be rebuilt: {e}") from None
+        checkpoint.check_state_fits(folder, model.state_dict(), state, cfg.block)
         model.load_state_dict(state)
-        model.eval()
-        return model
+        return model.eval()

@@ -1,31 +1,50 @@
-"""SRU++ block: SRU with a light self-attention sub-layer per layer (``sru.SRUpp``), bidirectional.
+"""SRU++ block ("srupp"): SRU with a small self-attention sub-layer in each layer (``sru.SRUpp``).
 
-``block_args``: ``proj_size`` (attention width, default hidden // 4), ``num_heads`` (1),
-``attn_dropout`` (0.0). Padding is excluded from the recurrence and the attention via ``mask_pad``.
+``sru.SRUpp`` supports ``bidirectional=True`` itself, so this is one bidirectional stack (no manual
+reversed pass). Its attention is full (not causal): each token attends to every real token of its
+sentence. Padding is passed as ``mask_pad``, which both excludes pads as attention keys and makes
+the recurrence (both directions) carry its state through pads, so real positions never read them.
+A sentence with no real token at all would make the attention softmax all ``-inf`` (NaN), so for
+such rows position 0 is treated as real; their outputs are zeroed anyway.
+
+``block_args``: ``proj_size`` (attention width, default ``max(8, hidden // 4)``), ``num_heads`` (1;
+must divide ``proj_size``), ``attn_dropout`` (0.0), ``layer_norm`` (False). The ``sru`` package is
+imported only when the block is built.
 """
 import torch
 import torch.nn as nn
 
-from ._sru import load_sru
+from .errors import StudentError
 from .registry import register_block
 
 
 class BiSRUpp(nn.Module):
+    """Bidirectional SRU++ over ``[B,T,in_dim]``; ``out_dim = 2 * (hidden // 2)``."""
+
     def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float, proj_size: int = 0,
-                 num_heads: int = 1, attn_dropout: float = 0.0):
+                 num_heads: int = 1, attn_dropout: float = 0.0, layer_norm: bool = False):
         super().__init__()
+        proj_size = proj_size or max(8, hidden // 4)
+        if proj_size % num_heads:
+            raise StudentError(f"srupp: proj_size {proj_size} is not divisible by num_heads {num_heads}")
+        from ._sru import load_sru
         sru = load_sru()
-        self.rnn = sru.SRUpp(in_dim, hidden // 2, proj_size or max(8, hidden // 4), num_layers=layers,
-                             dropout=dropout, attn_dropout=attn_dropout, num_heads=num_heads, bidirectional=True)
+        self.rnn = sru.SRUpp(in_dim, hidden // 2, proj_size, num_layers=layers, dropout=dropout,
+                             attn_dropout=attn_dropout, num_heads=num_heads, bidirectional=True,
+                             layer_norm=layer_norm)
         self.out_dim = 2 * (hidden // 2)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out, _, _ = self.rnn(x.transpose(0, 1).contiguous(), mask_pad=~mask.transpose(0, 1))
-        return out.transpose(0, 1) * mask.unsqueeze(-1).to(out.dtype)
+        pad = ~mask.bool()
+        pad_tb = pad.transpose(0, 1).clone()
+        pad_tb[0] &= mask.any(1).to(pad_tb.device)     # an all-pad row keeps one "real" key (see above)
+        out, _, _ = self.rnn(x.transpose(0, 1).contiguous(), mask_pad=pad_tb)
+        return out.transpose(0, 1).masked_fill(pad.unsqueeze(-1), 0.0)
 
 
 @register_block("srupp")
 def build(in_dim, cfg):
     a = cfg.block_args
-    return BiSRUpp(in_dim, cfg.hidden, cfg.layers, cfg.dropout, int(a.get("proj_size", 0)),
-                   int(a.get("num_heads", 1)), float(a.get("attn_dropout", 0.0)))
+    return BiSRUpp(in_dim, cfg.hidden, cfg.layers, cfg.dropout, proj_size=int(a.get("proj_size", 0)),
+                   num_heads=int(a.get("num_heads", 1)), attn_dropout=float(a.get("attn_dropout", 0.0)),
+                   layer_norm=bool(a.get("layer_norm", False)))

@@ -1,5 +1,8 @@
-"""Student blocks and the student model: shapes, padding, save/load, wrong-architecture errors, registry."""
+"""Student blocks and the student model: shapes, padding, save/load, wrong-architecture errors, registry,
+lazy sru import and its stale-lock recovery. Tiny sizes throughout: the file runs in about 20 s."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +13,7 @@ import torch.nn as nn
 from students import BLOCKS, CheckpointError, StudentConfig, StudentError, StudentModel, register_block
 
 BLOCK_ARGS = {"srupp": {"proj_size": 8}, "cnn": {"kernel_size": 3}}
+ALL_BLOCKS = ["lstm", "sru", "srupp", "cnn"]
 
 
 def tiny(block, task="ner", **kw):
@@ -26,7 +30,7 @@ def batch(B=3, T=9, lengths=(9, 5, 2)):
     return ids * mask, mask
 
 
-@pytest.mark.parametrize("block", ["lstm", "sru", "srupp", "cnn"])
+@pytest.mark.parametrize("block", ALL_BLOCKS)
 def test_shapes_with_and_without_positions(block):
     m = tiny(block)
     ids, mask = batch()
@@ -38,7 +42,7 @@ def test_shapes_with_and_without_positions(block):
     torch.testing.assert_close(out2.logits[0, 1], out.logits[0, 3])
 
 
-@pytest.mark.parametrize("block", ["lstm", "sru", "srupp", "cnn"])
+@pytest.mark.parametrize("block", ALL_BLOCKS)
 def test_padding_does_not_change_real_positions(block):
     m = tiny(block)
     ids, mask = batch()
@@ -54,15 +58,34 @@ def test_padding_does_not_change_real_positions(block):
     torch.testing.assert_close(alone, a[2, :2], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("block", ["lstm", "sru", "srupp", "cnn"])
-def test_save_load_round_trip(tmp_path, block):
-    m = tiny(block)
+@pytest.mark.parametrize("block", ALL_BLOCKS)
+@pytest.mark.parametrize("task", ["ner", "mlm"])
+def test_save_load_round_trip(tmp_path, block, task):
+    m = tiny(block, task)
+    with torch.no_grad():
+        m.embed.weight.add_(0.5 * torch.randn_like(m.embed.weight))   # not the fresh-init values
     m.save_pretrained(tmp_path / block)
-    back = StudentModel.from_pretrained(tmp_path / block, block=block, task="ner")
+    m.save_pretrained(tmp_path / block)                                # overwriting is fine too
+    back = StudentModel.from_pretrained(tmp_path / block, block=block, task=task)
+    assert not back.training
     ids, mask = batch()
     with torch.no_grad():
-        torch.testing.assert_close(back(ids, mask).logits, m(ids, mask).logits)
+        torch.testing.assert_close(back(ids, mask).logits, m(ids, mask).logits, rtol=0, atol=0)
     assert back.cfg == m.cfg and sorted(os.listdir(tmp_path / block)) == ["config.json", "model.safetensors"]
+    saved = json.loads((tmp_path / block / "config.json").read_text())
+    assert saved["format"] == "xarchkd-student" and saved["format_version"] == 1 and saved["block"] == block
+
+
+@pytest.mark.parametrize("block", ALL_BLOCKS)
+def test_training_step_gives_finite_gradients_even_with_an_empty_row(block):
+    m = tiny(block).train()
+    ids, mask = batch(lengths=(9, 5, 0))
+    out = m(ids, mask)
+    loss = out.logits[mask.bool()].logsumexp(-1).mean()
+    loss.backward()
+    grads = [p.grad for p in m.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert torch.isfinite(out.logits).all()
 
 
 def test_wrong_architecture_and_damaged_checkpoints(tmp_path):
@@ -74,15 +97,44 @@ def test_wrong_architecture_and_damaged_checkpoints(tmp_path):
     # a config edited to another block no longer fits the weights
     cfg = (tmp_path / "lstm" / "config.json").read_text().replace('"lstm"', '"cnn"')
     (tmp_path / "lstm" / "config.json").write_text(cfg)
-    with pytest.raises(CheckpointError, match="does not fit a 'cnn' student"):
+    with pytest.raises(CheckpointError, match=r"lstm: weights do not fit a 'cnn' student: missing .*unexpected"):
         StudentModel.from_pretrained(tmp_path / "lstm")
+    # same block, another size: the shapes are listed
     tiny("cnn").save_pretrained(tmp_path / "cnn")
+    raw = json.loads((tmp_path / "cnn" / "config.json").read_text())
+    (tmp_path / "wide").mkdir()
+    (tmp_path / "wide" / "config.json").write_text(json.dumps({**raw, "hidden": 32}))
+    shutil.copy(tmp_path / "cnn" / "model.safetensors", tmp_path / "wide")
+    with pytest.raises(CheckpointError, match=r"wide: weights do not fit a 'cnn' student: shape mismatch"):
+        StudentModel.from_pretrained(tmp_path / "wide")
     w = tmp_path / "cnn" / "model.safetensors"
     w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+    with pytest.raises(CheckpointError, match="cnn: model.safetensors is unreadable or truncated"):
         StudentModel.from_pretrained(tmp_path / "cnn")
-    with pytest.raises(CheckpointError, match="not a student checkpoint"):
+    with pytest.raises(CheckpointError, match="nothing: the folder does not exist"):
         StudentModel.from_pretrained(tmp_path / "nothing")
+    os.remove(w)
+    with pytest.raises(CheckpointError, match="cnn: missing model.safetensors"):
+        StudentModel.from_pretrained(tmp_path / "cnn")
+    # a Hugging Face model folder is not a student
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 32}))
+    (tmp_path / "hf" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="hf is not an xarchkd student"):
+        StudentModel.from_pretrained(tmp_path / "hf")
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**raw, "colour": "red"}))
+    with pytest.raises(CheckpointError, match=r"hf: unknown student config keys \['colour'\]"):
+        StudentModel.from_pretrained(tmp_path / "hf")
+
+
+def test_checkpoint_of_an_unregistered_block_names_it(tmp_path):
+    register_block("test-tmp")(lambda in_dim, cfg: BLOCKS["cnn"](in_dim, cfg))
+    try:
+        tiny("test-tmp").save_pretrained(tmp_path / "t")
+    finally:
+        BLOCKS.pop("test-tmp")
+    with pytest.raises(CheckpointError, match=r"t cannot be rebuilt: unknown student block 'test-tmp'"):
+        StudentModel.from_pretrained(tmp_path / "t")
 
 
 def test_registry_takes_a_users_block(tmp_path):
@@ -110,6 +162,10 @@ def test_registry_takes_a_users_block(tmp_path):
 
 
 def test_vocab_pruning_maps_unknown_ids_to_unk_row():
+    m = tiny("cnn", kept_vocab=4, unk_id=2)
+    # before set_vocab: ids with a row keep it, every id past the table goes to the [UNK] row
+    assert m.token_map[:4].tolist() == [0, 1, 2, 3] and set(m.token_map[4:].tolist()) == {2}
+    assert m.embed.padding_idx is None      # row pad_id of a pruned table is another token: it must train
     m = tiny("cnn", kept_vocab=4)
     token_map = torch.zeros(100, dtype=torch.long)
     token_map[torch.tensor([7, 8, 9])] = torch.tensor([1, 2, 3])
@@ -120,8 +176,16 @@ def test_vocab_pruning_maps_unknown_ids_to_unk_row():
     same = torch.tensor([[7, 42, 8, 13]])  # 55/99 and 42/13 are all [UNK] (row 0) for this student
     with torch.no_grad():
         torch.testing.assert_close(m(ids, mask).logits, m(same, mask).logits)
-    with pytest.raises(ValueError, match="past the embedding"):
+    with torch.no_grad():
+        other = m(torch.tensor([[9, 55, 8, 99]]), mask).logits          # 7 -> 9: a different kept row
+    assert not torch.allclose(other, m(ids, mask).logits)
+    with pytest.raises(StudentError, match="outside the embedding table"):
         m.set_vocab(torch.full((100,), 4, dtype=torch.long))
+    with pytest.raises(StudentError, match="shape"):
+        m.set_vocab(torch.zeros(99, dtype=torch.long))
+    assert tiny("cnn").embed.padding_idx == 0   # unpruned: row pad_id is [PAD]
+    with torch.no_grad():                       # a pruned MLM student scores embedding rows, not teacher ids
+        assert tiny("cnn", task="mlm", kept_vocab=4)(ids, mask).logits.shape == (1, 4, 4)
 
 
 def test_mlm_head_is_tied_to_the_embedding():
@@ -136,6 +200,11 @@ def test_mlm_head_is_tied_to_the_embedding():
         after = m(ids, mask).logits
     assert not torch.allclose(before[..., 5], after[..., 5])
     assert m.num_parameters() == n_params
+    assert [k for k in m.state_dict() if k.endswith("weight") and m.state_dict()[k].shape == (100, 16)] == ["embed.weight"]
+    # gradients from the output layer reach the (shared) embedding table, also for rows not in the input
+    m.train()
+    m(ids, mask).logits[..., 3].sum().backward()
+    assert m.embed.weight.grad is not None and m.embed.weight.grad[3].abs().sum() > 0
 
 
 def test_import_students_does_not_import_sru():
@@ -144,16 +213,38 @@ def test_import_students_does_not_import_sru():
     assert p.returncode == 0, p.stderr
 
 
+def copy_built_extensions(tmp_path):
+    """A temporary TORCH_EXTENSIONS_DIR holding copies of the already-compiled sru kernels."""
+    from students._sru import EXTENSIONS, extensions_dir, load_sru
+    load_sru()                                      # make sure they are built (a no-op after set-up)
+    ext = tmp_path / "ext"
+    for name in EXTENSIONS:
+        shutil.copytree(os.path.join(extensions_dir(), name), ext / name)
+    return ext
+
+
 def test_stale_sru_build_lock_is_cleared_not_waited_on(tmp_path):
     """A `lock` left by a killed compile would make `import sru` wait forever; load_sru removes it."""
-    from torch.utils.cpp_extension import _get_build_directory
-    import shutil
-    built = os.path.dirname(_get_build_directory("sru_cpu", verbose=False))
-    ext = tmp_path / "ext"
-    shutil.copytree(os.path.join(built, "sru_cpu"), ext / "sru_cpu")   # the already-compiled kernel
-    (ext / "sru_cpu" / "lock").write_text("")                           # as a killed build leaves it
+    ext = copy_built_extensions(tmp_path)
+    for name in ("sru_cpu", "sru_cuda"):
+        (ext / name / "lock").write_text("")                      # as a killed build leaves it
     env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ext)}
     p = subprocess.run([sys.executable, "-c", "from students._sru import load_sru; print(load_sru().SRU)"],
-                       capture_output=True, text=True, env=env, timeout=240)
+                       capture_output=True, text=True, env=env, timeout=300)   # hung forever before the fix
     assert p.returncode == 0, p.stderr[-1500:]
-    assert "removed a stale sru build lock" in p.stderr and not (ext / "sru_cpu" / "lock").exists()
+    assert p.stderr.count("removed a stale sru build lock") == 2, p.stderr[-1500:]
+    assert "CUDA kernels" not in p.stderr                          # the no-CUDA warning is silenced
+    assert not (ext / "sru_cpu" / "lock").exists() and not (ext / "sru_cuda" / "lock").exists()
+
+
+def test_a_held_compile_lock_times_out_with_a_clear_error(tmp_path):
+    from filelock import FileLock
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    code = ("import students._sru as s; s.LOCK_TIMEOUT_S = 1\n"
+            "try:\n    s.load_sru()\nexcept s.StudentError as e:\n    print(e)")
+    with FileLock(str(ext / "students-sru.lock")):               # another process is compiling
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "TORCH_EXTENSIONS_DIR": str(ext)})
+    assert p.returncode == 0, p.stderr[-1500:]
+    assert "waited 1s for another process compiling sru" in p.stdout and "students-sru.lock" in p.stdout
