@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", default=None, help="MLM student folder")
     p.add_argument("-k", type=int, default=5)
 
+    p = _p(sub, "serve", "a local web page: teacher and student side by side (NER entities or fill-mask top-5)")
+    p.add_argument("--teacher", required=True, help="teacher folder (token classification or masked-LM)")
+    p.add_argument("--student", required=True, help="student folder")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
     try:
         from . import bench
         bench.add_parser(sub)
@@ -122,6 +128,9 @@ def _dispatch(args):
         _eval(args)
     elif args.cmd == "predict":
         _predict(args)
+    elif args.cmd == "serve":
+        from .serve import serve
+        serve(args.teacher, args.student, args.host, args.port)
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":

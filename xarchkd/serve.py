@@ -1,0 +1,157 @@
+"""``xarchkd serve``: a local web page with teacher and student side by side (the seed thesis's demo).
+
+NER students: the user types a sentence and sees each model's entities highlighted, with its
+latency. MLM students: text with [MASK] shows each model's top-5 fills with scores. Standard
+library HTTP server only; it binds to 127.0.0.1 by default.
+"""
+from __future__ import annotations
+
+import html
+import json
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import torch
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>xarchkd: teacher vs student</title>
+<style>body{font-family:system-ui,sans-serif;max-width:860px;margin:2em auto;color:#222}
+textarea{width:100%;font-size:1.1em}button{font-size:1.1em;margin:.5em 0}
+.model{border:1px solid #ccc;border-radius:6px;padding:.8em;margin:.6em 0}.model h3{margin:.1em 0 .4em}
+mark{padding:0 .2em;border-radius:3px}.PER{background:#ffd6a5}.ORG{background:#bde0fe}.LOC{background:#caffbf}
+.MISC{background:#e4c1f9}.tag{font-size:.7em;vertical-align:super;color:#555}.ms{color:#666;font-size:.9em}
+</style></head><body><h2>xarchkd &mdash; teacher vs student (__TASK__)</h2>
+<p>__HELP__</p><textarea id="text" rows="3">__EXAMPLE__</textarea><br><button id="go">Run both</button>
+<div class="model" id="teacher"><h3>Teacher: __TNAME__</h3><div class="out"></div></div>
+<div class="model" id="student"><h3>Student: __SNAME__</h3><div class="out"></div></div>
+<script>
+function esc(s){return s.replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))}
+function render(r){
+  if(r.entities!==undefined){let out=[],i=0;for(const e of r.entities){while(i<e.start)out.push(esc(r.words[i++]));
+    out.push('<mark class="'+e.type+'">'+esc(r.words.slice(e.start,e.end).join(' '))+'<span class="tag">'+e.type+'</span></mark>');i=e.end}
+    while(i<r.words.length)out.push(esc(r.words[i++]));return out.join(' ')+' <span class="ms">'+r.ms.toFixed(1)+' ms</span>'}
+  return r.fills.map(f=>f.map(c=>esc(c.token)+' <small>'+c.score.toFixed(3)+'</small>').join(' &middot; ')).join('<br>')
+    +' <span class="ms">'+r.ms.toFixed(1)+' ms</span>'}
+document.getElementById('go').onclick=async()=>{
+  const r=await fetch('/api',{method:'POST',body:JSON.stringify({text:document.getElementById('text').value})});
+  const j=await r.json();
+  for(const k of ['teacher','student']){document.querySelector('#'+k+' .out').innerHTML=j.error?esc(j.error):render(j[k])}
+  document.body.dataset.done=(+document.body.dataset.done||0)+1};
+</script></body></html>"""
+
+
+def entities(words: list[str], tags: list[str]) -> list[dict]:
+    """Entity spans (start, end, type) from IOB2 tags (a stray I- starts an entity, as conlleval does)."""
+    out, cur = [], None
+    for i, t in enumerate(tags + ["O"]):
+        if cur and (t == "O" or t.startswith("B-") or t[2:] != cur["type"]):
+            cur["end"] = i
+            out.append(cur)
+            cur = None
+        if t != "O" and cur is None:
+            cur = {"start": i, "type": t[2:]}
+    return out
+
+
+class Demo:
+    """Loaded teacher + student and the two ways to run them."""
+
+    def __init__(self, teacher: str, student: str):
+        from students import StudentModel
+        from .resources import resolve
+        from .teacher import Teacher
+        self.student = StudentModel.from_pretrained(resolve(student))
+        self.task = self.student.cfg.task
+        self.teacher = Teacher.load(resolve(teacher), self.task)
+        self.tok = self.teacher.tokenizer
+        self.names = (Path(teacher).name, f"{self.student.cfg.block} ({Path(student).name})")
+
+    def ner(self, text: str) -> dict:
+        from .ner import predict_student
+        from .ner_data import encode_sentences, join_sentences
+        from .text import words as split_words
+        ws = split_words(text)
+        if not ws:
+            return {"error": "type a sentence"}
+        rows = encode_sentences([ws], None, self.tok, self.student.cfg.labels, 128)
+        out = {}
+        for name, fn in (("teacher", lambda: self.teacher.predict_tags(rows, progress=False)),
+                         ("student", lambda: predict_student(self.student, rows))):
+            t0 = time.perf_counter()
+            tags = join_sentences(rows.sent_id, fn())[0]
+            out[name] = {"words": ws, "tags": tags, "entities": entities(ws, tags),
+                         "ms": (time.perf_counter() - t0) * 1000}
+        return out
+
+    def fill(self, text: str) -> dict:
+        enc = self.tok(text, return_tensors="pt")
+        pos = (enc["input_ids"][0] == self.tok.mask_token_id).nonzero().flatten()
+        if len(pos) == 0:
+            return {"error": f"put {self.tok.mask_token} in the text"}
+        out = {}
+        s = self.student
+        for name, fn in (("teacher", lambda: self.teacher.forward(enc["input_ids"], enc["attention_mask"])[0]),
+                         ("student", lambda: s(enc["input_ids"], enc["attention_mask"]).logits[0][:, s.token_map])):
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                logits = fn()
+            ms = (time.perf_counter() - t0) * 1000
+            fills = []
+            for p in pos.tolist():
+                top = logits[p].float().softmax(-1).topk(5)
+                fills.append([{"token": t, "score": v} for t, v in
+                              zip(self.tok.convert_ids_to_tokens(top.indices.tolist()), top.values.tolist())])
+            out[name] = {"fills": fills, "ms": ms}
+        return out
+
+    def page(self) -> str:
+        ner = self.task == "ner"
+        return (PAGE.replace("__TASK__", "NER" if ner else "fill-mask")
+                .replace("__HELP__", "Type a sentence; entities are highlighted." if ner else
+                         f"Type text with {html.escape(self.tok.mask_token)}; each model's top-5 fills are shown.")
+                .replace("__EXAMPLE__", "Angela Merkel met Emmanuel Macron in Paris on Monday ." if ner else
+                         f"The capital of France is {self.tok.mask_token} .")
+                .replace("__TNAME__", html.escape(self.names[0])).replace("__SNAME__", html.escape(self.names[1])))
+
+
+def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, code, body: bytes, ctype):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path in ("/", "/index.html"):
+                self._send(200, demo.page().encode(), "text/html; charset=utf-8")
+            else:
+                self._send(404, b"not found", "text/plain")
+
+        def do_POST(self):
+            if self.path != "/api":
+                return self._send(404, b"not found", "text/plain")
+            try:
+                n = int(self.headers.get("Content-Length", 0))
+                text = str(json.loads(self.rfile.read(n) or b"{}").get("text", ""))[:2000]
+                res = demo.ner(text) if demo.task == "ner" else demo.fill(text)
+            except (ValueError, json.JSONDecodeError) as e:
+                res = {"error": f"bad request: {e}"}
+            self._send(200, json.dumps(res).encode(), "application/json")
+
+        def log_message(self, *args):
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve(teacher: str, student: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    server = make_server(Demo(teacher, student), host, port)
+    print(f"[xarchkd] serving on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
