@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test browser clean
 
 # Set-up: a venv with the CPU torch wheel (pinned: a looser spec can pull a multi-GB CUDA build),
 # the package and test extras, then sru's one-off C++ kernel compile (~40 s).
@@ -26,7 +26,15 @@ demo: setup
 	$(VENV)/bin/xarchkd resources conll2003 minilm-l6
 	$(VENV)/bin/xarchkd run bert-sru-ner --out runs/demo
 
-test: setup
+# The web demo's browser test drives Debian's chromium through chromedriver (installed here when
+# missing and apt-get is available; without them that one test is skipped, saying why).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium not installed: the browser test will be skipped"
+
+test: setup browser
 	$(PY) -m pytest -q
 
 clean:
