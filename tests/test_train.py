@@ -41,6 +41,8 @@ def test_recipe_runs_end_to_end_and_writes_results(tmp_path, tiny_teacher, conll
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert any('"mse"' in l for l in lines) and any('"ce"' in l for l in lines)
     assert (tmp_path / "run" / "config.toml").is_file()
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0      # loss components, lr and scores for TensorBoard
     # the student folder is self-contained: config, weights and tokenizer
     from students import StudentModel
     m = StudentModel.from_pretrained(tmp_path / "run" / "student", block="cnn")

@@ -162,9 +162,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         extra = transfer_rows(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress)
         if kd:
             parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress)))
-    teacher = parts[0][1].teacher if kd else teacher_summary(tpath)
-    if teacher.get("f1") is None:
-        teacher.update({k: v for k, v in teacher_summary(tpath).items() if v is not None})
+    # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.
+    teacher = {**(parts[0][1].teacher if kd else {}),
+               **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
 
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
                             "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,

@@ -123,7 +123,8 @@ def teacher_summary(path: str) -> dict:
                     n *= d
                 params += n
     info = json.loads((p / INFO_FILE).read_text()) if (p / INFO_FILE).is_file() else {}
-    return {"name": info.get("encoder", p.name), "path": str(p), "params": params,
+    name = f"{info['encoder']} (fine-tuned)" if "encoder" in info else p.name
+    return {"name": name, "path": str(p), "params": params,
             "size_mb": round(sum(f.stat().st_size for f in files) / 1e6, 2),
             "f1": info.get("test_f1"), "valid_f1": info.get("valid_f1")}
 
