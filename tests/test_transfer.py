@@ -1,14 +1,29 @@
-"""Transfer data: deterministic augmentations, same-tag replacements, aligned gold-less rows, text sources."""
+"""Transfer data: deterministic augmentations, same-tag replacements, type-keeping span swaps,
+aligned gold-less rows, text sources and reST cleaning."""
+import random
+
 import numpy as np
 import pytest
 
+from xarchkd.config import RunConfig
 from xarchkd.conll import read_conll
 from xarchkd.errors import ConfigError
 from xarchkd.ner_data import NO_LABEL, encode_sentences
 from xarchkd.text import rst_to_text, split_sentences, words
-from xarchkd.transfer import AugmentConfig, _spans, augment_sentences, text_sentences, transfer_words
+from xarchkd.transfer import (AugmentConfig, augment_sentences, entity_spans, mlm_replacer, same_tag_table,
+                              text_sentences, transfer_rows, transfer_words)
 
 from conftest import LABELS
+
+ONLY = dict(p_mask=0.0, p_replace=0.0, p_swap=0.0, p_ngram=0.0)
+
+# A handmade set where each sentence's source is known from its length.
+TOY_WORDS = [["John", "Smith", "visited", "Paris", "."],
+             ["Mary", "flew", "to", "New", "York", "with", "Acme", "Corp", "staff", "today"],
+             ["Reuters", "reported", "it"]]
+TOY_TAGS = [["B-PER", "I-PER", "O", "B-LOC", "O"],
+            ["B-PER", "O", "O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG", "O", "O"],
+            ["B-ORG", "O", "O"]]
 
 
 @pytest.fixture(scope="module")
@@ -23,66 +38,192 @@ def test_augmentation_is_deterministic_under_a_seed(train):
     assert a == augment_sentences(ws, ts, 50, seed=1)
     assert a != augment_sentences(ws, ts, 50, seed=2)
     assert len(a) == 50 and all(len(s) >= 1 for s in a)
+    originals = {tuple(s) for s in ws}
+    assert sum(tuple(s) in originals for s in a) <= 2      # nearly all are new sentences
 
 
 def test_replacements_come_from_the_same_tag(train):
     ws, ts = train
-    cfg = AugmentConfig(p_mask=0.0, p_replace=1.0, p_swap=0.0, p_ngram=0.0)
-    seen = {}
-    for w, t in zip(ws, ts):
-        for x, y in zip(w, t):
-            seen.setdefault(y, set()).add(x)
-    # with only replacement on, each output sentence has the length and tag pattern of some training
-    # sentence, and every word is one that carried that position's tag in training
-    out = augment_sentences(ws, ts, 40, seed=7, cfg=cfg)
+    table = {t: set(w) for t, w in same_tag_table(ws, ts).items()}
+    out = augment_sentences(TOY_WORDS, TOY_TAGS, 30, seed=7, aug_cfg=AugmentConfig(**{**ONLY, "p_replace": 1.0}),
+                            replacer=_table_replacer(ws, ts))
+    changed = 0
     for s in out:
-        matches = [t for w, t in zip(ws, ts) if len(t) == len(s)
-                   and all(x in seen[y] for x, y in zip(s, t))]
-        assert matches
+        src_tags = next(t for t in TOY_TAGS if len(t) == len(s))
+        assert all(w in table[t] for w, t in zip(s, src_tags))   # each word carried that tag in CoNLL
+        changed += sum(w not in sum(TOY_WORDS, []) for w in s)
+    assert changed > 100                                          # and the words really were replaced
+    # the default table is the training sentences' own: every word keeps its position's tag
+    own = {t: set(w) for t, w in same_tag_table(TOY_WORDS, TOY_TAGS).items()}
+    for s in augment_sentences(TOY_WORDS, TOY_TAGS, 30, seed=3, aug_cfg=AugmentConfig(**{**ONLY, "p_replace": 1.0})):
+        src_tags = next(t for t in TOY_TAGS if len(t) == len(s))
+        assert all(w in own[t] for w, t in zip(s, src_tags))
 
 
-def test_entity_swaps_keep_the_type(train):
-    ws, ts = train
-    cfg = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=1.0, p_ngram=0.0)
-    spans = {typ: set() for typ in ("PER", "ORG", "LOC", "MISC")}
-    for w, t in zip(ws, ts):
-        for s, e, typ in _spans(t):
-            spans[typ].add(tuple(w[s:e]))
-    out = augment_sentences(ws, ts, 30, seed=3, cfg=cfg)
-    other_words = {x for w, t in zip(ws, ts) for x, y in zip(w, t) if y == "O"}
-    for s in out:  # every word is either an O-word or part of a known entity span
-        assert all(x in other_words or any(x in sp for sps in spans.values() for sp in sps) for x in s)
+def _table_replacer(ws, ts):
+    table = same_tag_table(ws, ts)
+    return lambda words_, i, tag, rng: rng.choice(table[tag])
+
+
+def test_entity_swaps_keep_the_type():
+    spans = {"PER": {("John", "Smith"), ("Mary",)}, "LOC": {("Paris",), ("New", "York")},
+             "ORG": {("Reuters",), ("Acme", "Corp")}}
+    out = augment_sentences(TOY_WORDS, TOY_TAGS, 60, seed=3, aug_cfg=AugmentConfig(**{**ONLY, "p_swap": 1.0}))
+    seen_swaps = 0
+    for s in out:
+        text = " ".join(s)
+        src = next(w for w in TOY_WORDS if " ".join(x for x in w if x[0].islower() or x == ".")
+                   == " ".join(x for x in s if x[0].islower() or x == "."))
+        # rebuild the sentence's entity slots: each must hold a whole span of the source slot's type
+        rest, i = list(s), 0
+        for st, en, typ in entity_spans(TOY_TAGS[TOY_WORDS.index(src)]):
+            before = [x for x in src[i:st]]
+            assert rest[:len(before)] == before
+            rest = rest[len(before):]
+            match = [sp for sp in spans[typ] if tuple(rest[:len(sp)]) == sp]
+            assert match, f"{text!r}: no {typ} span where {src[st:en]} was"
+            seen_swaps += tuple(src[st:en]) not in match
+            rest = rest[len(max(match, key=len)):]
+            i = en
+        assert rest == src[i:]
+    assert seen_swaps > 10
+
+
+def test_masking_and_ngram_windows():
+    out = augment_sentences(TOY_WORDS, TOY_TAGS, 10, seed=0, aug_cfg=AugmentConfig(**{**ONLY, "p_mask": 1.0}),
+                            mask_token="[MASK]")
+    assert all(set(s) == {"[MASK]"} for s in out)
+    out = augment_sentences(TOY_WORDS, TOY_TAGS, 40, seed=0, aug_cfg=AugmentConfig(**{**ONLY, "p_ngram": 1.0}))
+    for s in out:
+        assert 1 <= len(s) <= 5
+        assert any(src[k:k + len(s)] == s for src in TOY_WORDS for k in range(len(src)))
 
 
 def test_transfer_rows_are_aligned_and_have_no_gold(tokenizer, train):
     ws, ts = train
-    aug = transfer_words("augment", 0.5, ws, ts, seed=0)
-    assert len(aug) == round(0.5 * len(ws))
-    rows = encode_sentences(aug, None, tokenizer, LABELS, 64)
+    cfg = RunConfig()
+    cfg.data.transfer, cfg.data.transfer_factor, cfg.data.max_length = "augment", 0.5, 64
+    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    aug = transfer_words("augment", 0.5, ws, ts, seed=cfg.train.seed, mask_token=tokenizer.mask_token)
+    assert len(aug) == round(0.5 * len(ws)) and rows.sent_id.max() == len(aug) - 1
     assert all((l == NO_LABEL).all() for l in rows.labels)
-    # same words -> the same sub-word ids and word positions the teacher would get for labelled rows
-    fake_tags = [["O"] * len(s) for s in aug]
-    ref = encode_sentences(aug, fake_tags, tokenizer, LABELS, 64)
+    assert rows.n_words == sum(len(s) for s in aug)
+    # the same words with labels -> the same sub-word ids and word positions the teacher uses
+    ref = encode_sentences(aug, [["O"] * len(s) for s in aug], tokenizer, LABELS, 64)
+    assert len(rows) == len(ref)
     for a, b, p, q in zip(rows.input_ids, ref.input_ids, rows.word_pos, ref.word_pos):
         assert np.array_equal(a, b) and np.array_equal(p, q)
-    toks = tokenizer.convert_ids_to_tokens(rows.input_ids[0].tolist())
-    assert all(not toks[p].startswith("##") for p in rows.word_pos[0])
+    split_words = 0
+    for ids, pos in zip(rows.input_ids, rows.word_pos):
+        toks = tokenizer.convert_ids_to_tokens(ids.tolist())
+        assert all(not toks[p].startswith("##") for p in pos)
+        split_words += sum(t.startswith("##") for t in toks)
+    assert split_words > 0                       # multi-piece words were present, so the check meant something
+    assert any(tokenizer.mask_token_id in ids for ids in rows.input_ids)   # masked words became [MASK]
 
 
-def test_text_source_and_rst_cleaning(tmp_path):
-    rst = ("Intro\n=====\n\nThe :func:`open` function returns a *file object*.  See ``mode`` for details.\n\n"
-           ".. note::\n\n   Skipped note text here.\n\nExample::\n\n    x = open('f')\n\nIt is simple to use.\n")
-    text = rst_to_text(rst)
-    assert "The open function returns a file object." in text and "mode" in text
-    assert "Skipped" not in text and "x = open" not in text and ":func:" not in text and "=====" not in text
-    assert words("The U.S. said, \"fine\".") == ["The", "U.S.", "said", ",", '"', "fine", '"', "."]
+RST = """\
+:mod:`json` --- JSON encoder
+============================
+
+.. module:: json
+   :synopsis: Encode and decode the JSON format.
+
+The :func:`open` function returns a *file object*.  See ``mode`` and :pep:`8`
+for details [#f1]_.  Read `the spec <https://json.org>`_ first.
+
+.. function:: dump(obj, fp, *, skipkeys=False, \\
+                   indent=None)
+
+   Serialize *obj* to :class:`~io.TextIOBase` streams.
+
+.. code-block:: python
+
+   x = open('f')
+
+.. note::
+
+   Notes are kept as prose here.
+
+Example::
+
+    y = compute()
+
+>>> print(1 + 1)
+2
+
+=====  =====
+Left   Right
+=====  =====
+cell1  cell2
+=====  =====
+
++------+------+
+| grid | cell |
++------+------+
+
+.. _a-target:
+
+* It is simple to use.
+* Lists become lines.
+"""
+
+
+def test_rst_to_text_strips_markup():
+    text = rst_to_text(RST)
+    lines = text.splitlines()
+    assert "The open function returns a file object. See mode and PEP 8 for details. Read the spec first." in lines
+    assert "Serialize obj to TextIOBase streams." in lines                 # a function body is prose
+    assert "Notes are kept as prose here." in lines
+    assert "It is simple to use." in lines and "Lists become lines." in lines
+    for junk in ("json encoder", "====", "synopsis", "dump(", "skipkeys", "x = open", "compute", ">>>", "cell",
+                 "Left", "grid", "a-target", ":func:", "``", "`", "*", "https", "Example", "print"):
+        assert junk not in text, junk
+
+
+def test_words_and_sentences():
+    assert words('The U.S. said, "fine".') == ["The", "U.S.", "said", ",", '"', "fine", '"', "."]
+    assert words("Don't use Python's os.path; 1,000 rows.") == \
+        ["Do", "n't", "use", "Python", "'s", "os.path", ";", "1,000", "rows", "."]
+    assert split_sentences("One two three. Four five six! Seven e.g. Eight nine. Mr. Smith left.") == \
+        ["One two three.", "Four five six!", "Seven e.g. Eight nine.", "Mr. Smith left."]
+
+
+def test_text_source(tmp_path, tokenizer, train):
+    ws, ts = train
     f = tmp_path / "t.txt"
-    f.write_text(text * 3)
-    got = text_sentences(f, 4, seed=0)
-    assert got == text_sentences(f, 4, seed=0) and all(3 <= len(s) <= 60 for s in got)
-    assert len(split_sentences("One two three. Four five six! Seven e.g. eight nine.")) == 3
+    f.write_text("".join(f"Sentence number {i} talks about Paris and Berlin. Short. " for i in range(200)) + "\n")
+    got = text_sentences(f, 30, seed=0)
+    assert got == text_sentences(f, 30, seed=0) != text_sentences(f, 30, seed=1)
+    assert len(got) == 30 and all(3 <= len(s) <= 60 for s in got)    # "Short." (2 words) is never taken
+    assert ["Sentence", "number", "7", "talks", "about", "Paris", "and", "Berlin", "."] in \
+        text_sentences(f, 1000, seed=0)
+    cfg = RunConfig()
+    cfg.data.transfer, cfg.data.transfer_factor = f"text:{f}", 20 / len(ws)
+    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    assert len(rows) == 20 and all((l == NO_LABEL).all() for l in rows.labels)
+    cfg.data.transfer = str(f)                                        # a bare path works too
+    assert all(np.array_equal(a, b) for a, b in
+               zip(transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False).input_ids, rows.input_ids))
 
 
 def test_unknown_transfer_source(train):
     with pytest.raises(ConfigError, match="did you mean 'augment'"):
         transfer_words("augmnet", 1.0, *train)
+    with pytest.raises(ConfigError, match="did you mean 'pydoc-text'"):
+        transfer_words("pydoc_txt", 1.0, *train)
+    with pytest.raises(ConfigError, match="no such file"):
+        transfer_words("data/missing.txt", 1.0, *train)
+    with pytest.raises(ConfigError, match="no transfer sentences"):
+        transfer_words("augment", 0.0001, *train)
+
+
+def test_mlm_replacer_hook():
+    from xarchkd.resources import fetch
+    rep = mlm_replacer(str(fetch("splade-tiny")), top_k=3)
+    ws = "The company said on Monday that profits rose .".split()
+    got = [rep(ws, i, "O", random.Random(0)) for i in range(len(ws))]
+    assert all(g is None or (g and not g.startswith("##") and g != w) for g, w in zip(got, ws))
+    out = augment_sentences([ws], [["O"] * len(ws)], 3, seed=0, aug_cfg=AugmentConfig(**{**ONLY, "p_replace": 1.0}),
+                            replacer=rep)
+    assert all(len(s) == len(ws) for s in out) and any(s != ws for s in out)

@@ -1,125 +1,218 @@
 """Transfer data: extra student inputs with no gold labels, labelled by the teacher's cached logits.
 
 Every strong small-student result trains on more text than the labelled set (Tang et al. 2019,
-TinyBERT, TextBrewer's augmented transfer set). Two sources:
+TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the source:
 
-- ``"augment"``: new sentences made from the training sentences (Tang et al. / TinyBERT style):
+- ``"augment"``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
   word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
-- ``"pydoc-text"``, ``"text:PATH"`` or a path: unlabeled plain text, split into sentences and words.
+- ``"pydoc-text"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split into
+  sentences and CoNLL-style words (``xarchkd.text``), sentences of 3..60 words.
 
-Both sizes are ``data.transfer_factor`` x the labelled train sentences. The rows carry label -1
-(no gold), so the objective's CE term skips them and only the teacher terms train on them.
+Either way ``round(data.transfer_factor x labelled train sentences)`` sentences are made, chosen
+deterministically from ``train.seed``. The rows carry label -1 (no gold), so the objective's CE term
+skips them and only the teacher terms train on them; their sub-words and word positions come from
+the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines up with them.
 """
 from __future__ import annotations
 
 import os
 import random
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, DataError, did_you_mean
 from .ner_data import Rows, encode_sentences
+
+# A replacement hook: (words, index, tag, rng) -> the new word, or None to keep the word.
+Replacer = Callable[[list, int, str, random.Random], "str | None"]
 
 
 @dataclass
 class AugmentConfig:
-    """Per-sentence probabilities of each augmentation (Tang et al. 2019 used p_mask = 0.1, p_ngram = 0.25)."""
-    p_mask: float = 0.1          # each word -> the tokenizer's [MASK]
-    p_replace: float = 0.15      # each word -> a random training word that carried the same gold tag
-    p_swap: float = 0.3          # each entity span -> another training span of the same type
-    p_ngram: float = 0.25        # the sentence -> a random window of 1..max_ngram words... of its (augmented) self
+    """Augmentation probabilities. Tang et al. 2019 use p_mask = 0.1, p_pos = 0.1 (same-POS
+    replacement), p_ng = 0.25 and n-grams of 1..5 words; for NER the same *tag* stands in for the
+    same POS, and entity spans are swapped as wholes (the NER analogue of TinyBERT's replacement)."""
+    p_mask: float = 0.1          # per word: -> the tokenizer's mask token
+    p_replace: float = 0.15      # per word: -> another word that carried the same gold tag in training
+    p_swap: float = 0.3          # per entity span: -> another training span of the same type
+    p_ngram: float = 0.25        # per sentence: keep only a random window of min_ngram..max_ngram words
+    min_ngram: int = 1
     max_ngram: int = 5
-    min_window: int = 1
+    retries: int = 5             # redraw (up to this often) a result identical to its source sentence
 
 
-def _spans(tags):
-    """(start, end, type) of each entity in an IOB2 tag list."""
-    out, start = [], None
+def entity_spans(tags) -> list[tuple[int, int, str]]:
+    """``(start, end, type)`` of each entity in an IOB1/IOB2 tag list (an I- after another type starts one)."""
+    out, start, typ = [], None, None
     for i, t in enumerate(list(tags) + ["O"]):
-        if start is not None and not t.startswith("I-"):
-            out.append((start, i, tags[start][2:]))
+        inside = t.startswith("I-") and start is not None and t[2:] == typ
+        if start is not None and not inside:
+            out.append((start, i, typ))
             start = None
-        if t.startswith("B-"):
-            start = i
+        if t.startswith("B-") or (t.startswith("I-") and not inside):
+            start, typ = i, t[2:]
     return out
 
 
-def augment_sentences(words_list, tags_list, n: int, seed: int = 0, cfg: AugmentConfig | None = None,
-                      mask_token: str = "[MASK]", progress: bool = False) -> list[list[str]]:
-    """Make ``n`` augmented sentences from labelled ones, deterministically from ``seed``."""
-    cfg = cfg or AugmentConfig()
-    rng = random.Random(seed)
-    by_tag: dict[str, list[str]] = defaultdict(list)
-    spans_by_type: dict[str, list[list[str]]] = defaultdict(list)
+def same_tag_table(words_list, tags_list) -> dict[str, list[str]]:
+    """Every training word under the tag it carried (with repeats, so sampling follows frequency)."""
+    table: dict[str, list[str]] = defaultdict(list)
     for ws, ts in zip(words_list, tags_list):
         for w, t in zip(ws, ts):
-            by_tag[t].append(w)
-        for s, e, typ in _spans(ts):
-            spans_by_type[typ].append(list(ws[s:e]))
+            table[t].append(w)
+    return dict(table)
+
+
+def span_table(words_list, tags_list) -> dict[str, list[tuple[str, ...]]]:
+    """Every training entity span (as a word tuple) under its type, with repeats."""
+    table: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for ws, ts in zip(words_list, tags_list):
+        for s, e, typ in entity_spans(ts):
+            table[typ].append(tuple(ws[s:e]))
+    return dict(table)
+
+
+def same_tag_replacer(words_list, tags_list) -> Replacer:
+    """The default replacement: a random training word that carried the same gold tag (O-words for O)."""
+    table = same_tag_table(words_list, tags_list)
+
+    def replace(ws, i, tag, rng):
+        pool = table.get(tag)
+        return rng.choice(pool) if pool else None
+    return replace
+
+
+def mlm_replacer(model_dir: str, top_k: int = 5, device: str = "cpu") -> Replacer:
+    """Tang et al.'s replacement: mask the word and take one of a masked LM's top-k whole-word guesses.
+
+    Slow (one forward pass per replaced word); pass it as ``replacer=`` where an MLM teacher exists."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForMaskedLM.from_pretrained(model_dir).to(device).eval()
+    banned = set(tok.all_special_ids)
+
+    @torch.no_grad()
+    def replace(ws, i, tag, rng):
+        masked = list(ws[:i]) + [tok.mask_token] + list(ws[i + 1:])
+        enc = tok(masked, is_split_into_words=True, truncation=True, max_length=512, return_tensors="pt")
+        where = (enc["input_ids"][0] == tok.mask_token_id).nonzero()
+        if len(where) == 0:
+            return None
+        logits = model(**enc.to(device)).logits[0, int(where[0])]
+        guesses = [tok.convert_ids_to_tokens(j) for j in logits.topk(top_k + len(banned)).indices.tolist()
+                   if j not in banned]
+        guesses = [g for g in guesses if not g.startswith("##") and g != ws[i]][:top_k]
+        return rng.choice(guesses) if guesses else None
+    return replace
+
+
+def augment_one(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
+                mask_token: str = "[MASK]") -> list[str]:
+    """One augmented copy of sentence ``ws`` (tags ``ts``): span swaps, then per-word mask/replace, then n-gram."""
+    ws, ts = list(ws), list(ts)
+    for s, e, typ in reversed(entity_spans(ts)):          # right to left: earlier indices stay valid
+        if rng.random() < aug_cfg.p_swap and spans.get(typ):
+            new = rng.choice(spans[typ])
+            ws[s:e] = new
+            ts[s:e] = ["B-" + typ] + ["I-" + typ] * (len(new) - 1)
+    for i, t in enumerate(ts):
+        r = rng.random()
+        if r < aug_cfg.p_mask:
+            ws[i] = mask_token
+        elif r < aug_cfg.p_mask + aug_cfg.p_replace:
+            new = replacer(ws, i, t, rng)
+            if new is not None:
+                ws[i] = new
+    if rng.random() < aug_cfg.p_ngram and len(ws) > aug_cfg.min_ngram:
+        size = rng.randint(aug_cfg.min_ngram, min(aug_cfg.max_ngram, len(ws)))
+        start = rng.randrange(len(ws) - size + 1)
+        ws = ws[start:start + size]
+    return ws
+
+
+def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: AugmentConfig | None = None,
+                      mask_token: str = "[MASK]", replacer: Replacer | None = None,
+                      progress: bool = False) -> list[list[str]]:
+    """``n`` augmented sentences, each from a random labelled sentence, deterministic under ``seed``.
+
+    ``replacer`` (default: ``same_tag_replacer``) picks replacement words; ``mlm_replacer`` is the
+    paper's masked-LM alternative."""
+    aug_cfg = aug_cfg or AugmentConfig()
+    pairs = [(ws, ts) for ws, ts in zip(words_list, tags_list) if ws]
+    if not pairs:
+        raise DataError("no non-empty training sentences to augment", "transfer:augment")
+    rng = random.Random(seed)
+    spans = span_table(words_list, tags_list)
+    replacer = replacer or same_tag_replacer(words_list, tags_list)
     out = []
-    for _ in tqdm(range(n), desc="augmenting", disable=not progress, mininterval=2):
-        k = rng.randrange(len(words_list))
-        ws, ts = list(words_list[k]), list(tags_list[k])
-        # entity-span swaps (right to left so indices stay valid)
-        for s, e, typ in reversed(_spans(ts)):
-            if rng.random() < cfg.p_swap and spans_by_type[typ]:
-                new = rng.choice(spans_by_type[typ])
-                ws[s:e] = new
-                ts[s:e] = ["B-" + typ] + ["I-" + typ] * (len(new) - 1)
-        # word-level masking / same-tag replacement
-        for i, t in enumerate(ts):
-            r = rng.random()
-            if r < cfg.p_mask:
-                ws[i] = mask_token
-            elif r < cfg.p_mask + cfg.p_replace and by_tag[t]:
-                ws[i] = rng.choice(by_tag[t])
-        if rng.random() < cfg.p_ngram and len(ws) > cfg.min_window:
-            size = rng.randint(cfg.min_window, min(cfg.max_ngram, len(ws)))
-            start = rng.randrange(len(ws) - size + 1)
-            ws = ws[start:start + size]
-        out.append(ws)
+    for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
+        ws, ts = rng.choice(pairs)
+        for _ in range(1 + max(0, aug_cfg.retries)):
+            new = augment_one(ws, ts, rng, aug_cfg, spans, replacer, mask_token)
+            if new != list(ws):
+                break
+        out.append(new)
     return out
 
 
-def text_sentences(path: str | Path, n: int, seed: int = 0, min_words: int = 3, max_words: int = 60) -> list[list[str]]:
-    """``n`` word-tokenised sentences (3..60 words) from a plain-text file, a seeded sample."""
+def text_sentences(path: str | Path, n: int, seed: int = 0, min_words: int = 3, max_words: int = 60,
+                   progress: bool = False) -> list[list[str]]:
+    """``n`` word-tokenised sentences of ``min_words..max_words`` words from a plain-text file (or a
+    folder with ``corpus.txt``): a seeded shuffle of all of them, so the choice is deterministic."""
     from .text import split_sentences, words
     path = Path(path)
     if path.is_dir():
         path = path / "corpus.txt"
-    sents = [words(s) for s in split_sentences(path.read_text(encoding="utf-8", errors="replace"))]
-    sents = [s for s in sents if min_words <= len(s) <= max_words]
+    if not path.is_file():
+        raise ConfigError(f"transfer text {str(path)!r}: no such file")
+    lines = split_sentences(path.read_text(encoding="utf-8", errors="replace"))
+    sents = [s for s in (words(x) for x in tqdm(lines, desc="tokenising", unit="sent", mininterval=2,
+                                                 disable=not progress or len(lines) < 20000))
+             if min_words <= len(s) <= max_words]
     if not sents:
-        raise ConfigError(f"{path}: no sentences of {min_words}..{max_words} words")
-    rng = random.Random(seed)
-    rng.shuffle(sents)
+        raise DataError(f"no sentences of {min_words}..{max_words} words", str(path))
+    random.Random(seed).shuffle(sents)
     if n > len(sents):
-        print(f"[xarchkd] {path} has {len(sents)} usable sentences; using all of them instead of {n}", flush=True)
+        print(f"[xarchkd] {path} has {len(sents)} usable sentences; using all of them instead of {n}",
+              file=sys.stderr, flush=True)
     return sents[:n]
 
 
-SOURCES = ("augment", "pydoc-text", "text:PATH", "a text file")
+SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file")
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
-                   progress: bool = True) -> list[list[str]]:
+                   replacer: Replacer | None = None, progress: bool = True) -> list[list[str]]:
     """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
-        return augment_sentences(words_list, tags_list, n, seed, mask_token=mask_token, progress=progress)
-    if spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
+        sents = augment_sentences(words_list, tags_list, n, seed, mask_token=mask_token, replacer=replacer,
+                                  progress=progress)
+    elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
         from .resources import resolve
-        path = spec[5:] if spec.startswith("text:") else resolve(spec)
-        return text_sentences(path, n, seed)
-    raise ConfigError(f"unknown transfer source {spec!r}{did_you_mean(spec, ['augment', 'pydoc-text'])}; "
-                      f"use one of {', '.join(SOURCES)}")
+        sents = text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)
+    elif os.sep in spec or spec.endswith(".txt"):
+        raise ConfigError(f"data.transfer={spec!r}: no such file")
+    else:
+        raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', 'pydoc-text'])}; "
+                          f"use one of: {', '.join(SOURCES)}")
+    if not sents:
+        raise ConfigError(f"data.transfer_factor={factor} x {len(words_list)} train sentences gives no "
+                          "transfer sentences; raise it or set data.transfer_factor=0")
+    return sents
 
 
-def transfer_rows(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True) -> Rows:
-    """Encode the transfer sentences of a run's config into gold-less rows (labels all -1)."""
+def transfer_rows(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
+                  replacer: Replacer | None = None) -> Rows:
+    """Encode the transfer sentences of a run's config into gold-less rows (labels all -1).
+
+    ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``)."""
     ws = transfer_words(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
-                        tokenizer.mask_token or "[MASK]", progress)
+                        tokenizer.mask_token or "[MASK]", replacer, progress)
     return encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length, source=f"transfer:{cfg.data.transfer}")
