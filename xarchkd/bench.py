@@ -1,0 +1,589 @@
+"""CPU latency and size benchmark: teachers and students side by side, in one process.
+
+    xarchkd bench --teacher DIR --student DIR [--student DIR ...] --json OUT
+
+Every model (each teacher; each student in fp32, int8 dynamic quantisation and TorchScript) is
+loaded into this one process, and the timed calls are *interleaved*: in each repeat every model
+runs once on the same batch, in an order rotated per repeat, so background load hits all models
+alike and a speedup is a ratio taken side by side.
+
+Settings: ``torch.set_num_threads`` in ``threads`` x batch sizes x lengths x mode.
+
+- length ``"real"``: batches of real sentences drawn (seeded) from the CoNLL-2003 test split;
+  an integer ``L``: windows of exactly ``L`` sub-words (with [CLS]/[SEP]) cut from the same text,
+  every sub-word treated as a word.
+- mode ``"model"``: the forward pass only (padded ids in, logits at word positions out);
+  ``"e2e"`` (real sentences only): text in -> entities out, i.e. whitespace split, tokenisation
+  (``encode_sentences``), padding, forward, argmax, entity spans (seqeval's ``get_entities``).
+
+Per model and setting: ``p50_ms``, ``p95_ms``, ``mean_ms``, ``sent_per_s`` (batch / mean latency),
+``params``, ``size_mb`` (bytes on disk of the weights file as loaded/saved), ``peak_rss_mb`` and,
+for students, ``speedup_p50`` (teacher p50 / student p50 for each teacher, same setting).
+
+Memory: ``peak_rss_mb`` is the peak resident-set growth during one warm-up call (Linux:
+``VmHWM - VmRSS`` after resetting the high-water mark through ``/proc/self/clear_refs``), i.e.
+activation/workspace memory of that call; ``load_rss_mb`` is the RSS growth when the model was
+loaded. Both are ``None`` where ``/proc`` is not available.
+
+Quality: each model's F1 (seqeval, via ``finetune.evaluate_tags``) on the test split (or its first
+``eval_limit`` sentences), so the cost of int8 / export is visible next to fp32 on the same sentences.
+A teacher folder without a token-classification head (e.g. the ``mpnet-base`` encoder) gets a random
+head: its latency is real, its F1 is reported as ``None`` (n/a).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .batching import length_batches, pad_ids, pad_words
+from .ner_data import encode_sentences, join_sentences
+
+CONLL_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+QUANTISABLE = (nn.Linear, nn.LSTM)    # what quantize_dynamic is asked to convert
+MEMORY_METHOD = ("peak RSS growth during one warm-up call (VmHWM - VmRSS, high-water mark reset via "
+                 "/proc/self/clear_refs); load_rss_mb = RSS growth while loading the model")
+
+
+@dataclass
+class BenchConfig:
+    """What to measure (defaults: the issue's full grid)."""
+    threads: list[int] = field(default_factory=lambda: [1, 2])
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
+    lengths: list = field(default_factory=lambda: ["real", 32, 128])   # "real" or a sub-word count
+    repeats: int = 30
+    warmup: int = 3
+    int8: bool = True
+    export: bool = True
+    end_to_end: bool = True
+    eval_limit: int | None = None       # sentences of the split scored for F1; None = all, 0 = no F1
+    data: str = "conll2003"
+    split: str = "test"
+    seed: int = 0
+
+
+@dataclass
+class Entry:
+    """One benchmarked model: a forward function plus what the report needs to know about it."""
+    name: str
+    kind: str                    # "teacher" | "student"
+    variant: str                 # "fp32" | "int8" | "torchscript"
+    forward: Callable            # (ids [B,T], mask [B,T], positions [B,P]) -> logits [B,P,C]
+    tokenizer: object
+    labels: list[str]
+    params: int
+    size_mb: float
+    path: str
+    block: str | None = None
+    head: str = "trained"        # teachers: "trained" | "random" (no token-classification head on disk)
+    note: str = ""
+    load_rss_mb: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k not in ("forward", "tokenizer", "labels", "extra")}
+        return {**d, **self.extra}
+
+
+# ---------------------------------------------------------------- memory
+
+def _proc_status() -> dict | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    return {k: int(re.search(k + r":\s+(\d+)", text).group(1)) for k in ("VmRSS", "VmHWM")}
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb(fn: Callable) -> float | None:
+    """Run ``fn()`` once; return its peak RSS growth in MB (``None`` where /proc cannot tell)."""
+    before = _proc_status()
+    if before is None or not _reset_peak():
+        fn()
+        return None
+    before = _proc_status()
+    fn()
+    after = _proc_status()
+    return round(max(0, after["VmHWM"] - before["VmRSS"]) / 1024, 2)
+
+
+def _rss_mb() -> float | None:
+    s = _proc_status()
+    return s["VmRSS"] / 1024 if s else None
+
+
+# ---------------------------------------------------------------- loading
+
+def _file_mb(paths) -> float:
+    return round(sum(Path(p).stat().st_size for p in paths) / 1e6, 2)
+
+
+def load_teacher(path: str, labels: list[str] | None = None) -> Entry:
+    """A teacher folder (or resource name) as an ``Entry``; without a token-classification head on
+    disk, a random one with ``len(labels)`` outputs is attached (latency only, F1 n/a)."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from .resources import resolve
+    from .teacher import INFO_FILE
+    folder = Path(resolve(path))
+    cfg = json.loads((folder / "config.json").read_text())
+    trained = any(a.endswith("ForTokenClassification") for a in cfg.get("architectures") or [])
+    rss0 = _rss_mb()
+    if trained:
+        model = AutoModelForTokenClassification.from_pretrained(str(folder))
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    else:
+        names = list(labels or CONLL_LABELS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = AutoModelForTokenClassification.from_pretrained(str(folder), num_labels=len(names))
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
+    name = "teacher " + (info.get("encoder") or folder.name) + ("" if trained else " (random head)")
+
+    def forward(ids, mask, pos):
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+
+    weights = list(folder.glob("*.safetensors")) or list(folder.glob("pytorch_model*.bin"))
+    return Entry(name, "teacher", "fp32", forward, tok, names, sum(p.numel() for p in model.parameters()),
+                 _file_mb(weights), str(folder), head="trained" if trained else "random",
+                 note="" if trained else "no token-classification head on disk: random head, F1 n/a",
+                 load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
+
+
+def _delta(rss0):
+    now = _rss_mb()
+    return round(now - rss0, 1) if rss0 is not None and now is not None else None
+
+
+def student_name(folder: Path) -> str:
+    """A run's name for its student folder (``runs/bert-lstm-ner/student`` -> ``bert-lstm-ner``)."""
+    return folder.parent.name if folder.name == "student" else folder.name
+
+
+def load_student(path: str, fallback_tokenizer=None):
+    """``(StudentModel, tokenizer, folder)``; the tokenizer comes from the student folder, else
+    ``fallback_tokenizer`` (a teacher's) when its vocabulary size matches."""
+    from transformers import AutoTokenizer
+    from students import StudentModel
+    from .errors import ConfigError
+    from .resources import resolve
+    folder = Path(resolve(path))
+    model = StudentModel.from_pretrained(folder).eval()
+    if (folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file():
+        tok = AutoTokenizer.from_pretrained(str(folder))
+    elif fallback_tokenizer is not None and len(fallback_tokenizer) == model.cfg.vocab_size:
+        tok = fallback_tokenizer
+    else:
+        raise ConfigError(f"{folder} has no tokenizer files and no teacher tokenizer of vocabulary size "
+                          f"{model.cfg.vocab_size} was given")
+    return model, tok, folder
+
+
+def quantize_student(model: nn.Module) -> tuple[nn.Module, dict]:
+    """int8 dynamic quantisation of every ``nn.Linear``/``nn.LSTM``; returns the model and what was converted."""
+    fp32 = {n: type(m).__name__ for n, m in model.named_modules() if isinstance(m, QUANTISABLE)}
+    covered = sum(p.numel() for n, m in model.named_modules() if n in fp32 for p in m.parameters(recurse=False))
+    covered += sum(p.numel() for n, m in model.named_modules() if isinstance(m, nn.LSTM) for _ in [0]
+                   for p in [])  # (LSTM weights are its own parameters; counted above)
+    total = sum(p.numel() for p in model.parameters())
+    q = torch.ao.quantization.quantize_dynamic(model, set(QUANTISABLE), dtype=torch.qint8)
+    done = sorted(n for n, m in q.named_modules() if n in fp32 and "quantized" in type(m).__module__)
+    kinds = {}
+    for n in done:
+        kinds[fp32[n]] = kinds.get(fp32[n], 0) + 1
+    left = sorted({type(m).__name__ for m in q.modules()
+                   if not list(m.children()) and any(True for _ in m.parameters(recurse=False))})
+    info = {"quantized_modules": kinds, "quantized_param_fraction": round(covered / total, 4),
+            "fp32_leaf_modules": left}
+    return q.eval(), info
+
+
+class _Logits(nn.Module):
+    """``StudentModel`` with a plain-tensor output, for ``torch.jit.trace``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, mask, pos):
+        return self.model(ids, mask, pos).logits
+
+
+def export_student(model: nn.Module, vocab_size: int, pad_id: int) -> tuple[torch.jit.ScriptModule | None, str]:
+    """TorchScript by ``torch.jit.trace`` on one padded batch, then checked on a batch of another
+    shape against eager mode; returns ``(module, note)`` or ``(None, reason)`` when it does not hold."""
+    def batch(b, t, p, seed):
+        g = torch.Generator().manual_seed(seed)
+        ids = torch.randint(1, vocab_size, (b, t), generator=g)
+        mask = torch.ones(b, t, dtype=torch.long)
+        if b > 1:
+            mask[-1, t // 2:] = 0
+            ids[-1, t // 2:] = pad_id
+        pos = torch.randint(1, max(2, t // 2), (b, p), generator=g)
+        return ids, mask, pos
+    wrapped = _Logits(model).eval()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(wrapped, batch(4, 16, 6, 0), check_trace=False)
+            traced = torch.jit.freeze(traced)
+            check = batch(3, 23, 5, 1)
+            diff = float((traced(*check) - wrapped(*check)).abs().max())
+    except Exception as e:   # noqa: BLE001 -- any tracing failure is a recorded skip, not a crash
+        return None, f"skipped: torch.jit.trace failed ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
+    if not diff <= 1e-4:
+        return None, f"skipped: traced graph differs from eager on another shape (max |diff| {diff:.2e})"
+    return traced, f"torch.jit.trace + freeze; checked on another shape (max |diff| {diff:.1e})"
+
+
+def _saved_mb(obj, save) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "m.pt"
+        save(obj, p)
+        return _file_mb([p])
+
+
+def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken: set | None = None) -> list[Entry]:
+    """The fp32 / int8 / TorchScript entries of one student folder (a variant that cannot be built
+    is returned as an entry with ``forward=None`` and the reason in ``note``)."""
+    rss0 = _rss_mb()
+    model, tok, folder = load_student(path, fallback_tokenizer)
+    c = model.cfg
+    base = c.block if not taken or c.block not in taken else f"{c.block}:{student_name(folder)}"
+    if taken is not None:
+        taken.add(base)
+    params = model.num_parameters()
+    common = dict(kind="student", tokenizer=tok, labels=list(c.labels), params=params, path=str(folder),
+                  block=c.block)
+    extra = {"run": student_name(folder), "embed_dim": c.embed_dim, "hidden": c.hidden, "layers": c.layers}
+
+    def wrap(m):
+        return lambda ids, mask, pos: m(ids, mask, pos).logits
+
+    out = [Entry(f"{base} fp32", variant="fp32", forward=wrap(model), size_mb=_file_mb([folder / "model.safetensors"]),
+                 load_rss_mb=_delta(rss0), extra=dict(extra), **common)]
+    if cfg.int8:
+        try:
+            q, info = quantize_student(model)
+            out.append(Entry(f"{base} int8", variant="int8", forward=wrap(q),
+                             size_mb=_saved_mb(q.state_dict(), torch.save),
+                             note="torch.ao dynamic int8 on " + (", ".join(f"{v} {k}" for k, v in
+                                                                          info["quantized_modules"].items()) or "nothing"),
+                             extra={**extra, **info}, **common))
+        except Exception as e:   # noqa: BLE001
+            out.append(Entry(f"{base} int8", variant="int8", forward=None, size_mb=0.0,
+                             note=f"skipped: quantize_dynamic failed ({type(e).__name__}: {e})", extra=dict(extra),
+                             **common))
+    if cfg.export:
+        traced, note = export_student(model, c.vocab_size, c.pad_id)
+        size = _saved_mb(traced, torch.jit.save) if traced is not None else 0.0
+        out.append(Entry(f"{base} torchscript", variant="torchscript",
+                         forward=(lambda ids, mask, pos: traced(ids, mask, pos)) if traced is not None else None,
+                         size_mb=size, note=note, extra=dict(extra), **common))
+    return out
+
+
+# ---------------------------------------------------------------- inputs
+
+def _tok_key(tok) -> str:
+    vocab = sorted(tok.get_vocab().items())
+    return hashlib.sha1(json.dumps([type(tok).__name__, vocab]).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Corpus:
+    """The benchmark sentences, encoded once per distinct tokenizer."""
+    words: list[list[str]]
+    tags: list[list[str]]
+    _rows: dict = field(default_factory=dict)
+
+    def rows(self, tok):
+        key = _tok_key(tok)
+        if key not in self._rows:
+            self._rows[key] = encode_sentences(self.words, None, tok, CONLL_LABELS, 128)
+        return self._rows[key]
+
+
+def model_batch(rows, tok, sentences: np.ndarray | None, length: int | None, rng: np.random.Generator, batch: int):
+    """(ids, mask, positions) for real ``sentences`` (all their rows) or a ``length``-token window batch."""
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    if length is None:
+        want = set(sentences.tolist())
+        idx = [i for i, s in enumerate(rows.sent_id.tolist()) if s in want]
+        ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
+        return ids, mask, pad_words([rows.word_pos[i] for i in idx], 0)
+    stream = np.concatenate([x[1:-1] for x in rows.input_ids]).astype(np.int64)
+    starts = rng.integers(0, len(stream) - (length - 2), size=batch)
+    body = np.stack([stream[s:s + length - 2] for s in starts])
+    ids = np.concatenate([np.full((batch, 1), tok.cls_token_id), body, np.full((batch, 1), tok.sep_token_id)], 1)
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    return ids, torch.ones_like(ids), torch.arange(1, length - 1).repeat(batch, 1)
+
+
+def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
+    """End to end: sentences as text in, entities ``(type, first_word, last_word, "words")`` out."""
+    from seqeval.metrics.sequence_labeling import get_entities
+    words = [t.split() for t in texts]
+    rows = encode_sentences(words, None, entry.tokenizer, entry.labels, 128)
+    pad = entry.tokenizer.pad_token_id or 0
+    ids, mask = pad_ids(rows.input_ids, pad)
+    pos = pad_words(rows.word_pos, 0)
+    pred = entry.forward(ids, mask, pos).argmax(-1)
+    tags = [[entry.labels[k] for k in pred[b, :len(w)].tolist()] for b, w in enumerate(rows.word_pos)]
+    out = []
+    for ws, ts in zip(words, join_sentences(rows.sent_id, tags)):
+        out.append([(t, s, e, " ".join(ws[s:e + 1])) for t, s, e in get_entities(ts)])
+    return out
+
+
+# ---------------------------------------------------------------- quality
+
+def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
+    """Argmax tags per row (word level) through ``entry.forward``, in row order."""
+    out: list = [None] * len(rows)
+    pad = entry.tokenizer.pad_token_id or 0
+    for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
+        ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
+        pred = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0)).argmax(-1)
+        for b, i in enumerate(idx):
+            out[i] = [entry.labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
+    return out
+
+
+def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
+    """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher)."""
+    from .finetune import evaluate_tags
+    if entry.head != "trained" or entry.forward is None:
+        return None
+    rows = encode_sentences(corpus.words, corpus.tags, entry.tokenizer, entry.labels, 128)
+    with torch.inference_mode():
+        return round(float(evaluate_tags(predict_rows(entry, rows), rows, corpus.tags)["f1"]), 4)
+
+
+# ---------------------------------------------------------------- timing
+
+def _percentile(xs, q):
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def time_setting(entries: list[Entry], corpus: Corpus, batch: int, length, mode: str, cfg: BenchConfig,
+                 rng_seed: int) -> dict[str, dict]:
+    """Interleaved timing of one setting: returns ``{entry name: stats}``."""
+    rng = np.random.default_rng(rng_seed)
+    n_calls = cfg.warmup + cfg.repeats
+    picks = [rng.choice(len(corpus.words), size=batch, replace=len(corpus.words) < batch) for _ in range(n_calls)]
+    win_seeds = rng.integers(0, 2**31, size=n_calls)
+    calls = {}
+    for e in entries:
+        if mode == "e2e":
+            texts = [[" ".join(corpus.words[i]) for i in p] for p in picks]
+            calls[e.name] = [(lambda t=t, e=e: tag_texts(e, t)) for t in texts]
+        else:
+            rows = corpus.rows(e.tokenizer)
+            L = None if length == "real" else int(length)
+            batches = [model_batch(rows, e.tokenizer, p, L, np.random.default_rng(s), batch)
+                       for p, s in zip(picks, win_seeds)]
+            calls[e.name] = [(lambda b=b, e=e: e.forward(*b)) for b in batches]
+    stats = {e.name: {"times": [], "peak_rss_mb": None} for e in entries}
+    with torch.inference_mode():
+        for w in range(cfg.warmup):
+            for e in entries:
+                if w == 0:
+                    stats[e.name]["peak_rss_mb"] = peak_rss_mb(calls[e.name][w])
+                else:
+                    calls[e.name][w]()
+        for r in range(cfg.repeats):
+            k = r % len(entries)
+            for e in entries[k:] + entries[:k]:          # rotate the order each repeat
+                fn = calls[e.name][cfg.warmup + r]
+                t0 = time.perf_counter()
+                fn()
+                stats[e.name]["times"].append(time.perf_counter() - t0)
+    out = {}
+    for e in entries:
+        ts = stats[e.name]["times"]
+        mean = statistics.fmean(ts)
+        out[e.name] = {"p50_ms": round(_percentile(ts, 50) * 1e3, 3), "p95_ms": round(_percentile(ts, 95) * 1e3, 3),
+                       "mean_ms": round(mean * 1e3, 3), "sent_per_s": round(batch / mean, 2),
+                       "peak_rss_mb": stats[e.name]["peak_rss_mb"]}
+    return out
+
+
+def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig, progress: Callable = print) -> dict:
+    """Load every model, time all settings interleaved, score F1; return the JSON-ready report."""
+    from .conll import load_splits
+    entries: list[Entry] = []
+    for t in teachers:
+        entries.append(load_teacher(t))
+        progress(f"loaded {entries[-1].name}")
+    fallback = entries[0].tokenizer if entries else None
+    taken: set = set()
+    for s in students:
+        entries += student_entries(s, cfg, fallback, taken)
+        progress(f"loaded student {s}")
+    split = load_splits(cfg.data)[cfg.split]
+    corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
+    live = [e for e in entries if e.forward is not None]
+
+    results = []
+    for threads in cfg.threads:
+        torch.set_num_threads(threads)
+        for batch in cfg.batch_sizes:
+            for length in cfg.lengths:
+                modes = ["model"] + (["e2e"] if length == "real" and cfg.end_to_end else [])
+                for mode in modes:
+                    t0 = time.perf_counter()
+                    stats = time_setting(live, corpus, batch, length, mode, cfg, cfg.seed + batch)
+                    for e in live:
+                        results.append({"model": e.name, "kind": e.kind, "variant": e.variant, "threads": threads,
+                                        "batch": batch, "length": length, "mode": mode, **stats[e.name],
+                                        "params": e.params, "size_mb": e.size_mb})
+                    progress(f"threads={threads} batch={batch} length={length} mode={mode}: "
+                             f"{time.perf_counter() - t0:.1f}s")
+    _add_speedups(results)
+
+    eval_n = len(corpus.words) if cfg.eval_limit is None else min(cfg.eval_limit, len(corpus.words))
+    models = []
+    if eval_n:
+        torch.set_num_threads(max(cfg.threads))
+        sub = Corpus(corpus.words[:eval_n], corpus.tags[:eval_n])
+    for e in entries:
+        rec = e.record()
+        rec["f1"] = entry_f1(e, sub) if eval_n else None
+        rec["f1_sentences"] = eval_n if rec["f1"] is not None else 0
+        rec["skipped"] = e.forward is None
+        models.append(rec)
+        if eval_n:
+            progress(f"F1 {e.name}: {rec['f1']}")
+    return {"format": "xarchkd-bench", "version": 1, "machine": machine_info(),
+            "config": asdict(cfg), "memory_method": MEMORY_METHOD,
+            "sent_per_s": "batch size / mean latency of a call", "models": models, "results": results}
+
+
+def _add_speedups(results: list[dict]) -> None:
+    """Give each student row ``speedup_p50`` = {teacher: teacher p50 / student p50} in the same setting."""
+    key = lambda r: (r["threads"], r["batch"], str(r["length"]), r["mode"])   # noqa: E731
+    teachers = {}
+    for r in results:
+        if r["kind"] == "teacher":
+            teachers.setdefault(key(r), []).append(r)
+    for r in results:
+        if r["kind"] == "student":
+            r["speedup_p50"] = {t["model"]: round(t["p50_ms"] / r["p50_ms"], 2) for t in teachers.get(key(r), [])}
+
+
+def machine_info() -> dict:
+    cpu = platform.processor()
+    try:
+        m = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+            "quantized_engine": torch.backends.quantized.engine, "loadavg_1min_at_end": load}
+
+
+# ---------------------------------------------------------------- command line
+
+def _csv(kind):
+    def parse(s):
+        return [kind(x) for x in s.split(",") if x.strip()]
+    return parse
+
+
+def _length(x: str):
+    x = x.strip()
+    return "real" if x == "real" else int(x)
+
+
+def add_parser(sub) -> None:
+    """Register ``xarchkd bench`` on the CLI's sub-parsers."""
+    import argparse
+    p = sub.add_parser("bench", help="CPU latency / size benchmark of teachers and students, interleaved",
+                       description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(p)
+
+
+def add_arguments(p) -> None:
+    import argparse
+    p.add_argument("--teacher", action="append", default=[], help="teacher folder or resource name (repeatable)")
+    p.add_argument("--student", action="append", default=[], help="student folder (repeatable)")
+    p.add_argument("--json", default=None, help="write the report here")
+    p.add_argument("--threads", type=_csv(int), default=[1, 2], help="torch thread counts, comma separated")
+    p.add_argument("--batch-sizes", type=_csv(int), default=[1, 32])
+    p.add_argument("--lengths", type=_csv(_length), default=["real", 32, 128],
+                   help="'real' (CoNLL test sentences) and/or fixed sub-word lengths")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per model and setting (default 30; 5 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3; 1 with --quick)")
+    p.add_argument("--quick", action="store_true", help="few repeats and a 200-sentence F1 subset")
+    p.add_argument("--eval-limit", type=int, default=None,
+                   help="score F1 on the first N test sentences (0: no F1; default all, 200 with --quick)")
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="add int8 dynamic-quantised students")
+    p.add_argument("--export", action=argparse.BooleanOptionalAction, default=True, help="add TorchScript students")
+    p.add_argument("--end-to-end", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time text in -> entities out on real sentences")
+    p.add_argument("--data", default="conll2003", help="resource name or folder with test.txt")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def config_from_args(args) -> BenchConfig:
+    return BenchConfig(threads=args.threads, batch_sizes=args.batch_sizes, lengths=args.lengths,
+                       repeats=args.repeats if args.repeats is not None else (5 if args.quick else 30),
+                       warmup=args.warmup if args.warmup is not None else (1 if args.quick else 3),
+                       int8=args.int8, export=args.export, end_to_end=args.end_to_end,
+                       eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),
+                       data=args.data, seed=args.seed)
+
+
+def main_from_args(args) -> int:
+    from .errors import ConfigError
+    if not args.teacher and not args.student:
+        raise ConfigError("give at least one --teacher or --student")
+    report = run_bench(args.teacher, args.student, config_from_args(args),
+                       progress=lambda m: print(f"[bench] {m}", flush=True))
+    print(summary_table(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"bench: {args.json}")
+    return 0
+
+
+def summary_table(report: dict) -> str:
+    """A plain-text overview: p50 ms per model for each (threads, batch, length, mode)."""
+    settings = sorted({(r["threads"], r["batch"], str(r["length"]), r["mode"]) for r in report["results"]})
+    p50 = {(r["model"], r["threads"], r["batch"], str(r["length"]), r["mode"]): r["p50_ms"] for r in report["results"]}
+    head = ["model", "MB", "F1"] + [f"t{t}/b{b}/{ln}/{m}" for t, b, ln, m in settings]
+    lines = [head]
+    for m in report["models"]:
+        f1 = "n/a" if m["f1"] is None else f"{m['f1']:.4f}"
+        cells = [f"{p50[(m['name'], *s)]:.2f}" if (m["name"], *s) in p50 else "-" for s in settings]
+        lines.append([m["name"], f"{m['size_mb']:.1f}", f1] + cells)
+    w = [max(len(r[i]) for r in lines) for i in range(len(head))]
+    text = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)) for r in lines]
+    skipped = [f"  {m['name']}: {m['note']}" for m in report["models"] if m.get("skipped")]
+    return "\n".join(["p50 ms (threads/batch/length/mode):", *text, *(["skipped:", *skipped] if skipped else [])])
