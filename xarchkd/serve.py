@@ -64,7 +64,11 @@ class Demo:
         self.task = self.student.cfg.task
         self.teacher = Teacher.load(resolve(teacher), self.task)
         self.tok = self.teacher.tokenizer
-        self.names = (Path(teacher).name, f"{self.student.cfg.block} ({Path(student).name})")
+        sp = Path(student)
+        run = sp.parent.name if sp.name == "student" else sp.name
+        tname = self.teacher.info.get("encoder")
+        self.names = (f"{tname} (fine-tuned)" if tname else Path(teacher).name,
+                      f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
 
     def ner(self, text: str) -> dict:
         from .ner import predict_student
