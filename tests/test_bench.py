@@ -1,18 +1,23 @@
 """The latency harness on tiny models: runs in seconds, its JSON has the fields; int8 stays close to fp32."""
 import json
 
+import pytest
 import torch
 
 from students import StudentConfig, StudentModel
-from xarchkd import bench
+from xarchkd import bench, cli
+from xarchkd.batching import pad_ids, pad_words
+from xarchkd.conll import read_conll
+from xarchkd.ner import build_vocab_map
+from xarchkd.ner_data import encode_sentences
 
 from conftest import LABELS
 
 
-def tiny_student(folder, tokenizer, block="lstm"):
+def tiny_student(folder, tokenizer, block="lstm", embed_dim=32, hidden=32):
     torch.manual_seed(0)
-    m = StudentModel(StudentConfig(block=block, vocab_size=len(tokenizer), embed_dim=32, hidden=32, layers=1,
-                                   num_labels=9, labels=LABELS, pad_id=tokenizer.pad_token_id,
+    m = StudentModel(StudentConfig(block=block, vocab_size=len(tokenizer), embed_dim=embed_dim, hidden=hidden,
+                                   layers=1, num_labels=9, labels=LABELS, pad_id=tokenizer.pad_token_id,
                                    unk_id=tokenizer.unk_token_id))
     m.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -25,31 +30,82 @@ def test_harness_json_has_the_fields(tmp_path, tiny_teacher, tokenizer):
                           repeats=4, eval_limit=20, e2e=5, memory=False, progress=False)
     json.dumps(rep)   # JSON-ready
     variants = {(m["kind"], m["variant"]) for m in rep["models"]}
-    assert ("teacher", "fp32") in variants and ("student", "fp32") in variants and ("student", "int8") in variants
+    assert variants == {("teacher", "fp32"), ("student", "fp32"), ("student", "int8"), ("student", "torchscript")}
     assert len(rep["latency"]) == len(rep["models"]) * 2 * 2
-    for r in rep["latency"]:
+    for r in rep["latency"] + rep["end_to_end"]:
         for k in ("p50_ms", "p95_ms", "sent_per_s", "params", "size_mb"):
             assert k in r
         assert r["p95_ms"] >= r["p50_ms"] > 0
         if r["kind"] == "student":
             assert set(r["speedup_p50"]) == {m["name"] for m in rep["models"] if m["kind"] == "teacher"}
-    assert {e["variant"] for e in rep["end_to_end"]} >= {"fp32", "int8"}
+    assert {(e["variant"], e["batch_size"]) for e in rep["end_to_end"]} >= {("fp32", 1), ("int8", 4)}
+    by_variant = {m["variant"]: m for m in rep["models"] if m["kind"] == "student"}
+    assert 0.0 <= by_variant["int8"]["f1"] <= 1.0 and by_variant["int8"]["f1_sentences"] == 20
+    assert by_variant["int8"]["quantized_modules"] == {"Linear": 2}   # cnn: input projection + tagger; Conv1d stays
+    assert by_variant["torchscript"]["f1"] == by_variant["fp32"]["f1"]   # the traced graph computes the same tags
+    assert by_variant["torchscript"]["notes"].startswith("torch.jit.trace")
+    assert by_variant["fp32"]["size_mb"] > 0 and by_variant["int8"]["size_mb"] > 0
+
+
+def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
+    """``xarchkd bench`` end to end, with a second teacher that has no NER head (random head, F1 n/a)."""
+    from transformers import BertConfig, BertForMaskedLM
+    encoder = tmp_path / "encoder"
+    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=64)).save_pretrained(encoder)
+    tokenizer.save_pretrained(encoder)
+    s = tiny_student(tmp_path / "student", tokenizer, "lstm")
+    out = tmp_path / "bench.json"
+    rc = cli.main(["bench", "--teacher", str(tiny_teacher), "--teacher", str(encoder), "--student", str(s),
+                   "--json", str(out), "--threads", "1", "--batch-sizes", "2", "--lengths", "real,16",
+                   "--repeats", "3", "--warmup", "1", "--eval-limit", "10", "--no-export"])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    heads = {m["name"]: (m["head"], m["f1"]) for m in rep["models"] if m["kind"] == "teacher"}
+    assert sorted(h for h, _ in heads.values()) == ["random", "trained"]
+    assert all((f1 is None) == (h == "random") for h, f1 in heads.values())
+    assert {m["variant"] for m in rep["models"]} == {"fp32", "int8"}
     int8 = next(m for m in rep["models"] if m["variant"] == "int8")
-    assert 0.0 <= int8["f1"] <= 1.0 and int8["f1_sentences"] == 20
+    assert int8["quantized_modules"] == {"LSTM": 1, "Linear": 1}
+    assert all(len(r["speedup_p50"]) == 2 for r in rep["latency"] if r["kind"] == "student")
+    assert any(r["peak_rss_mb"] is not None for r in rep["latency"])   # Linux: /proc gives the peak
 
 
-def test_int8_lstm_tags_agree_with_fp32(tmp_path, tokenizer, tiny_teacher, conll_small):
-    """A (briefly) trained BiLSTM student: int8 dynamic quantisation keeps >= 99% of its tags."""
-    import xarchkd
-    from xarchkd.conll import read_conll
-    from xarchkd.ner_data import encode_sentences
-    from xarchkd.batching import pad_ids, pad_words
-    xarchkd.run("bert-lstm-ner-nokd", progress=False, **{
-        "out": str(tmp_path / "run"), "teacher.name": str(tiny_teacher), "teacher.finetune": False,
-        "data.name": str(conll_small), "student.embed_dim": 32, "student.hidden": 64, "student.layers": 1,
-        "train.epochs": 4, "train.batch_size": 16})
-    m = StudentModel.from_pretrained(tmp_path / "run" / "student")
-    q, n = bench.quantize(m)
+@pytest.fixture(scope="module")
+def trained_lstm(tokenizer, conll_small):
+    """A BiLSTM student trained for a few seconds on 300 real CoNLL sentences (confident, non-random tags);
+    its embedding table keeps only the sub-words seen there (as the recipes do) so training is cheap."""
+    train = read_conll(conll_small / "train.txt")
+    rows = encode_sentences(list(train["words"]), list(train["tags"]), tokenizer, LABELS, 128)
+    token_map, kept = build_vocab_map([rows], len(tokenizer), [tokenizer.unk_token_id, tokenizer.pad_token_id,
+                                                                tokenizer.cls_token_id, tokenizer.sep_token_id])
+    torch.manual_seed(0)
+    m = StudentModel(StudentConfig(block="lstm", vocab_size=len(tokenizer), kept_vocab=len(kept), embed_dim=32,
+                                   hidden=64, layers=1, dropout=0.0, num_labels=9, labels=LABELS,
+                                   pad_id=tokenizer.pad_token_id))
+    m.set_vocab(token_map)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    m.train()
+    with bench.num_threads(1):    # tiny matrices: one thread is fastest, and immune to a busy machine
+        train_epochs(m, rows, tokenizer.pad_token_id, opt, epochs=8)
+    return m.eval()
+
+
+def train_epochs(m, rows, pad_id, opt, epochs):
+    for _ in range(epochs):
+        for i in range(0, len(rows), 32):
+            ids, mask = pad_ids(rows.input_ids[i:i + 32], pad_id)
+            pos = pad_words(rows.word_pos[i:i + 32], 0)
+            gold = pad_words(rows.labels[i:i + 32], -100)
+            loss = torch.nn.functional.cross_entropy(m(ids, mask, pos).logits.transpose(1, 2), gold, ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+def test_int8_lstm_tags_agree_with_fp32(trained_lstm, tokenizer, conll_small):
+    """int8 dynamic quantisation of a trained BiLSTM student keeps >= 99% of its tags on real test sentences."""
+    q, n = bench.quantize(trained_lstm)
     assert n >= 2   # the LSTM and the tagger's Linear
     ds = read_conll(conll_small / "test.txt")
     rows = encode_sentences(list(ds["words"]), None, tokenizer, LABELS, 128)
@@ -57,7 +113,10 @@ def test_int8_lstm_tags_agree_with_fp32(tmp_path, tokenizer, tiny_teacher, conll
     pos = pad_words(rows.word_pos, 0)
     real = torch.arange(pos.shape[1])[None] < torch.tensor([len(p) for p in rows.word_pos])[:, None]
     with torch.inference_mode():
-        a = m(ids, mask, positions=pos).logits.argmax(-1)[real]
+        a = trained_lstm(ids, mask, positions=pos).logits.argmax(-1)[real]
         b = q(ids, mask, positions=pos).logits.argmax(-1)[real]
     assert len(a) > 1000
-    assert (a == b).float().mean().item() >= 0.99
+    assert (a != 0).float().mean() > 0.05       # the student tags entities, not only "O"
+    agree = (a == b).float().mean().item()
+    print(f"int8 vs fp32 tag agreement: {agree:.4f} on {len(a)} words")
+    assert agree >= 0.99

@@ -61,18 +61,23 @@ MEMORY_METHOD = ("peak RSS growth during one warm-up call (VmHWM - VmRSS, high-w
 @dataclass
 class BenchConfig:
     """What to measure (defaults: the issue's full grid)."""
-    threads: list[int] = field(default_factory=lambda: [1, 2])
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 32])
-    lengths: list = field(default_factory=lambda: ["real", 32, 128])   # "real" or a sub-word count
-    repeats: int = 30
+    threads: tuple = (1, 2)
+    batch_sizes: tuple = (1, 32)
+    lengths: tuple = ("real", 32, 128)   # "real" (CoNLL test sentences) or a sub-word count
+    repeats: int = 30                    # timed calls per model and model-only setting
     warmup: int = 3
+    e2e: int = 30                        # timed calls per model for end to end (real sentences); 0: none
     int8: bool = True
     export: bool = True
-    end_to_end: bool = True
-    eval_limit: int | None = None       # sentences of the split scored for F1; None = all, 0 = no F1
+    memory: bool = True                  # measure peak RSS growth of a warm-up call
+    eval_limit: int | None = None        # sentences of the split scored for F1; None = all, 0 = no F1
     data: str = "conll2003"
     split: str = "test"
     seed: int = 0
+
+    def __post_init__(self):
+        self.lengths = tuple(_length(x) for x in self.lengths)
+        self.threads, self.batch_sizes = tuple(self.threads), tuple(self.batch_sizes)
 
 
 @dataclass
@@ -89,9 +94,13 @@ class Entry:
     path: str
     block: str | None = None
     head: str = "trained"        # teachers: "trained" | "random" (no token-classification head on disk)
-    note: str = ""
+    notes: str = ""
     load_rss_mb: float | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name} {self.variant}"
 
     def record(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("forward", "tokenizer", "labels", "extra")}
@@ -169,7 +178,7 @@ def load_teacher(path: str, labels: list[str] | None = None) -> Entry:
     weights = list(folder.glob("*.safetensors")) or list(folder.glob("pytorch_model*.bin"))
     return Entry(name, "teacher", "fp32", forward, tok, names, sum(p.numel() for p in model.parameters()),
                  _file_mb(weights), str(folder), head="trained" if trained else "random",
-                 note="" if trained else "no token-classification head on disk: random head, F1 n/a",
+                 notes="" if trained else "no token-classification head on disk: random head, F1 n/a",
                  load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
 
 
@@ -202,23 +211,27 @@ def load_student(path: str, fallback_tokenizer=None):
     return model, tok, folder
 
 
-def quantize_student(model: nn.Module) -> tuple[nn.Module, dict]:
-    """int8 dynamic quantisation of every ``nn.Linear``/``nn.LSTM``; returns the model and what was converted."""
-    fp32 = {n: type(m).__name__ for n, m in model.named_modules() if isinstance(m, QUANTISABLE)}
-    covered = sum(p.numel() for n, m in model.named_modules() if n in fp32 for p in m.parameters(recurse=False))
-    covered += sum(p.numel() for n, m in model.named_modules() if isinstance(m, nn.LSTM) for _ in [0]
-                   for p in [])  # (LSTM weights are its own parameters; counted above)
-    total = sum(p.numel() for p in model.parameters())
-    q = torch.ao.quantization.quantize_dynamic(model, set(QUANTISABLE), dtype=torch.qint8)
-    done = sorted(n for n, m in q.named_modules() if n in fp32 and "quantized" in type(m).__module__)
-    kinds = {}
-    for n in done:
-        kinds[fp32[n]] = kinds.get(fp32[n], 0) + 1
-    left = sorted({type(m).__name__ for m in q.modules()
-                   if not list(m.children()) and any(True for _ in m.parameters(recurse=False))})
-    info = {"quantized_modules": kinds, "quantized_param_fraction": round(covered / total, 4),
-            "fp32_leaf_modules": left}
-    return q.eval(), info
+def quantize(model: nn.Module) -> tuple[nn.Module, int]:
+    """int8 dynamic quantisation (``torch.ao.quantization.quantize_dynamic``) of every ``nn.Linear`` and
+    ``nn.LSTM`` of ``model`` (left unchanged); returns the quantised copy and how many modules it converted."""
+    q = torch.ao.quantization.quantize_dynamic(model, set(QUANTISABLE), dtype=torch.qint8).eval()
+    return q, sum(1 for m in q.modules() if type(m).__module__.startswith("torch.ao.nn.quantized.dynamic"))
+
+
+def quantized_summary(model: nn.Module, q: nn.Module) -> dict:
+    """Which module types of ``model`` were converted in ``q``, the share of parameters they hold,
+    and the parameter-holding module types left in fp32."""
+    conv = {n for n, m in q.named_modules() if type(m).__module__.startswith("torch.ao.nn.quantized.dynamic")}
+    kinds: dict = {}
+    covered = 0
+    for n, m in model.named_modules():
+        if n in conv:
+            kinds[type(m).__name__] = kinds.get(type(m).__name__, 0) + 1
+            covered += sum(p.numel() for p in m.parameters())
+    left = sorted({type(m).__name__ for n, m in q.named_modules()
+                   if n not in conv and any(True for _ in m.parameters(recurse=False))})
+    return {"quantized_modules": kinds, "quantized_param_fraction": round(covered / max(1, sum(
+        p.numel() for p in model.parameters())), 4), "fp32_modules": left}
 
 
 class _Logits(nn.Module):
@@ -255,12 +268,19 @@ def export_student(model: nn.Module, vocab_size: int, pad_id: int) -> tuple[torc
     except Exception as e:   # noqa: BLE001 -- any tracing failure is a recorded skip, not a crash
         return None, f"skipped: torch.jit.trace failed ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
     if not diff <= 1e-4:
-        return None, f"skipped: traced graph differs from eager on another shape (max |diff| {diff:.2e})"
-    return traced, f"torch.jit.trace + freeze; checked on another shape (max |diff| {diff:.1e})"
+        return None, f"skipped: traced graph differs from eager on another shape (max abs diff {diff:.2e})"
+    return traced, f"torch.jit.trace + freeze; checked on another shape (max abs diff {diff:.1e})"
+
+
+def _int8_note(info: dict) -> str:
+    done = ", ".join(f"{n} {k}" for k, n in info["quantized_modules"].items()) or "nothing"
+    return (f"dynamic int8 on {done} ({100 * info['quantized_param_fraction']:.0f}% of parameters); "
+            f"left fp32: {', '.join(info['fp32_modules'])}")
 
 
 def _saved_mb(obj, save) -> float:
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)    # torch.jit.save's "switch to torch.export"
         p = Path(d) / "m.pt"
         save(obj, p)
         return _file_mb([p])
@@ -283,26 +303,26 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
     def wrap(m):
         return lambda ids, mask, pos: m(ids, mask, pos).logits
 
-    out = [Entry(f"{base} fp32", variant="fp32", forward=wrap(model), size_mb=_file_mb([folder / "model.safetensors"]),
+    out = [Entry(base, variant="fp32", forward=wrap(model), size_mb=_file_mb([folder / "model.safetensors"]),
                  load_rss_mb=_delta(rss0), extra=dict(extra), **common)]
     if cfg.int8:
         try:
-            q, info = quantize_student(model)
-            out.append(Entry(f"{base} int8", variant="int8", forward=wrap(q),
+            q, _ = quantize(model)
+            info = quantized_summary(model, q)
+            out.append(Entry(base, variant="int8", forward=wrap(q),
                              size_mb=_saved_mb(q.state_dict(), torch.save),
-                             note="torch.ao dynamic int8 on " + (", ".join(f"{v} {k}" for k, v in
-                                                                          info["quantized_modules"].items()) or "nothing"),
+                             notes=_int8_note(info),
                              extra={**extra, **info}, **common))
         except Exception as e:   # noqa: BLE001
-            out.append(Entry(f"{base} int8", variant="int8", forward=None, size_mb=0.0,
-                             note=f"skipped: quantize_dynamic failed ({type(e).__name__}: {e})", extra=dict(extra),
+            out.append(Entry(base, variant="int8", forward=None, size_mb=0.0,
+                             notes=f"skipped: quantize_dynamic failed ({type(e).__name__}: {e})", extra=dict(extra),
                              **common))
     if cfg.export:
         traced, note = export_student(model, c.vocab_size, c.pad_id)
         size = _saved_mb(traced, torch.jit.save) if traced is not None else 0.0
-        out.append(Entry(f"{base} torchscript", variant="torchscript",
+        out.append(Entry(base, variant="torchscript",
                          forward=(lambda ids, mask, pos: traced(ids, mask, pos)) if traced is not None else None,
-                         size_mb=size, note=note, extra=dict(extra), **common))
+                         size_mb=size, notes=note, extra=dict(extra), **common))
     return out
 
 
@@ -385,107 +405,157 @@ def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
 
 # ---------------------------------------------------------------- timing
 
-def _percentile(xs, q):
-    return float(np.percentile(np.asarray(xs), q))
-
-
-def time_setting(entries: list[Entry], corpus: Corpus, batch: int, length, mode: str, cfg: BenchConfig,
-                 rng_seed: int) -> dict[str, dict]:
-    """Interleaved timing of one setting: returns ``{entry name: stats}``."""
-    rng = np.random.default_rng(rng_seed)
-    n_calls = cfg.warmup + cfg.repeats
-    picks = [rng.choice(len(corpus.words), size=batch, replace=len(corpus.words) < batch) for _ in range(n_calls)]
-    win_seeds = rng.integers(0, 2**31, size=n_calls)
+def _calls(entries: list[Entry], corpus: Corpus, batch: int, length, mode: str, n_calls: int, seed: int) -> dict:
+    """``{entry key: [zero-argument call per repeat]}``; every model gets the same sentences per call."""
+    rng = np.random.default_rng(seed)
+    n = len(corpus.words)
+    picks = [rng.choice(n, size=batch, replace=n < batch) for _ in range(n_calls)]
+    window_seeds = rng.integers(0, 2**31, size=n_calls)
     calls = {}
     for e in entries:
         if mode == "e2e":
             texts = [[" ".join(corpus.words[i]) for i in p] for p in picks]
-            calls[e.name] = [(lambda t=t, e=e: tag_texts(e, t)) for t in texts]
+            calls[e.key] = [(lambda t=t, e=e: tag_texts(e, t)) for t in texts]
         else:
             rows = corpus.rows(e.tokenizer)
-            L = None if length == "real" else int(length)
-            batches = [model_batch(rows, e.tokenizer, p, L, np.random.default_rng(s), batch)
-                       for p, s in zip(picks, win_seeds)]
-            calls[e.name] = [(lambda b=b, e=e: e.forward(*b)) for b in batches]
-    stats = {e.name: {"times": [], "peak_rss_mb": None} for e in entries}
+            fixed = None if length == "real" else int(length)
+            batches = [model_batch(rows, e.tokenizer, p, fixed, np.random.default_rng(s), batch)
+                       for p, s in zip(picks, window_seeds)]
+            calls[e.key] = [(lambda b=b, e=e: e.forward(*b)) for b in batches]
+    return calls
+
+
+def time_setting(entries: list[Entry], calls: dict, warmup: int, repeats: int, memory: bool) -> dict[str, dict]:
+    """Interleaved timing: each repeat runs every model once, the order rotated by one per repeat.
+    Returns ``{entry key: {"p50_ms", "p95_ms", "mean_ms", "peak_rss_mb"}}``."""
+    times: dict = {e.key: [] for e in entries}
+    peak: dict = {e.key: None for e in entries}
     with torch.inference_mode():
-        for w in range(cfg.warmup):
+        for w in range(warmup):
             for e in entries:
-                if w == 0:
-                    stats[e.name]["peak_rss_mb"] = peak_rss_mb(calls[e.name][w])
+                if w == 0 and memory:
+                    peak[e.key] = peak_rss_mb(calls[e.key][w])
                 else:
-                    calls[e.name][w]()
-        for r in range(cfg.repeats):
+                    calls[e.key][w]()
+        for r in range(repeats):
             k = r % len(entries)
-            for e in entries[k:] + entries[:k]:          # rotate the order each repeat
-                fn = calls[e.name][cfg.warmup + r]
+            for e in entries[k:] + entries[:k]:
+                fn = calls[e.key][warmup + r]
                 t0 = time.perf_counter()
                 fn()
-                stats[e.name]["times"].append(time.perf_counter() - t0)
-    out = {}
-    for e in entries:
-        ts = stats[e.name]["times"]
-        mean = statistics.fmean(ts)
-        out[e.name] = {"p50_ms": round(_percentile(ts, 50) * 1e3, 3), "p95_ms": round(_percentile(ts, 95) * 1e3, 3),
-                       "mean_ms": round(mean * 1e3, 3), "sent_per_s": round(batch / mean, 2),
-                       "peak_rss_mb": stats[e.name]["peak_rss_mb"]}
-    return out
+                times[e.key].append(time.perf_counter() - t0)
+    return {key: {"p50_ms": round(float(np.percentile(ts, 50)) * 1e3, 3),
+                  "p95_ms": round(float(np.percentile(ts, 95)) * 1e3, 3),
+                  "mean_ms": round(statistics.fmean(ts) * 1e3, 3), "peak_rss_mb": peak[key]}
+            for key, ts in times.items()}
 
 
-def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig, progress: Callable = print) -> dict:
-    """Load every model, time all settings interleaved, score F1; return the JSON-ready report."""
-    from .conll import load_splits
+def load_entries(teachers: list[str], students: list[str], cfg: BenchConfig, progress: Callable) -> list[Entry]:
+    """Every teacher, then each student's fp32 / int8 / TorchScript variants (names made unique)."""
     entries: list[Entry] = []
     for t in teachers:
-        entries.append(load_teacher(t))
-        progress(f"loaded {entries[-1].name}")
+        e = load_teacher(t)
+        while any(x.name == e.name for x in entries):
+            e.name += "'"
+        entries.append(e)
+        progress(f"loaded {e.name} ({e.params / 1e6:.1f}M params, {e.size_mb:.1f} MB)")
     fallback = entries[0].tokenizer if entries else None
     taken: set = set()
     for s in students:
         entries += student_entries(s, cfg, fallback, taken)
-        progress(f"loaded student {s}")
+        progress(f"loaded student {s}: " + "; ".join(f"{e.variant}: {e.notes or 'ok'}" for e in entries
+                                                     if e.path == entries[-1].path and e.variant != "fp32"))
+    return entries
+
+
+def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None = None,
+              progress: bool | Callable = True, **overrides) -> dict:
+    """Load every model, time every setting with the models interleaved, score F1; return the report.
+
+    ``cfg`` (or keyword overrides of its fields, e.g. ``repeats=5``) says what to measure.
+    The report: ``models`` (one record per model and variant: params, size_mb, f1, notes, ...),
+    ``latency`` (model-only rows per threads x batch_size x length), ``end_to_end`` (text in ->
+    entities out rows per threads x batch_size, real sentences), plus machine and config.
+    """
+    from .conll import load_splits
+    cfg = cfg or BenchConfig()
+    if overrides:
+        cfg = BenchConfig(**{**asdict(cfg), **overrides})
+    say = progress if callable(progress) else ((lambda m: print(f"[bench] {m}", flush=True)) if progress
+                                               else (lambda m: None))
+    entries = load_entries(teachers, students, cfg, say)
     split = load_splits(cfg.data)[cfg.split]
     corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
     live = [e for e in entries if e.forward is not None]
-
-    results = []
-    for threads in cfg.threads:
-        torch.set_num_threads(threads)
-        for batch in cfg.batch_sizes:
-            for length in cfg.lengths:
-                modes = ["model"] + (["e2e"] if length == "real" and cfg.end_to_end else [])
-                for mode in modes:
+    latency, e2e = [], []
+    threads_before = torch.get_num_threads()
+    try:
+        for threads in cfg.threads:
+            torch.set_num_threads(threads)
+            for batch in cfg.batch_sizes:
+                settings = [("model", length, cfg.repeats) for length in cfg.lengths]
+                if cfg.e2e and "real" in cfg.lengths:
+                    settings.append(("e2e", "real", cfg.e2e))
+                for mode, length, repeats in settings:
                     t0 = time.perf_counter()
-                    stats = time_setting(live, corpus, batch, length, mode, cfg, cfg.seed + batch)
+                    calls = _calls(live, corpus, batch, length, mode, cfg.warmup + repeats, cfg.seed + batch)
+                    stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory)
                     for e in live:
-                        results.append({"model": e.name, "kind": e.kind, "variant": e.variant, "threads": threads,
-                                        "batch": batch, "length": length, "mode": mode, **stats[e.name],
-                                        "params": e.params, "size_mb": e.size_mb})
-                    progress(f"threads={threads} batch={batch} length={length} mode={mode}: "
-                             f"{time.perf_counter() - t0:.1f}s")
-    _add_speedups(results)
+                        st = stats[e.key]
+                        row = {"model": e.name, "kind": e.kind, "variant": e.variant, "threads": threads,
+                               "batch_size": batch, "length": length, **st,
+                               "sent_per_s": round(batch / (st["mean_ms"] / 1e3), 2),
+                               "params": e.params, "size_mb": e.size_mb}
+                        (e2e if mode == "e2e" else latency).append(row)
+                    say(f"threads={threads} batch={batch} {mode} length={length}: {time.perf_counter() - t0:.1f}s")
+    finally:
+        torch.set_num_threads(threads_before)
+    _add_speedups(latency)
+    _add_speedups(e2e)
+    return {"format": "xarchkd-bench", "version": 1, "machine": machine_info(), "config": asdict(cfg),
+            "memory_method": MEMORY_METHOD if cfg.memory else "not measured",
+            "sent_per_s": "batch size / mean latency of one call",
+            "models": _model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e}
 
-    eval_n = len(corpus.words) if cfg.eval_limit is None else min(cfg.eval_limit, len(corpus.words))
-    models = []
-    if eval_n:
-        torch.set_num_threads(max(cfg.threads))
-        sub = Corpus(corpus.words[:eval_n], corpus.tags[:eval_n])
-    for e in entries:
-        rec = e.record()
-        rec["f1"] = entry_f1(e, sub) if eval_n else None
-        rec["f1_sentences"] = eval_n if rec["f1"] is not None else 0
-        rec["skipped"] = e.forward is None
-        models.append(rec)
-        if eval_n:
-            progress(f"F1 {e.name}: {rec['f1']}")
-    return {"format": "xarchkd-bench", "version": 1, "machine": machine_info(),
-            "config": asdict(cfg), "memory_method": MEMORY_METHOD,
-            "sent_per_s": "batch size / mean latency of a call", "models": models, "results": results}
+
+def _model_records(entries, corpus, cfg, latency, say) -> list[dict]:
+    n = len(corpus.words) if cfg.eval_limit is None else min(cfg.eval_limit, len(corpus.words))
+    sub = Corpus(corpus.words[:n], corpus.tags[:n])
+    biggest = max(cfg.threads)
+    out = []
+    with num_threads(biggest):
+        for e in entries:
+            rec = e.record()
+            rec["skipped"] = e.forward is None
+            rec["f1"] = entry_f1(e, sub) if n else None
+            rec["f1_sentences"] = n if rec["f1"] is not None else 0
+            peaks = [r["peak_rss_mb"] for r in latency if r["model"] == e.name and r["variant"] == e.variant
+                     and r["batch_size"] == max(cfg.batch_sizes) and r["length"] == max(
+                         [x for x in cfg.lengths if x != "real"], default="real") and r["threads"] == biggest]
+            rec["peak_rss_mb_b32x128"] = peaks[0] if peaks else None   # at the largest batch x length measured
+            out.append(rec)
+            if n:
+                say(f"F1 {e.name} {e.variant}: {rec['f1']} ({n} sentences)")
+    return out
+
+
+class num_threads:
+    """Context manager: ``torch.set_num_threads(n)`` inside, the previous count after."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.before)
 
 
 def _add_speedups(results: list[dict]) -> None:
     """Give each student row ``speedup_p50`` = {teacher: teacher p50 / student p50} in the same setting."""
-    key = lambda r: (r["threads"], r["batch"], str(r["length"]), r["mode"])   # noqa: E731
+    key = lambda r: (r["threads"], r["batch_size"], str(r["length"]))   # noqa: E731
     teachers = {}
     for r in results:
         if r["kind"] == "teacher":
@@ -515,8 +585,9 @@ def _csv(kind):
     return parse
 
 
-def _length(x: str):
-    x = x.strip()
+def _length(x):
+    """``"real"`` or a sub-word count, from a string or an int."""
+    x = str(x).strip()
     return "real" if x == "real" else int(x)
 
 
@@ -544,17 +615,19 @@ def add_arguments(p) -> None:
                    help="score F1 on the first N test sentences (0: no F1; default all, 200 with --quick)")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="add int8 dynamic-quantised students")
     p.add_argument("--export", action=argparse.BooleanOptionalAction, default=True, help="add TorchScript students")
-    p.add_argument("--end-to-end", action=argparse.BooleanOptionalAction, default=True,
-                   help="also time text in -> entities out on real sentences")
+    p.add_argument("--e2e-repeats", type=int, default=None,
+                   help="timed text-in -> entities-out calls per model on real sentences (0: none; default = repeats)")
+    p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="measure peak RSS growth")
     p.add_argument("--data", default="conll2003", help="resource name or folder with test.txt")
     p.add_argument("--seed", type=int, default=0)
 
 
 def config_from_args(args) -> BenchConfig:
-    return BenchConfig(threads=args.threads, batch_sizes=args.batch_sizes, lengths=args.lengths,
-                       repeats=args.repeats if args.repeats is not None else (5 if args.quick else 30),
+    repeats = args.repeats if args.repeats is not None else (5 if args.quick else 30)
+    return BenchConfig(threads=args.threads, batch_sizes=args.batch_sizes, lengths=args.lengths, repeats=repeats,
                        warmup=args.warmup if args.warmup is not None else (1 if args.quick else 3),
-                       int8=args.int8, export=args.export, end_to_end=args.end_to_end,
+                       e2e=repeats if args.e2e_repeats is None else args.e2e_repeats, memory=args.memory,
+                       int8=args.int8, export=args.export,
                        eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),
                        data=args.data, seed=args.seed)
 
@@ -574,16 +647,18 @@ def main_from_args(args) -> int:
 
 
 def summary_table(report: dict) -> str:
-    """A plain-text overview: p50 ms per model for each (threads, batch, length, mode)."""
-    settings = sorted({(r["threads"], r["batch"], str(r["length"]), r["mode"]) for r in report["results"]})
-    p50 = {(r["model"], r["threads"], r["batch"], str(r["length"]), r["mode"]): r["p50_ms"] for r in report["results"]}
-    head = ["model", "MB", "F1"] + [f"t{t}/b{b}/{ln}/{m}" for t, b, ln, m in settings]
+    """A plain-text overview: p50 ms per model and variant for each threads/batch/length (e2e: end to end)."""
+    rows = [(r, str(r["length"])) for r in report["latency"]] + [(r, "e2e") for r in report["end_to_end"]]
+    settings = sorted({(r["threads"], r["batch_size"], ln) for r, ln in rows}, key=str)
+    p50 = {(r["model"], r["variant"], r["threads"], r["batch_size"], ln): r["p50_ms"] for r, ln in rows}
+    head = ["model", "variant", "MB", "F1"] + [f"t{t}/b{b}/{ln}" for t, b, ln in settings]
     lines = [head]
     for m in report["models"]:
         f1 = "n/a" if m["f1"] is None else f"{m['f1']:.4f}"
-        cells = [f"{p50[(m['name'], *s)]:.2f}" if (m["name"], *s) in p50 else "-" for s in settings]
-        lines.append([m["name"], f"{m['size_mb']:.1f}", f1] + cells)
+        cells = [f"{p50[k]:.2f}" if (k := (m["name"], m["variant"], *s)) in p50 else "-" for s in settings]
+        lines.append([m["name"], m["variant"], f"{m['size_mb']:.1f}", f1] + cells)
     w = [max(len(r[i]) for r in lines) for i in range(len(head))]
-    text = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)) for r in lines]
-    skipped = [f"  {m['name']}: {m['note']}" for m in report["models"] if m.get("skipped")]
-    return "\n".join(["p50 ms (threads/batch/length/mode):", *text, *(["skipped:", *skipped] if skipped else [])])
+    text = ["  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(r)) for r in lines]
+    notes = [f"  {m['name']} {m['variant']}: {m['notes']}" for m in report["models"] if m.get("notes")]
+    return "\n".join(["p50 ms (threads/batch/length; e2e = text in -> entities out):", *text,
+                      *(["notes:", *notes] if notes else [])])
