@@ -24,7 +24,7 @@ setup: $(VENV)/.installed
 # fine-tuned teacher and the logits cache on later runs), then prints the result table.
 demo: setup
 	$(VENV)/bin/xarchkd resources conll2003 minilm-l6
-	$(VENV)/bin/xarchkd run bert-sru-ner --out runs/demo
+	$(VENV)/bin/xarchkd run bert-sru-ner
 
 # The web demo's browser test drives Debian's chromium through chromedriver (installed here when
 # missing and apt-get is available; without them that one test is skipped, saying why).

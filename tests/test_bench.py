@@ -1,5 +1,6 @@
 """The latency harness on tiny models: runs in seconds, its JSON has the fields; int8 stays close to fp32."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -120,3 +121,31 @@ def test_int8_lstm_tags_agree_with_fp32(trained_lstm, tokenizer, conll_small):
     agree = (a == b).float().mean().item()
     print(f"int8 vs fp32 tag agreement: {agree:.4f} on {len(a)} words")
     assert agree >= 0.99
+
+
+def test_mlm_bench_times_masked_lm_teacher_and_student(tmp_path, tokenizer):
+    """``task="mlm"``: the real splade-tiny masked LM against an MLM student; no F1, no e2e, speed-ups;
+    an NER student in an MLM bench is refused with a clear error."""
+    from xarchkd.errors import ConfigError
+    from xarchkd.resources import fetch
+    torch.manual_seed(0)
+    m = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=16, hidden=16,
+                                   layers=1, pad_id=tokenizer.pad_token_id, unk_id=tokenizer.unk_token_id))
+    m.save_pretrained(tmp_path / "mlm")
+    tokenizer.save_pretrained(tmp_path / "mlm")
+    teacher = str(fetch("splade-tiny"))
+    rep = bench.run_bench([teacher], [str(tmp_path / "mlm")], task="mlm", threads=(1,), batch_sizes=(2,),
+                          lengths=("real", "16"), repeats=3, warmup=1, e2e=3, memory=False, export=False,
+                          progress=False)
+    kinds = {(r["kind"], r["variant"], r["task"]) for r in rep["models"]}
+    assert kinds == {("teacher", "fp32", "mlm"), ("student", "fp32", "mlm"), ("student", "int8", "mlm")}
+    assert all(r["f1"] is None for r in rep["models"]) and rep["end_to_end"] == []
+    assert len(rep["latency"]) == 3 * 2
+    for r in rep["latency"]:
+        assert r["p95_ms"] >= r["p50_ms"] > 0
+        if r["kind"] == "student":
+            assert list(r["speedup_p50"]) == ["mlm teacher " + Path(teacher).name]
+    ner = tiny_student(tmp_path / "ner", tokenizer, "cnn")
+    with pytest.raises(ConfigError, match="is a 'ner' student.*--task ner"):
+        bench.run_bench([teacher], [str(ner)], task="mlm", threads=(1,), batch_sizes=(1,), lengths=("real",),
+                        repeats=1, warmup=1, memory=False, export=False, int8=False, progress=False)

@@ -29,6 +29,11 @@ Quality: each model's F1 (seqeval, via ``finetune.evaluate_tags``) on the test s
 ``eval_limit`` sentences), so the cost of int8 / export is visible next to fp32 on the same sentences.
 A teacher folder without a token-classification head (e.g. the ``mpnet-base`` encoder) gets a random
 head: its latency is real, its F1 is reported as ``None`` (n/a).
+
+Masked-LM models: with ``task="mlm"`` (``--task mlm``) teachers load as ``AutoModelForMaskedLM`` and
+the students must be MLM students; all are timed the same way (vocabulary logits at the word
+positions), with no F1 and no end-to-end rows (their quality is the run's top-k accuracy in
+``results.json``).
 """
 from __future__ import annotations
 
@@ -67,6 +72,7 @@ class BenchConfig:
     repeats: int = 30                    # timed calls per model and model-only setting
     warmup: int = 3
     e2e: int = 30                        # timed calls per model for end to end (real sentences); 0: none
+    task: str = "ner"                    # "ner" (token classification) | "mlm" (masked-LM teachers and students)
     int8: bool = True
     export: bool = True
     memory: bool = True                  # measure peak RSS growth of a warm-up call
@@ -94,6 +100,7 @@ class Entry:
     path: str
     block: str | None = None
     head: str = "trained"        # teachers: "trained" | "random" (no token-classification head on disk)
+    task: str = "ner"            # "ner" | "mlm"
     notes: str = ""
     load_rss_mb: float | None = None
     extra: dict = field(default_factory=dict)
@@ -179,6 +186,27 @@ def load_teacher(path: str, labels: list[str] | None = None) -> Entry:
     return Entry(name, "teacher", "fp32", forward, tok, names, sum(p.numel() for p in model.parameters()),
                  _file_mb(weights), str(folder), head="trained" if trained else "random",
                  notes="" if trained else "no token-classification head on disk: random head, F1 n/a",
+                 load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
+
+
+def load_mlm_teacher(path: str) -> Entry:
+    """A masked-LM teacher folder as an ``Entry`` (task "mlm": vocabulary logits at the positions)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from .resources import resolve
+    from .teacher import INFO_FILE
+    folder = Path(resolve(path))
+    rss0 = _rss_mb()
+    model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
+    info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
+
+    def forward(ids, mask, pos):
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+
+    name = "mlm teacher " + (info.get("encoder") or folder.name)
+    return Entry(name, "teacher", "fp32", forward, AutoTokenizer.from_pretrained(str(folder)), [],
+                 sum(p.numel() for p in model.parameters()), _file_mb(list(folder.glob("*.safetensors"))),
+                 str(folder), task="mlm", notes="masked-LM: quality is top-k accuracy (results.json), F1 n/a",
                  load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
 
 
@@ -297,7 +325,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
         taken.add(base)
     params = model.num_parameters()
     common = dict(kind="student", tokenizer=tok, labels=list(c.labels), params=params, path=str(folder),
-                  block=c.block)
+                  block=c.block, task=c.task)
     extra = {"run": student_name(folder), "embed_dim": c.embed_dim, "hidden": c.hidden, "layers": c.layers}
 
     def wrap(m):
@@ -394,9 +422,9 @@ def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
 
 
 def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
-    """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher)."""
+    """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher or an MLM model)."""
     from .finetune import evaluate_tags
-    if entry.head != "trained" or entry.forward is None:
+    if entry.head != "trained" or entry.forward is None or entry.task != "ner":
         return None
     rows = encode_sentences(corpus.words, corpus.tags, entry.tokenizer, entry.labels, 128)
     with torch.inference_mode():
@@ -452,9 +480,12 @@ def time_setting(entries: list[Entry], calls: dict, warmup: int, repeats: int, m
 
 def load_entries(teachers: list[str], students: list[str], cfg: BenchConfig, progress: Callable) -> list[Entry]:
     """Every teacher, then each student's fp32 / int8 / TorchScript variants (names made unique)."""
+    from .errors import ConfigError
+    if cfg.task not in ("ner", "mlm"):
+        raise ConfigError(f"bench task {cfg.task!r}: use 'ner' or 'mlm'")
     entries: list[Entry] = []
     for t in teachers:
-        e = load_teacher(t)
+        e = load_teacher(t) if cfg.task == "ner" else load_mlm_teacher(t)
         while any(x.name == e.name for x in entries):
             e.name += "'"
         entries.append(e)
@@ -463,6 +494,9 @@ def load_entries(teachers: list[str], students: list[str], cfg: BenchConfig, pro
     taken: set = set()
     for s in students:
         entries += student_entries(s, cfg, fallback, taken)
+        if entries[-1].task != cfg.task:
+            raise ConfigError(f"student {s} is a {entries[-1].task!r} student; this bench is for task "
+                              f"{cfg.task!r} (pass --task {entries[-1].task})")
         progress(f"loaded student {s}: " + "; ".join(f"{e.variant}: {e.notes or 'ok'}" for e in entries
                                                      if e.path == entries[-1].path and e.variant != "fp32"))
     return entries
@@ -494,7 +528,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
             torch.set_num_threads(threads)
             for batch in cfg.batch_sizes:
                 settings = [("model", length, cfg.repeats) for length in cfg.lengths]
-                if cfg.e2e and "real" in cfg.lengths:
+                if cfg.e2e and "real" in cfg.lengths and cfg.task == "ner":   # text in -> entities out
                     settings.append(("e2e", "real", cfg.e2e))
                 for mode, length, repeats in settings:
                     t0 = time.perf_counter()
@@ -502,7 +536,8 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
                     stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory)
                     for e in live:
                         st = stats[e.key]
-                        row = {"model": e.name, "kind": e.kind, "variant": e.variant, "threads": threads,
+                        row = {"model": e.name, "kind": e.kind, "task": e.task, "variant": e.variant,
+                               "threads": threads,
                                "batch_size": batch, "length": length, **st,
                                "sent_per_s": round(batch / (st["mean_ms"] / 1e3), 2),
                                "params": e.params, "size_mb": e.size_mb}
@@ -620,6 +655,8 @@ def add_arguments(p) -> None:
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="measure peak RSS growth")
     p.add_argument("--data", default="conll2003", help="resource name or folder with test.txt")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--task", choices=("ner", "mlm"), default="ner",
+                   help="mlm: masked-LM teachers and MLM students (latency and size only; no F1, no e2e)")
 
 
 def config_from_args(args) -> BenchConfig:
@@ -629,7 +666,7 @@ def config_from_args(args) -> BenchConfig:
                        e2e=repeats if args.e2e_repeats is None else args.e2e_repeats, memory=args.memory,
                        int8=args.int8, export=args.export,
                        eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),
-                       data=args.data, seed=args.seed)
+                       data=args.data, seed=args.seed, task=args.task)
 
 
 def main_from_args(args) -> int:
