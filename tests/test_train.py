@@ -125,3 +125,38 @@ def test_mixed_precision_on_cpu_is_refused():
         make_accelerator("bf16", cpu=True)
     with pytest.raises(ConfigError, match="use one of"):
         make_accelerator("fp8", cpu=True)
+
+
+def _launch2(args, cwd):
+    """``accelerate launch`` with two processes. Without a GPU, ``--multi_gpu`` starts them through
+    torch's elastic launcher and Accelerate runs them as MULTI_CPU (gloo): the same path as on GPUs."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "xarchkd.cli", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+
+
+def test_two_process_launch_shards_batches_and_reports_once(tmp_path, tiny_teacher, conll_small):
+    """Under `accelerate launch` (2 processes) each rank takes half the batches of an epoch, and only
+    the main process scores and writes the results."""
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "ddp", block="lstm", **{"train.epochs": 2})
+    p = _launch2(["run", "bert-lstm-ner", "--quiet"] + [f"--set={k}={v}" for k, v in o.items()], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("results: ") == 1                     # one report, from the main process
+    res = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    batches = -(-res["train_rows"] // 16)                       # 300 rows at batch 16: 19 batches
+    assert [h["step"] for h in res["history"]] == [-(-batches // 2), 2 * -(-batches // 2)]
+    state = json.loads((tmp_path / "ddp" / "checkpoints" / "last" / "trainer_state.json").read_text())
+    assert state["epoch"] == 2
+
+
+def test_two_process_teacher_finetune_writes_one_teacher(tmp_path, tiny_teacher, conll_small):
+    """The NER teacher fine-tune under 2 processes: ranks share the epoch's batches, one folder appears."""
+    out = tmp_path / "teacher"
+    p = _launch2(["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--epochs", "1",
+                  "--batch-size", "16", "--out", str(out)], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    info = json.loads((out / "xarchkd_teacher.json").read_text())
+    assert [e["epoch"] for e in info["epochs"]] == [1] and 0.0 <= info["valid_f1"] <= 1.0
+    assert p.stdout.count("teacher epoch 1:") == 1              # scored once, by the main process
+    assert not out.with_name(out.name + ".partial").exists()

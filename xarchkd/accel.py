@@ -30,4 +30,7 @@ def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -
     # One AcceleratorState per process: a second Accelerator with other settings would raise,
     # so a library call that builds a fresh one (tests, notebooks) resets the shared state first.
     AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, **kwargs)
+    # cpu=True without a GPU is not only a device choice: it is what lets Accelerate see a multi-process
+    # CPU launch (`accelerate launch --num_processes N` / torchrun) as MULTI_CPU (gloo) instead of N
+    # independent single-process runs each training on every batch.
+    return Accelerator(mixed_precision=mixed_precision, cpu=not on_gpu, **kwargs)

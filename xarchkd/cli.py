@@ -159,6 +159,8 @@ def _run(args):
         print(to_toml(cfg), end="")
         return 0
     res = recipe.run(cfg, resume=args.resume, progress=not args.quiet)
+    if not res:      # a non-main rank of a multi-process launch: the main process reports
+        return 0
     _print_table(res)
     print(f"results: {Path(cfg.out) / 'results.json'}")
 
@@ -166,11 +168,12 @@ def _run(args):
 def _print_table(res: dict) -> None:
     t, s = res["teacher"], res["student"]
     metric = "f1" if res["task"] == "ner" else "top5"
+    score = lambda v: "n/a" if v is None else f"{v:.4f}"     # noqa: E731  (0.0 is a score, not a gap)
     rows = [("model", "params", "MB", metric.upper()),
             (f"teacher {t.get('name', '')}", f"{t.get('params') or 0:,}", f"{t.get('size_mb') or 0:.1f}",
-             f"{t.get(metric) or float('nan'):.4f}"),
+             score(t.get(metric))),
             (f"student {s['arch']}{'' if res.get('kd', True) else ' (no KD)'}", f"{s['params']:,}",
-             f"{s['size_mb']:.1f}", f"{s.get(metric) or float('nan'):.4f}")]
+             f"{s['size_mb']:.1f}", score(s.get(metric)))]
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w[0]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)))

@@ -52,15 +52,19 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
         enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     rows = {s: encode_sentences(list(d["words"]), list(d["tags"]), tok, labels, max_length, source=s) for s, d in splits.items()}
     train = rows["train"]
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    total = steps_per_epoch * epochs
+    # Under `accelerate launch` each of n ranks takes every n-th batch (the same count on every rank,
+    # so DDP's gradient all-reduce stays in step; up to n-1 batches of an epoch are left out).
+    n_proc, rank = acc.num_processes, acc.process_index
+    steps_per_epoch = math.ceil(len(train) / batch_size) // n_proc
+    total = max(1, steps_per_epoch * epochs)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(int(warmup * total), total))
     model, opt, sched = acc.prepare(model, opt, sched)
 
     work = out.with_name(out.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    if acc.is_main_process:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
               "epochs": [], "scoring": "seqeval default (conlleval-compatible)"}
     best = -1.0
@@ -69,7 +73,9 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
         model.train()
         t0 = time.time()
         batches = length_batches(lengths, batch_size, shuffle=True, seed=seed * 1000 + epoch)
-        bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not progress, mininterval=5)
+        batches = batches[rank:steps_per_epoch * n_proc:n_proc]
+        bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not (progress and acc.is_main_process),
+                   mininterval=5)
         for idx in bar:
             ids, mask = pad_ids([train.input_ids[i] for i in idx], tok.pad_token_id)
             lab = torch.full(ids.shape, -100, dtype=torch.long)
@@ -85,6 +91,9 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         train_s = time.time() - t0
         model.eval()
+        if not acc.is_main_process:      # the main process scores and saves; the others wait for it
+            acc.wait_for_everyone()
+            continue
         teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work))
         ep = {"epoch": epoch, "train_seconds": round(train_s, 1)}
         for split in ("valid", "test"):
@@ -103,11 +112,14 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             shutil.rmtree(work / "best", ignore_errors=True)
             os.replace(tmp, work / "best")
             record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
-    (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(work / "best", out)
-    shutil.rmtree(work, ignore_errors=True)
+        acc.wait_for_everyone()
+    if acc.is_main_process:
+        (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
+        shutil.rmtree(out, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work / "best", out)
+        shutil.rmtree(work, ignore_errors=True)
+    acc.wait_for_everyone()
     return out
 
 

@@ -74,14 +74,17 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
     if (out / INFO_FILE).is_file() and json.loads((out / INFO_FILE).read_text()).get("fingerprint") == fp:
         return out
     torch.manual_seed(seed)
-    model = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
-    model.tie_weights()
+    mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
+    mlm.tie_weights()
     acc = make_accelerator("no")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    total = epochs * -(-len(train) // batch_size)
+    # Under `accelerate launch` each of n ranks takes every n-th batch, the same count on every rank.
+    n_proc, rank = acc.num_processes, acc.process_index
+    steps_per_epoch = -(-len(train) // batch_size) // n_proc
+    total = max(1, epochs * steps_per_epoch)
+    opt = torch.optim.AdamW(mlm.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) *
                                               max(0.0, (total - s) / total))
-    model, opt, sched = acc.prepare(model, opt, sched)
+    model, opt, sched = acc.prepare(MaskedLogits(mlm), opt, sched)   # DDP wraps the masked-only forward
     held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
     record = {"fingerprint": fp, "encoder": str(encoder), "text": text, "rows": {"train": len(train), "held": len(held)},
               "epochs": []}
@@ -89,10 +92,11 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
         model.train()
         t0 = time.time()
         m = mask_rows(train, tok, seed=seed * 1000 + epoch)   # fresh masks each teacher epoch
-        bar = tqdm(length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch),
-                   desc=f"mlm teacher epoch {epoch}/{epochs}", disable=not progress, mininterval=5)
+        batches = length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch)
+        bar = tqdm(batches[rank:steps_per_epoch * n_proc:n_proc], desc=f"mlm teacher epoch {epoch}/{epochs}",
+                   disable=not (progress and acc.is_main_process), mininterval=5)
         for idx in bar:
-            logits, tgt = _masked_logits(acc.unwrap_model(model), m, idx, tok.pad_token_id)
+            logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
             loss = torch.nn.functional.cross_entropy(logits, tgt)
             acc.backward(loss)
             acc.clip_grad_norm_(model.parameters(), 1.0)
@@ -100,34 +104,53 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             sched.step()
             opt.zero_grad()
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx, tok.pad_token_id)[0],
-                              held_m)
-        record["epochs"].append({"epoch": epoch, "train_seconds": round(time.time() - t0, 1), **scores})
-        print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
-    record.update(record["epochs"][-1] if record["epochs"] else {})
-    if not record["epochs"]:
-        record.update(mlm_accuracy(lambda idx: _masked_logits(model, held_m, idx, tok.pad_token_id)[0], held_m))
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    acc.unwrap_model(model).save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+        train_s = time.time() - t0
+        model.eval()                 # held-out scores without dropout
+        if acc.is_main_process:      # the main process scores; the others wait for it
+            scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx,
+                                                             tok.pad_token_id)[0], held_m)
+            record["epochs"].append({"epoch": epoch, "train_seconds": round(train_s, 1), **scores})
+            print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
+        acc.wait_for_everyone()
+    if acc.is_main_process:
+        record.update(record["epochs"][-1] if record["epochs"] else
+                      mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(mlm).eval(), held_m, idx, tok.pad_token_id)[0],
+                                   held_m))
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        mlm.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    acc.wait_for_everyone()
     return out
 
 
-def _masked_logits(model, m: MaskedRows, idx, pad_id):
-    """Logits at the masked positions only (the LM head never runs on unmasked tokens)."""
+class MaskedLogits(torch.nn.Module):
+    """A ``*ForMaskedLM`` model's logits at chosen positions only: the encoder runs on every token,
+    the LM head (a vocabulary-wide matmul) only on the masked ones. Training goes through this module's
+    forward, so under ``accelerate launch`` DDP sees the call and all-reduces the gradients."""
+
+    def __init__(self, mlm):
+        super().__init__()
+        self.mlm = mlm
+
+    def forward(self, ids, mask, rows, positions):
+        hidden = self.mlm.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+        head = getattr(self.mlm, "cls", None) or getattr(self.mlm, "lm_head")   # BERT's / MPNet-RoBERTa's head
+        return head(hidden[rows, positions])
+
+
+def _masked_logits(model: torch.nn.Module, m: MaskedRows, idx, pad_id):
+    """``(logits, targets)`` at the masked positions of rows ``idx``; ``model`` is a ``MaskedLogits``
+    (or the DDP wrapper around one)."""
     ids, mask = pad_ids([m.input_ids[i] for i in idx], pad_id)
     dev = next(model.parameters()).device
-    hidden = model.base_model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).last_hidden_state
     b = torch.cat([torch.full((len(m.positions[i]),), k, dtype=torch.long) for k, i in enumerate(idx)])
     p = torch.cat([torch.as_tensor(m.positions[i], dtype=torch.long) for i in idx])
-    head = getattr(model, "cls", None) or getattr(model, "lm_head")   # BERT's / RoBERTa-MPNet's LM head
-    logits = head(hidden[b, p])
     tgt = torch.cat([torch.as_tensor(m.targets[i], dtype=torch.long) for i in idx]).to(dev)
-    return logits, tgt
+    return model(ids.to(dev), mask.to(dev), b.to(dev), p.to(dev)), tgt
 
 
 @torch.no_grad()
@@ -201,7 +224,8 @@ def student_logits_fn(model: StudentModel, m: MaskedRows):
 
 
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Run one MLM recipe end to end; write ``<out>/results.json`` and return it."""
+    """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
+    ranks of a multi-process launch)."""
     from transformers import AutoTokenizer
     out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
     out.mkdir(parents=True, exist_ok=True)
@@ -239,13 +263,15 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
                           **s}
     fit = train_student(model, MlmExamples(train_m, train_c, token_map, tok.pad_token_id), evaluate, cfg.loss,
                         cfg.train, out, resume=resume, progress=progress)
+    if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
+        return {}
     tok.save_pretrained(out / "student")
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="mlm")
     scores = mlm_accuracy(student_logits_fn(best, held_m), held_m, teacher_top1)
     tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
     if "top1" not in tinfo:
         t = Teacher.load(tpath, "mlm")
-        tinfo.update(mlm_accuracy(lambda idx: _masked_logits(t.model, held_m, idx, tok.pad_token_id)[0], held_m))
+        tinfo.update(mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(t.model), held_m, idx, tok.pad_token_id)[0], held_m))
     results = {
         "recipe": cfg.recipe, "task": "mlm", "kd": kd,
         "teacher": {**held_c.teacher, "top1": tinfo.get("top1"), "top5": tinfo.get("top5")},

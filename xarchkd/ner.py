@@ -146,7 +146,8 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
 
 
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Run one NER recipe end to end; write ``<out>/results.json`` and return it."""
+    """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
+    ranks of a multi-process launch)."""
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(cfg))
@@ -194,7 +195,8 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         uploader = checkpoint_uploader(cfg.upload, out)
     fit = train_student(model, examples, evaluate, cfg.loss, cfg.train, out, resume=resume, progress=progress,
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
-
+    if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
+        return {}
     tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
     test_rows, test_tags, _ = rows.get("test", rows.get("valid"))

@@ -61,7 +61,8 @@ def run(name: str, resume: bool = False, progress: bool = True, **overrides) -> 
     """Run recipe ``name`` and return its results (also written to ``<out>/results.json``).
 
     Overrides are keyword arguments: ``out="runs/x"``, nested dicts (``train={"epochs": 3}``)
-    or dotted keys (``**{"train.epochs": 3}``).
+    or dotted keys (``**{"train.epochs": 3}``). Under a multi-process ``accelerate launch`` only the
+    main process returns the results; the other ranks return ``{}``.
     """
     cfg = resolve_config(name, _flatten(overrides))
     return get_recipe(name).run(cfg, resume=resume, progress=progress)

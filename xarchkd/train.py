@@ -44,7 +44,8 @@ class Examples(Protocol):
 def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable[[torch.nn.Module], dict],
                   loss_cfg: LossConfig, cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
                   progress: bool = True, teacher_hidden_size: int = 0, on_checkpoint: Callable | None = None) -> dict:
-    """Train ``model`` on ``examples``; returns ``{"history": [...], "best": {...}, "train_seconds": ...}``.
+    """Train ``model`` on ``examples``; returns ``{"history": [...], "best": {...}, "train_seconds": ...,
+    "main_process": ...}`` (``main_process`` is False on the other ranks of a multi-process launch).
 
     ``evaluate(model)`` returns a dict with a ``score`` (higher is better). The best student is
     saved to ``out_dir/student``; the resumable state to ``out_dir/checkpoints/last``.
@@ -85,7 +86,9 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         model.train()
         batches = length_batches(examples.lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)
-        loader = acc.prepare_data_loader(DataLoader(examples, batch_sampler=batches,
+        # Plain lists: with several processes Accelerate shards this batch sampler and tests each batch's
+        # truth value, which a numpy index array does not have.
+        loader = acc.prepare_data_loader(DataLoader(examples, batch_sampler=[b.tolist() for b in batches],
                                                     collate_fn=examples.collate))
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and acc.is_main_process),
                    mininterval=2)
@@ -144,7 +147,7 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     acc.wait_for_everyone()
     return {"history": state["history"], "best": {"epoch": state["best_epoch"], "score": state["best_score"]},
             "train_seconds": round(state.get("train_seconds", time.time() - t_start), 1),
-            "student_dir": str(student_dir)}
+            "student_dir": str(student_dir), "main_process": acc.is_main_process}
 
 
 def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
