@@ -160,3 +160,20 @@ def test_two_process_teacher_finetune_writes_one_teacher(tmp_path, tiny_teacher,
     assert [e["epoch"] for e in info["epochs"]] == [1] and 0.0 <= info["valid_f1"] <= 1.0
     assert p.stdout.count("teacher epoch 1:") == 1              # scored once, by the main process
     assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_two_runs_fine_tuning_the_same_teacher_train_it_once(tmp_path, tiny_teacher, conll_small):
+    """Two independent processes asking for the same teacher at once: one fine-tunes, the other waits
+    on the lock and reuses the result (without the lock both would train into the same folder)."""
+    out = tmp_path / "teacher"
+    cmd = [sys.executable, "-m", "xarchkd.cli", "teacher", "--encoder", str(tiny_teacher), "--data",
+           str(conll_small), "--epochs", "1", "--batch-size", "16", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    assert sum(o.count("teacher epoch 1:") for o, _ in outs) == 1
+    assert all(o.strip().endswith(str(out)) for o, _ in outs)
+    info = json.loads((out / "xarchkd_teacher.json").read_text())
+    assert [e["epoch"] for e in info["epochs"]] == [1]

@@ -1,4 +1,5 @@
-"""Build the one ``Accelerator`` a run uses, with a clear error for unsupported precision.
+"""Build the one ``Accelerator`` a run uses (a clear error for unsupported precision), and the lock
+that lets one run at a time build a teacher.
 
 Accelerate owns device placement, mixed precision and multi-GPU (``accelerate launch``);
 this module only checks the request first. On a CPU, fp16 is silently ignored by
@@ -7,9 +8,16 @@ slower than fp32 elsewhere), so asking for either on a CPU is refused with a mes
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
+from accelerate.utils import broadcast_object_list
+from filelock import FileLock, Timeout
 
 from .errors import ConfigError
 
@@ -34,3 +42,31 @@ def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -
     # CPU launch (`accelerate launch --num_processes N` / torchrun) as MULTI_CPU (gloo) instead of N
     # independent single-process runs each training on every batch.
     return Accelerator(mixed_precision=mixed_precision, cpu=not on_gpu, **kwargs)
+
+
+@contextmanager
+def build_lock(acc: Accelerator, folder: Path, done: Callable[[], bool]):
+    """Let one run at a time build ``folder`` (a fine-tuned teacher). Yields True when this run must
+    build it, False when another run finished it while this one waited.
+
+    Only the main process takes the file lock (``.<folder>.lock`` beside it); its answer is broadcast
+    to the other ranks of a multi-process launch, which then train alongside it (a lock per rank
+    would deadlock them).
+    """
+    lock = None
+    if acc.is_main_process:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder.with_name(f".{folder.name}.lock")))
+        try:
+            lock.acquire(timeout=1)
+        except Timeout:
+            print(f"[xarchkd] another run is building {folder}; waiting for it", file=sys.stderr, flush=True)
+            lock.acquire()
+    try:
+        build = [not done()] if acc.is_main_process else [None]
+        if acc.num_processes > 1:
+            broadcast_object_list(build)
+        yield bool(build[0])
+    finally:
+        if lock is not None:
+            lock.release()

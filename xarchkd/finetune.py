@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import make_accelerator
+from .accel import build_lock, make_accelerator
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .metrics import ner_scores
 from .ner_data import encode_sentences, join_sentences
 from .resources import home, resolve
-from .teacher import INFO_FILE, Teacher
+from .teacher import INFO_FILE, Teacher, is_built
 
 
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
@@ -41,86 +41,91 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                     lr=lr, batch_size=batch_size, max_length=max_length, warmup=warmup, seed=seed)
     fp = hash_json(settings)[:16]
     out = Path(out) if out else home() / "teachers" / f"ner-{Path(str(encoder)).name}-{fp}"
-    info_path = out / INFO_FILE
-    if info_path.is_file() and json.loads(info_path.read_text()).get("fingerprint") == fp:
+    if is_built(out, fp):
         return out
 
     torch.manual_seed(seed)
     acc = make_accelerator(mixed_precision, cpu=cpu)
-    tok = AutoTokenizer.from_pretrained(enc_path)
-    model = AutoModelForTokenClassification.from_pretrained(
-        enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
-    rows = {s: encode_sentences(list(d["words"]), list(d["tags"]), tok, labels, max_length, source=s) for s, d in splits.items()}
-    train = rows["train"]
-    # Under `accelerate launch` each of n ranks takes every n-th batch (the same count on every rank,
-    # so DDP's gradient all-reduce stays in step; up to n-1 batches of an epoch are left out).
-    n_proc, rank = acc.num_processes, acc.process_index
-    steps_per_epoch = math.ceil(len(train) / batch_size) // n_proc
-    total = max(1, steps_per_epoch * epochs)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(int(warmup * total), total))
-    model, opt, sched = acc.prepare(model, opt, sched)
+    with build_lock(acc, out, lambda: is_built(out, fp)) as must_build:
+        if not must_build:      # another run built it while this one waited
+            return out
+        tok = AutoTokenizer.from_pretrained(enc_path)
+        model = AutoModelForTokenClassification.from_pretrained(
+            enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)})
+        rows = {s: encode_sentences(list(d["words"]), list(d["tags"]), tok, labels, max_length, source=s)
+                for s, d in splits.items()}
+        train = rows["train"]
+        # Under `accelerate launch` each of n ranks takes every n-th batch (the same count on every rank,
+        # so DDP's gradient all-reduce stays in step; up to n-1 batches of an epoch are left out).
+        n_proc, rank = acc.num_processes, acc.process_index
+        steps_per_epoch = math.ceil(len(train) / batch_size) // n_proc
+        total = max(1, steps_per_epoch * epochs)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(int(warmup * total), total))
+        model, opt, sched = acc.prepare(model, opt, sched)
 
-    work = out.with_name(out.name + ".partial")
-    if acc.is_main_process:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-    record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
-              "epochs": [], "scoring": "seqeval default (conlleval-compatible)"}
-    best = -1.0
-    lengths = [len(x) for x in train.input_ids]
-    for epoch in range(1, epochs + 1):
-        model.train()
-        t0 = time.time()
-        batches = length_batches(lengths, batch_size, shuffle=True, seed=seed * 1000 + epoch)
-        batches = batches[rank:steps_per_epoch * n_proc:n_proc]
-        bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not (progress and acc.is_main_process),
-                   mininterval=5)
-        for idx in bar:
-            ids, mask = pad_ids([train.input_ids[i] for i in idx], tok.pad_token_id)
-            lab = torch.full(ids.shape, -100, dtype=torch.long)
-            for b, i in enumerate(idx):
-                lab[b, torch.as_tensor(train.word_pos[i], dtype=torch.long)] = torch.as_tensor(
-                    train.labels[i].astype(np.int64))
-            loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device), labels=lab.to(acc.device)).loss
-            acc.backward(loss)
-            acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        train_s = time.time() - t0
-        model.eval()
-        if not acc.is_main_process:      # the main process scores and saves; the others wait for it
+        work = out.with_name(out.name + ".partial")
+        if acc.is_main_process:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+        record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
+                  "epochs": [], "scoring": "seqeval default (conlleval-compatible)"}
+        best = -1.0
+        lengths = [len(x) for x in train.input_ids]
+        for epoch in range(1, epochs + 1):
+            model.train()
+            t0 = time.time()
+            batches = length_batches(lengths, batch_size, shuffle=True, seed=seed * 1000 + epoch)
+            batches = batches[rank:steps_per_epoch * n_proc:n_proc]
+            bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not (progress and acc.is_main_process),
+                       mininterval=5)
+            for idx in bar:
+                ids, mask = pad_ids([train.input_ids[i] for i in idx], tok.pad_token_id)
+                lab = torch.full(ids.shape, -100, dtype=torch.long)
+                for b, i in enumerate(idx):
+                    lab[b, torch.as_tensor(train.word_pos[i], dtype=torch.long)] = torch.as_tensor(
+                        train.labels[i].astype(np.int64))
+                loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device),
+                             labels=lab.to(acc.device)).loss
+                acc.backward(loss)
+                acc.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            train_s = time.time() - t0
+            model.eval()
+            if not acc.is_main_process:      # the main process scores and saves; the others wait for it
+                acc.wait_for_everyone()
+                continue
+            teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work))
+            ep = {"epoch": epoch, "train_seconds": round(train_s, 1)}
+            for split in ("valid", "test"):
+                if split in rows:
+                    ep[f"{split}_f1"] = evaluate_tags(teacher.predict_tags(rows[split], progress=progress),
+                                                      rows[split], splits[split]["tags"])["f1"]
+            record["epochs"].append(ep)
+            print(f"[xarchkd] teacher epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()), flush=True)
+            score = ep.get("valid_f1", -epoch)
+            if score > best:
+                best = score
+                tmp = work / "best.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                acc.unwrap_model(model).save_pretrained(tmp)
+                tok.save_pretrained(tmp)
+                shutil.rmtree(work / "best", ignore_errors=True)
+                os.replace(tmp, work / "best")
+                record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
             acc.wait_for_everyone()
-            continue
-        teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work))
-        ep = {"epoch": epoch, "train_seconds": round(train_s, 1)}
-        for split in ("valid", "test"):
-            if split in rows:
-                ep[f"{split}_f1"] = evaluate_tags(teacher.predict_tags(rows[split], progress=progress),
-                                                  rows[split], splits[split]["tags"])["f1"]
-        record["epochs"].append(ep)
-        print(f"[xarchkd] teacher epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()), flush=True)
-        score = ep.get("valid_f1", -epoch)
-        if score > best:
-            best = score
-            tmp = work / "best.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            acc.unwrap_model(model).save_pretrained(tmp)
-            tok.save_pretrained(tmp)
-            shutil.rmtree(work / "best", ignore_errors=True)
-            os.replace(tmp, work / "best")
-            record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
+        if acc.is_main_process:
+            (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
+            shutil.rmtree(out, ignore_errors=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(work / "best", out)
+            shutil.rmtree(work, ignore_errors=True)
         acc.wait_for_everyone()
-    if acc.is_main_process:
-        (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
-        shutil.rmtree(out, ignore_errors=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(work / "best", out)
-        shutil.rmtree(work, ignore_errors=True)
-    acc.wait_for_everyone()
-    return out
+        return out
 
 
 def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:

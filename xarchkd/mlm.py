@@ -18,14 +18,14 @@ from tqdm.auto import tqdm
 
 from students import StudentConfig, StudentModel
 
-from .accel import make_accelerator
+from .accel import build_lock, make_accelerator
 from .batching import length_batches, pad_ids, pad_words
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .resources import home, resolve
-from .teacher import INFO_FILE, Teacher, input_embeddings
+from .teacher import INFO_FILE, Teacher, input_embeddings, is_built
 from .train import train_student
 
 HELDOUT_EVERY = 20       # every 20th row of the corpus is held out
@@ -71,60 +71,64 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
                     batch_size=batch_size, max_length=max_length, seed=seed)
     fp = hash_json(settings)[:16]
     out = Path(out) if out else home() / "teachers" / f"mlm-{Path(str(encoder)).name}-{fp}"
-    if (out / INFO_FILE).is_file() and json.loads((out / INFO_FILE).read_text()).get("fingerprint") == fp:
+    if is_built(out, fp):
         return out
     torch.manual_seed(seed)
     mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()
     acc = make_accelerator("no")
-    # Under `accelerate launch` each of n ranks takes every n-th batch, the same count on every rank.
-    n_proc, rank = acc.num_processes, acc.process_index
-    steps_per_epoch = -(-len(train) // batch_size) // n_proc
-    total = max(1, epochs * steps_per_epoch)
-    opt = torch.optim.AdamW(mlm.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) *
-                                              max(0.0, (total - s) / total))
-    model, opt, sched = acc.prepare(MaskedLogits(mlm), opt, sched)   # DDP wraps the masked-only forward
-    held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
-    record = {"fingerprint": fp, "encoder": str(encoder), "text": text, "rows": {"train": len(train), "held": len(held)},
-              "epochs": []}
-    for epoch in range(1, epochs + 1):
-        model.train()
-        t0 = time.time()
-        m = mask_rows(train, tok, seed=seed * 1000 + epoch)   # fresh masks each teacher epoch
-        batches = length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch)
-        bar = tqdm(batches[rank:steps_per_epoch * n_proc:n_proc], desc=f"mlm teacher epoch {epoch}/{epochs}",
-                   disable=not (progress and acc.is_main_process), mininterval=5)
-        for idx in bar:
-            logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
-            loss = torch.nn.functional.cross_entropy(logits, tgt)
-            acc.backward(loss)
-            acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        train_s = time.time() - t0
-        model.eval()                 # held-out scores without dropout
-        if acc.is_main_process:      # the main process scores; the others wait for it
-            scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx,
-                                                             tok.pad_token_id)[0], held_m)
-            record["epochs"].append({"epoch": epoch, "train_seconds": round(train_s, 1), **scores})
-            print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
+    with build_lock(acc, out, lambda: is_built(out, fp)) as must_build:
+        if not must_build:      # another run built it while this one waited
+            return out
+        # Under `accelerate launch` each of n ranks takes every n-th batch, the same count on every rank.
+        n_proc, rank = acc.num_processes, acc.process_index
+        steps_per_epoch = -(-len(train) // batch_size) // n_proc
+        total = max(1, epochs * steps_per_epoch)
+        opt = torch.optim.AdamW(mlm.parameters(), lr=lr, weight_decay=0.01)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) *
+                                                  max(0.0, (total - s) / total))
+        model, opt, sched = acc.prepare(MaskedLogits(mlm), opt, sched)   # DDP wraps the masked-only forward
+        held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
+        record = {"fingerprint": fp, "encoder": str(encoder), "text": text,
+                  "rows": {"train": len(train), "held": len(held)},
+                  "epochs": []}
+        for epoch in range(1, epochs + 1):
+            model.train()
+            t0 = time.time()
+            m = mask_rows(train, tok, seed=seed * 1000 + epoch)   # fresh masks each teacher epoch
+            batches = length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch)
+            bar = tqdm(batches[rank:steps_per_epoch * n_proc:n_proc], desc=f"mlm teacher epoch {epoch}/{epochs}",
+                       disable=not (progress and acc.is_main_process), mininterval=5)
+            for idx in bar:
+                logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
+                loss = torch.nn.functional.cross_entropy(logits, tgt)
+                acc.backward(loss)
+                acc.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            train_s = time.time() - t0
+            model.eval()                 # held-out scores without dropout
+            if acc.is_main_process:      # the main process scores; the others wait for it
+                scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx,
+                                                                 tok.pad_token_id)[0], held_m)
+                record["epochs"].append({"epoch": epoch, "train_seconds": round(train_s, 1), **scores})
+                print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
+            acc.wait_for_everyone()
+        if acc.is_main_process:
+            record.update(record["epochs"][-1] if record["epochs"] else
+                          mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(mlm).eval(), held_m, idx,
+                                                                  tok.pad_token_id)[0], held_m))
+            tmp = out.with_name(out.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            mlm.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
         acc.wait_for_everyone()
-    if acc.is_main_process:
-        record.update(record["epochs"][-1] if record["epochs"] else
-                      mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(mlm).eval(), held_m, idx, tok.pad_token_id)[0],
-                                   held_m))
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        mlm.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-    acc.wait_for_everyone()
-    return out
+        return out
 
 
 class MaskedLogits(torch.nn.Module):
@@ -271,7 +275,8 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
     if "top1" not in tinfo:
         t = Teacher.load(tpath, "mlm")
-        tinfo.update(mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(t.model), held_m, idx, tok.pad_token_id)[0], held_m))
+        tinfo.update(mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(t.model), held_m, idx, tok.pad_token_id)[0],
+                                  held_m))
     results = {
         "recipe": cfg.recipe, "task": "mlm", "kd": kd,
         "teacher": {**held_c.teacher, "top1": tinfo.get("top1"), "top5": tinfo.get("top5")},

@@ -109,6 +109,13 @@ class Teacher:
         return out
 
 
+def is_built(folder: Path, fingerprint: str) -> bool:
+    """Whether ``folder`` holds a finished fine-tuned teacher with this fingerprint (its record,
+    ``xarchkd_teacher.json``, is the last thing written)."""
+    info = Path(folder) / INFO_FILE
+    return info.is_file() and json.loads(info.read_text()).get("fingerprint") == fingerprint
+
+
 def teacher_summary(path: str) -> dict:
     """Name, parameter count, size on disk and recorded F1 of a teacher folder, without loading it."""
     from safetensors import safe_open
