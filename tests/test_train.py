@@ -177,3 +177,18 @@ def test_two_runs_fine_tuning_the_same_teacher_train_it_once(tmp_path, tiny_teac
     assert all(o.strip().endswith(str(out)) for o, _ in outs)
     info = json.loads((out / "xarchkd_teacher.json").read_text())
     assert [e["epoch"] for e in info["epochs"]] == [1]
+
+
+def test_transfer_run_caches_the_extra_rows_and_reports_them(tmp_path, tiny_teacher, conll_small):
+    """A recipe with augmented transfer data: the extra rows get their own teacher cache (reported with
+    size and build time), and a second run reuses both caches."""
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "aug", **{"train.epochs": 1, "data.transfer": "augment",
+                                                                     "data.transfer_factor": 0.5})
+    res = xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert res["transfer"] == {"source": "augment", "factor": 0.5, "rows": 150}
+    assert res["train_rows"] == 300 + 150
+    labelled, extra = res["caches"]
+    assert (labelled["rows"], extra["rows"]) == (300, 150) and extra["mb"] > 0 and extra["build_seconds"] > 0
+    o["out"] = str(tmp_path / "again")
+    again = xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert again["caches"] == res["caches"]                 # same folders, same recorded builds: reused

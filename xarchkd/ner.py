@@ -210,6 +210,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
                     "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
                     "per_type": scores["per_type"], "kept_vocab": scfg.kept_vocab or scfg.vocab_size},
         "scoring": scores["scoring"], "train_rows": len(examples), "train_seconds": fit["train_seconds"],
+        "transfer": {"source": cfg.data.transfer, "factor": cfg.data.transfer_factor,
+                     "rows": sum(len(r) for r, _ in parts[1:]) if len(parts) > 1 else 0},
+        "caches": [_cache_facts(c) for _, c in parts if c is not None],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
     tmp = out / "results.json.tmp"
@@ -218,6 +221,13 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if uploader is not None:
         uploader(out / "student", final=True)
     return results
+
+
+def _cache_facts(c: Cache) -> dict:
+    """Where a teacher-logits cache lives, its size, and what building it cost (from its manifest)."""
+    build = c.manifest.get("build", {})
+    return {"path": str(c.path), "rows": len(c), "mb": round(c.size_bytes / 1e6, 2),
+            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s")}
 
 
 def init_student_from(model: StudentModel, folder: str) -> None:
