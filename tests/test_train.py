@@ -192,3 +192,39 @@ def test_transfer_run_caches_the_extra_rows_and_reports_them(tmp_path, tiny_teac
     o["out"] = str(tmp_path / "again")
     again = xarchkd.run("bert-cnn-ner", progress=False, **o)
     assert again["caches"] == res["caches"]                 # same folders, same recorded builds: reused
+
+
+def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
+    """Two-stage init: rows are copied by teacher token id through both token maps (unpruned MLM student
+    -> pruned NER student and back), the encoder is copied, the head is not; another size is refused."""
+    from students import CheckpointError, StudentConfig, StudentModel
+    from xarchkd.ner import init_student_from
+    from conftest import LABELS
+    V, unk = len(tokenizer), tokenizer.unk_token_id
+    common = dict(block="lstm", vocab_size=V, embed_dim=16, hidden=32, layers=1, pad_id=tokenizer.pad_token_id,
+                  unk_id=unk)
+    torch.manual_seed(0)
+    src = StudentModel(StudentConfig(task="mlm", **common))
+    src.save_pretrained(tmp_path / "mlm")
+    kept = [unk, tokenizer.pad_token_id, tokenizer.cls_token_id, 2003, 5000, 7592]
+    token_map = torch.zeros(V, dtype=torch.long)
+    token_map[torch.tensor(kept)] = torch.arange(len(kept))
+    dst = StudentModel(StudentConfig(task="ner", kept_vocab=len(kept), num_labels=9, labels=LABELS, **common))
+    dst.set_vocab(token_map)
+    head = dst.head.weight.clone()
+    init_student_from(dst, str(tmp_path / "mlm"))
+    for row, tid in enumerate(kept):
+        torch.testing.assert_close(dst.embed.weight[row], src.embed.weight[tid])
+    for k, v in src.state_dict().items():
+        if k.startswith("encoder."):
+            torch.testing.assert_close(dst.state_dict()[k], v)
+    assert torch.equal(dst.head.weight, head)
+    # the other way: a pruned source gives ids it never kept its [UNK] row
+    dst.save_pretrained(tmp_path / "pruned")
+    full = StudentModel(StudentConfig(task="ner", num_labels=9, labels=LABELS, **common))
+    init_student_from(full, str(tmp_path / "pruned"))
+    torch.testing.assert_close(full.embed.weight[5000], dst.embed.weight[4])
+    torch.testing.assert_close(full.embed.weight[1996], dst.embed.weight[0])     # not kept -> UNK row
+    wider = StudentModel(StudentConfig(task="ner", num_labels=9, labels=LABELS, **{**common, "hidden": 64}))
+    with pytest.raises(CheckpointError, match="encoder weights differ"):
+        init_student_from(wider, str(tmp_path / "mlm"))

@@ -231,15 +231,27 @@ def _cache_facts(c: Cache) -> dict:
 
 
 def init_student_from(model: StudentModel, folder: str) -> None:
-    """Copy embedding and encoder weights from another student (two-stage distillation)."""
+    """Two-stage distillation: start ``model``'s embedding and encoder from another student's (e.g. an
+    MLM-distilled one). Embedding rows are matched by *teacher token id* through both students'
+    ``token_map``s, so a pruned NER student can start from an unpruned MLM student (and vice versa);
+    ids the source has no own row for get its [UNK] row. The head stays as initialised."""
+    from students import CheckpointError
     src = StudentModel.from_pretrained(folder)
+    if src.cfg.vocab_size != model.cfg.vocab_size or src.cfg.embed_dim != model.cfg.embed_dim:
+        raise CheckpointError(f"--init-from {folder}: its embedding is {src.cfg.vocab_size} ids x "
+                              f"{src.cfg.embed_dim}, this student's {model.cfg.vocab_size} x {model.cfg.embed_dim} "
+                              "(another tokenizer or width)")
     own = model.state_dict()
-    take = {k: v for k, v in src.state_dict().items()
-            if (k.startswith("embed") or k.startswith("encoder") or k == "token_map") and k in own}
-    bad = [k for k, v in take.items() if own[k].shape != v.shape]
+    enc = {k: v for k, v in src.state_dict().items() if k.startswith("encoder.")}
+    bad = sorted(k for k in set(enc) | {k for k in own if k.startswith("encoder.")}
+                 if k not in enc or k not in own or own[k].shape != enc[k].shape)
     if bad:
-        from students import CheckpointError
-        raise CheckpointError(f"--init-from {folder}: shapes differ for {bad[:3]} (a student of another size)")
-    model.load_state_dict(take, strict=False)
-    if "token_map" in take:
-        model.cfg.kept_vocab = src.cfg.kept_vocab
+        raise CheckpointError(f"--init-from {folder}: encoder weights differ ({bad[:3]}): a {src.cfg.block!r} student "
+                              f"of another size than this {model.cfg.block!r} one")
+    with torch.no_grad():   # each of our rows -> the teacher id it stands for (the [UNK] row: unk_id)
+        unk = model.cfg.unk_id
+        teacher_id = torch.full((model.embed.num_embeddings,), unk).scatter_reduce(
+            0, model.token_map, torch.arange(len(model.token_map)), reduce="amin", include_self=False)
+        teacher_id[model.token_map[unk]] = unk
+        model.embed.weight.copy_(src.embed.weight[src.token_map[teacher_id]])
+    model.load_state_dict(enc, strict=False)
