@@ -36,3 +36,19 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "run", "bert-sru-ner", "--set", "train.epochs=1",
                         "--print-config"], capture_output=True, text=True)
     assert p.returncode == 0 and "epochs = 1" in p.stdout
+
+
+def test_every_cli_option_is_explained_with_its_default():
+    """`xarchkd <cmd> --help` documents every option, and the default is printed beside each one."""
+    import argparse
+    from xarchkd.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"run", "teacher", "cache", "eval", "predict", "fill", "bench", "serve", "resources"} <= set(sub.choices)
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"xarchkd {name} {action.option_strings or action.dest}: no help text"
+            if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
+                assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)

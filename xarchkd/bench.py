@@ -640,7 +640,7 @@ def add_arguments(p) -> None:
     p.add_argument("--student", action="append", default=[], help="student folder (repeatable)")
     p.add_argument("--json", default=None, help="write the report here")
     p.add_argument("--threads", type=_csv(int), default=[1, 2], help="torch thread counts, comma separated")
-    p.add_argument("--batch-sizes", type=_csv(int), default=[1, 32])
+    p.add_argument("--batch-sizes", type=_csv(int), default=[1, 32], help="sentences per call, comma separated")
     p.add_argument("--lengths", type=_csv(_length), default=["real", 32, 128],
                    help="'real' (CoNLL test sentences) and/or fixed sub-word lengths")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per model and setting (default 30; 5 with --quick)")
@@ -654,7 +654,7 @@ def add_arguments(p) -> None:
                    help="timed text-in -> entities-out calls per model on real sentences (0: none; default = repeats)")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="measure peak RSS growth")
     p.add_argument("--data", default="conll2003", help="resource name or folder with test.txt")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed for the sentences drawn per call")
     p.add_argument("--task", choices=("ner", "mlm"), default="ner",
                    help="mlm: masked-LM teachers and MLM students (latency and size only; no F1, no e2e)")
 
