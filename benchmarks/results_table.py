@@ -1,6 +1,6 @@
 """Render run folders' results.json into the Markdown tables of benchmarks/RESULTS.md.
 
-    python benchmarks/results_table.py runs/bert-*-ner runs/bert-*-ner-nokd
+    python benchmarks/results_table.py runs/bert-*-ner runs/bert-*-ner-nokd runs/bert-*-ner-aug* ...
 """
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ def ner_table(runs) -> str:
     return "\n".join([head, *rows])
 
 
+def transfer_table(runs) -> str:
+    """NER runs by transfer source: extra rows, epochs, the extra rows' cache size and build time."""
+    head = ("| run | student | transfer | extra rows | train rows | epochs | test F1 | gap to teacher | "
+            "extra cache MB | extra cache build s | train s |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for name, r in runs:
+        if r["task"] != "ner" or not r.get("kd", True):
+            continue
+        tr, caches = r.get("transfer") or {}, r.get("caches") or []
+        extra = caches[1] if len(caches) > 1 else None
+        src = f"{tr['source']} x{tr['factor']:g}" if tr.get("source") else "labelled only"
+        rows.append(f"| {name} | {r['student']['arch']} | {src} | {tr.get('rows', 0):,} | {r['train_rows']:,} | "
+                    f"{len(r['history'])} | {r['student']['f1']:.4f} | "
+                    f"{100 * (r['teacher']['f1'] - r['student']['f1']):+.1f} | "
+                    f"{extra['mb'] if extra else ''} | {extra['build_seconds'] if extra else ''} | "
+                    f"{r['train_seconds']:.0f} |")
+    return "\n".join([head, *rows])
+
+
 def mlm_table(runs) -> str:
     head = ("| run | student | params | MB | top-1 | top-5 | rel top-1 | rel top-5 | teacher top-1 / top-5 | "
             "cache MB (train) | train s |\n|---|---|---|---|---|---|---|---|---|---|---|")
@@ -50,5 +69,7 @@ if __name__ == "__main__":
     runs = load(sys.argv[1:])
     if any(r["task"] == "ner" for _, r in runs):
         print(ner_table(runs))
+        if any((r.get("transfer") or {}).get("source") for _, r in runs):
+            print("\n" + transfer_table(runs))
     if any(r["task"] == "mlm" for _, r in runs):
         print(mlm_table(runs))
