@@ -2,7 +2,8 @@
 
 - Embedding over the teacher tokenizer's ids. ``token_map`` (a buffer, saved with the weights)
   maps each teacher id to an embedding row, so the table can keep only the sub-words seen in
-  training (vocabulary pruning; every other id maps to the [UNK] row).
+  training (vocabulary pruning; every other id maps to the [UNK] row). With ``shape_dim > 0`` a
+  small word-shape embedding (capitalisation, digits; ids from the data side) is concatenated to it.
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
 - Head: ``ner`` -- a linear tagger; ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
   tied to the input embedding (logits over embedding rows, plus a bias).
@@ -18,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from . import checkpoint
-from .config import StudentConfig
+from .config import NUM_SHAPES, StudentConfig
 from .errors import CheckpointError, StudentError
 from .registry import build_block
 
@@ -58,8 +59,9 @@ class StudentModel(nn.Module):
         self.embed = nn.Embedding(rows, cfg.embed_dim,
                                   padding_idx=cfg.pad_id if unpruned and 0 <= cfg.pad_id < rows else None)
         self.register_buffer("token_map", default_token_map(cfg))
+        self.shape_embed = nn.Embedding(NUM_SHAPES, cfg.shape_dim) if cfg.shape_dim else None
         self.drop = nn.Dropout(cfg.dropout)
-        self.encoder = build_block(cfg.embed_dim, cfg)
+        self.encoder = build_block(cfg.embed_dim + cfg.shape_dim, cfg)
         if cfg.task == "ner":
             self.head = nn.Linear(self.encoder.out_dim, cfg.num_labels)
         else:
@@ -68,11 +70,15 @@ class StudentModel(nn.Module):
             self.mlm_bias = nn.Parameter(torch.zeros(rows))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                positions: torch.Tensor | None = None) -> StudentOutput:
+                positions: torch.Tensor | None = None, shapes: torch.Tensor | None = None) -> StudentOutput:
         """Run ``input_ids``/``attention_mask`` ``[B,T]`` (right-padded); with ``positions`` ``[B,P]``
-        (padded with 0) only those positions' states go through the head."""
+        (padded with 0) only those positions' states go through the head. ``shapes`` ``[B,T]`` are the
+        word-shape ids a ``shape_dim`` student reads (``None``: all 0, "unknown"); others ignore them."""
         mask = attention_mask.bool()
-        x = self.drop(self.embed(self.token_map[input_ids]))
+        x = self.embed(self.token_map[input_ids])
+        if self.shape_embed is not None:
+            x = torch.cat([x, self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)], -1)
+        x = self.drop(x)
         h = self.encoder(x, mask)
         if positions is not None:
             h = h.gather(1, positions.unsqueeze(-1).expand(-1, -1, h.shape[-1]))

@@ -79,6 +79,26 @@ def test_alignment_first_subword_with_real_wordpiece(tokenizer):
     assert len(toks) > 7  # at least one word was split into several pieces
 
 
+def test_word_shapes_follow_each_words_sub_words(tokenizer):
+    """Every sub-word carries its word's shape (the case the uncased tokenizer drops); [CLS]/[SEP] are 0,
+    also in the pieces of a split sentence."""
+    from xarchkd.ner_data import ALL_CAPS, CAPITALISED, DIGITS, LOWER, MIXED, OTHER, word_shape
+    assert [word_shape(w) for w in ["paris", "Paris", "McDonald", "A", "NATO", "U.S.", "iPhone", "1996", "3-1",
+                                    ",", "Kraków"]] == \
+        [LOWER, CAPITALISED, CAPITALISED, CAPITALISED, ALL_CAPS, ALL_CAPS, MIXED, DIGITS, DIGITS, OTHER, CAPITALISED]
+    words = ["Wolfgang", "SCHÜSSEL", "visited", "Kraków", "in", "1996", "."]
+    rows = encode_sentences([words], None, tokenizer, LABELS, 128)
+    ids, pos, shp = rows.input_ids[0], rows.word_pos[0], rows.shapes[0]
+    assert len(shp) == len(ids) and shp[0] == 0 and shp[-1] == 0
+    ends = list(pos[1:]) + [len(ids) - 1]
+    for w, start, end in zip(words, pos, ends):
+        assert (shp[start:end] == word_shape(w)).all()            # the word's first and continuation pieces
+    assert ends[1] - pos[1] > 1           # SCHÜSSEL is split, so continuation pieces were checked too
+    short = encode_sentences([words * 6], None, tokenizer, LABELS, max_length=16)
+    assert len(short) > 1 and all(s[0] == 0 and s[-1] == 0 and len(s) == len(i)
+                                  for s, i in zip(short.shapes, short.input_ids))
+
+
 def test_long_sentences_are_split_not_dropped(tokenizer):
     words = [["word"] * 50 + ["Mannheim"] * 30]
     tags = [["O"] * 50 + ["B-LOC"] * 30]

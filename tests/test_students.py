@@ -42,6 +42,25 @@ def test_shapes_with_and_without_positions(block):
     torch.testing.assert_close(out2.logits[0, 1], out.logits[0, 3])
 
 
+def test_word_shapes_reach_a_shape_student_only(tmp_path):
+    """A ``shape_dim`` student reads the shape ids (other shapes -> other logits; None = all 0) and keeps
+    its shape embedding through save/load; a student without it ignores them."""
+    from students import NUM_SHAPES
+    ids, mask = batch()
+    shapes = torch.randint(1, NUM_SHAPES, ids.shape, generator=torch.Generator().manual_seed(2)) * mask
+    m = tiny("lstm", shape_dim=4)
+    assert m.encoder.rnn.input_size == 16 + 4
+    a, b = m(ids, mask, shapes=shapes).logits, m(ids, mask, shapes=(shapes + 1) % NUM_SHAPES).logits
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(m(ids, mask).logits, m(ids, mask, shapes=torch.zeros_like(ids)).logits)
+    m.save_pretrained(tmp_path / "s")
+    again = StudentModel.from_pretrained(tmp_path / "s")
+    assert again.cfg.shape_dim == 4
+    torch.testing.assert_close(again(ids, mask, shapes=shapes).logits, a)
+    plain = tiny("lstm")
+    torch.testing.assert_close(plain(ids, mask, shapes=shapes).logits, plain(ids, mask).logits)
+
+
 @pytest.mark.parametrize("block", ALL_BLOCKS)
 def test_padding_does_not_change_real_positions(block):
     m = tiny(block)

@@ -228,3 +228,18 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
     wider = StudentModel(StudentConfig(task="ner", num_labels=9, labels=LABELS, **{**common, "hidden": 64}))
     with pytest.raises(CheckpointError, match="encoder weights differ"):
         init_student_from(wider, str(tmp_path / "mlm"))
+
+
+def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_teacher, conll_small):
+    """student.shape_dim through a recipe: trained with the word shapes, saved, and scored again by
+    `xarchkd eval` (which must feed the same shapes) to the same F1 as the run's results.json."""
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "shape", block="lstm",
+                       **{"student.shape_dim": 4, "train.epochs": 3, "student.hidden": 32})
+    res = xarchkd.run("bert-lstm-ner", progress=False, **o)
+    from students import StudentModel
+    assert StudentModel.from_pretrained(tmp_path / "shape" / "student").cfg.shape_dim == 4
+    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "shape" / "student"), "--data",
+                        str(conll_small), "--split", "test"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert res["student"]["f1"] > 0                         # it tags entities, so equal scores mean something
+    assert json.loads(p.stdout)["f1"] == pytest.approx(res["student"]["f1"])

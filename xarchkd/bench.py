@@ -54,6 +54,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from students import NUM_SHAPES
+
 from .batching import length_batches, pad_ids, pad_words
 from .ner_data import encode_sentences, join_sentences
 
@@ -92,7 +94,7 @@ class Entry:
     name: str
     kind: str                    # "teacher" | "student"
     variant: str                 # "fp32" | "int8" | "torchscript"
-    forward: Callable            # (ids [B,T], mask [B,T], positions [B,P]) -> logits [B,P,C]
+    forward: Callable            # (ids [B,T], mask [B,T], positions [B,P], shapes [B,T]) -> logits [B,P,C]
     tokenizer: object
     labels: list[str]
     params: int
@@ -178,7 +180,7 @@ def load_teacher(path: str, labels: list[str] | None = None) -> Entry:
     info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
     name = "teacher " + (info.get("encoder") or folder.name) + ("" if trained else " (random head)")
 
-    def forward(ids, mask, pos):
+    def forward(ids, mask, pos, shapes=None):     # word shapes are a student input; teachers ignore them
         logits = model(input_ids=ids, attention_mask=mask).logits
         return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
@@ -199,7 +201,7 @@ def load_mlm_teacher(path: str) -> Entry:
     model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
     info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
 
-    def forward(ids, mask, pos):
+    def forward(ids, mask, pos, shapes=None):     # word shapes are a student input; teachers ignore them
         logits = model(input_ids=ids, attention_mask=mask).logits
         return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
@@ -269,8 +271,8 @@ class _Logits(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, ids, mask, pos):
-        return self.model(ids, mask, pos).logits
+    def forward(self, ids, mask, pos, shapes):
+        return self.model(ids, mask, pos, shapes).logits
 
 
 def export_student(model: nn.Module, vocab_size: int, pad_id: int) -> tuple[torch.jit.ScriptModule | None, str]:
@@ -284,7 +286,7 @@ def export_student(model: nn.Module, vocab_size: int, pad_id: int) -> tuple[torc
             mask[-1, t // 2:] = 0
             ids[-1, t // 2:] = pad_id
         pos = torch.randint(1, max(2, t // 2), (b, p), generator=g)
-        return ids, mask, pos
+        return ids, mask, pos, torch.randint(0, NUM_SHAPES, (b, t), generator=g)
     wrapped = _Logits(model).eval()
     try:
         with warnings.catch_warnings(), torch.no_grad():
@@ -329,7 +331,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
     extra = {"run": student_name(folder), "embed_dim": c.embed_dim, "hidden": c.hidden, "layers": c.layers}
 
     def wrap(m):
-        return lambda ids, mask, pos: m(ids, mask, pos).logits
+        return lambda ids, mask, pos, shapes: m(ids, mask, pos, shapes).logits
 
     out = [Entry(base, variant="fp32", forward=wrap(model), size_mb=_file_mb([folder / "model.safetensors"]),
                  load_rss_mb=_delta(rss0), extra=dict(extra), **common)]
@@ -349,7 +351,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
         traced, note = export_student(model, c.vocab_size, c.pad_id)
         size = _saved_mb(traced, torch.jit.save) if traced is not None else 0.0
         out.append(Entry(base, variant="torchscript",
-                         forward=(lambda ids, mask, pos: traced(ids, mask, pos)) if traced is not None else None,
+                         forward=(lambda *batch: traced(*batch)) if traced is not None else None,
                          size_mb=size, notes=note, extra=dict(extra), **common))
     return out
 
@@ -376,19 +378,22 @@ class Corpus:
 
 
 def model_batch(rows, tok, sentences: np.ndarray | None, length: int | None, rng: np.random.Generator, batch: int):
-    """(ids, mask, positions) for real ``sentences`` (all their rows) or a ``length``-token window batch."""
+    """(ids, mask, positions, shapes) for real ``sentences`` (all their rows) or a ``length``-token window batch."""
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     if length is None:
         want = set(sentences.tolist())
         idx = [i for i, s in enumerate(rows.sent_id.tolist()) if s in want]
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
-        return ids, mask, pad_words([rows.word_pos[i] for i in idx], 0)
+        return ids, mask, pad_words([rows.word_pos[i] for i in idx], 0), pad_words([rows.shapes[i] for i in idx], 0)
     stream = np.concatenate([x[1:-1] for x in rows.input_ids]).astype(np.int64)
+    shape_stream = np.concatenate([x[1:-1] for x in rows.shapes]).astype(np.int64)
     starts = rng.integers(0, len(stream) - (length - 2), size=batch)
-    body = np.stack([stream[s:s + length - 2] for s in starts])
-    ids = np.concatenate([np.full((batch, 1), tok.cls_token_id), body, np.full((batch, 1), tok.sep_token_id)], 1)
+    special = np.zeros((batch, 1), dtype=np.int64)     # [CLS]/[SEP] have shape 0
+    ids = np.concatenate([np.full((batch, 1), tok.cls_token_id), np.stack([stream[s:s + length - 2] for s in starts]),
+                          np.full((batch, 1), tok.sep_token_id)], 1)
+    shapes = np.concatenate([special, np.stack([shape_stream[s:s + length - 2] for s in starts]), special], 1)
     ids = torch.as_tensor(ids, dtype=torch.long)
-    return ids, torch.ones_like(ids), torch.arange(1, length - 1).repeat(batch, 1)
+    return ids, torch.ones_like(ids), torch.arange(1, length - 1).repeat(batch, 1), torch.as_tensor(shapes)
 
 
 def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
@@ -398,8 +403,7 @@ def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
     rows = encode_sentences(words, None, entry.tokenizer, entry.labels, 128)
     pad = entry.tokenizer.pad_token_id or 0
     ids, mask = pad_ids(rows.input_ids, pad)
-    pos = pad_words(rows.word_pos, 0)
-    pred = entry.forward(ids, mask, pos).argmax(-1)
+    pred = entry.forward(ids, mask, pad_words(rows.word_pos, 0), pad_words(rows.shapes, 0)).argmax(-1)
     tags = [[entry.labels[k] for k in pred[b, :len(w)].tolist()] for b, w in enumerate(rows.word_pos)]
     out = []
     for ws, ts in zip(words, join_sentences(rows.sent_id, tags)):
@@ -415,7 +419,8 @@ def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
     pad = entry.tokenizer.pad_token_id or 0
     for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
-        pred = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0)).argmax(-1)
+        pred = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0),
+                             pad_words([rows.shapes[i] for i in idx], 0)).argmax(-1)
         for b, i in enumerate(idx):
             out[i] = [entry.labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
     return out

@@ -58,7 +58,8 @@ class NerExamples(torch.utils.data.Dataset):
         gold = pad_words([rw.labels[r] for rw, r in rows], NO_LABEL)
         lens = [len(rw.word_pos[r]) for rw, r in rows]
         pos_mask = torch.arange(positions.shape[1])[None, :] < torch.as_tensor(lens)[:, None]
-        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold}
+        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold,
+                 "shapes": pad_words([rw.shapes[r] for rw, r in rows], 0)}
         if self.with_teacher:
             batch["teacher_logits"] = _stack([self.parts[p][1].row("logits", r) for p, r in items], positions.shape[1])
             if self.with_hidden:
@@ -84,7 +85,8 @@ def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> l
     for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], model.cfg.pad_id)
         pos = pad_words([rows.word_pos[i] for i in idx], 0)
-        pred = model(ids.to(dev), mask.to(dev), positions=pos.to(dev)).logits.argmax(-1).cpu()
+        shapes = pad_words([rows.shapes[i] for i in idx], 0)
+        pred = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits.argmax(-1).cpu()
         for b, i in enumerate(idx):
             out[i] = [labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
     return out

@@ -1,9 +1,11 @@
 """Turn word-level NER sentences into model rows: sub-word ids plus the position of each word.
 
-A row is ``{"input_ids", "word_pos", "labels", "sent_id"}``: ``word_pos[i]`` is the
+A row is ``{"input_ids", "word_pos", "labels", "sent_id", "shapes"}``: ``word_pos[i]`` is the
 index of word i's first sub-word in ``input_ids`` (the position that carries the
 word's label for teacher and student alike); ``labels`` has one id per word, or -1
-where no gold label exists (teacher-labelled transfer rows). Sentences longer than
+where no gold label exists (teacher-labelled transfer rows); ``shapes`` gives each
+sub-word its word's shape (``word_shape``: case and digits, which an uncased
+tokenizer throws away), read only by students built with ``shape_dim``. Sentences longer than
 ``max_length`` sub-words are *split* into consecutive pieces that share a
 ``sent_id`` (never dropped or silently truncated); predictions are joined back per
 sentence before scoring.
@@ -14,9 +16,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from students import NUM_SHAPES
+
 from .errors import DataError
 
 NO_LABEL = -1
+# Word-shape ids (0 is left for [CLS]/[SEP]/padding).
+LOWER, CAPITALISED, ALL_CAPS, MIXED, DIGITS, OTHER = 1, 2, 3, 4, 5, 6
+assert OTHER < NUM_SHAPES
+
+
+def word_shape(word: str) -> int:
+    """The shape id of a word: lower ``paris``, Capitalised ``Paris``/``McDonald``/``A``, ALL CAPS ``NATO``,
+    mixed ``iPhone``, digits (no letters, some digit: ``1996``, ``3-1``), other (punctuation)."""
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return DIGITS if any(c.isdigit() for c in word) else OTHER
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return ALL_CAPS
+    if letters[0].isupper():
+        return CAPITALISED
+    return LOWER if all(c.islower() for c in letters) else MIXED
 
 
 @dataclass
@@ -27,6 +47,7 @@ class Rows:
     labels: list[np.ndarray]
     sent_id: np.ndarray
     labels_vocab: list[str]
+    shapes: list[np.ndarray] | None = None   # word-shape id per sub-word (0 at [CLS]/[SEP]), like input_ids
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -50,7 +71,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     unk = tokenizer.unk_token_id
     room = max_length - 2
-    out_ids, out_pos, out_lab, out_sid = [], [], [], []
+    out_ids, out_pos, out_lab, out_sid, out_shape = [], [], [], [], []
     for sid, ws in enumerate(words):
         pieces = tokenizer(ws, is_split_into_words=True, add_special_tokens=False)["input_ids"] if ws else []
         # Sub-words per word. A fast tokenizer gives word_ids(); re-tokenise word by word otherwise.
@@ -63,26 +84,30 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
                                 f"{labels_vocab}", source) from None
         else:
             lab = [NO_LABEL] * len(ws)
+        shape = [word_shape(w) for w in ws]
         # Greedy split into pieces of at most `room` sub-words (a single over-long word is truncated).
         start = 0
         while start < len(ws) or (start == 0 and not ws):
-            ids, pos, count = [cls], [], 0
+            ids, pos, shp, count = [cls], [], [0], 0
             end = start
             while end < len(ws) and (count + len(per_word[end]) <= room or count == 0):
                 sub = per_word[end][:room]
                 pos.append(len(ids))
                 ids.extend(sub)
+                shp.extend([shape[end]] * len(sub))
                 count += len(sub)
                 end += 1
             ids.append(sep)
+            shp.append(0)
             out_ids.append(np.asarray(ids, dtype=np.int32))
+            out_shape.append(np.asarray(shp, dtype=np.int8))
             out_pos.append(np.asarray(pos, dtype=np.int32))
             out_lab.append(np.asarray(lab[start:end], dtype=np.int16))
             out_sid.append(sid)
             if end == start:
                 break
             start = end
-    return Rows(out_ids, out_pos, out_lab, np.asarray(out_sid, dtype=np.int64), list(labels_vocab))
+    return Rows(out_ids, out_pos, out_lab, np.asarray(out_sid, dtype=np.int64), list(labels_vocab), out_shape)
 
 
 def _subwords_per_word(tokenizer, words, pieces, unk):

@@ -34,7 +34,8 @@ class Examples(Protocol):
 
     A batch is a dict with ``input_ids``, ``attention_mask``, ``positions`` ([B,P] token positions
     the loss looks at), ``pos_mask`` ([B,P] bool), ``gold`` ([B,P], -1 = none), and optionally
-    ``teacher_logits``, ``teacher_indices`` (sparse top-k), ``teacher_hidden``.
+    ``shapes`` ([B,T] word-shape ids), ``teacher_logits``, ``teacher_indices`` (sparse top-k),
+    ``teacher_hidden``.
     """
     lengths: list[int]
 
@@ -95,7 +96,8 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         sums: dict[str, float] = {}
         for i, batch in enumerate(bar):
             with acc.accumulate(model):
-                o = model(batch["input_ids"], batch["attention_mask"], positions=batch["positions"])
+                o = model(batch["input_ids"], batch["attention_mask"], positions=batch["positions"],
+                          shapes=batch.get("shapes"))
                 loss, parts = loss_fn(o.logits, batch["pos_mask"], loss_cfg,
                                       teacher_logits=batch.get("teacher_logits"),
                                       teacher_indices=batch.get("teacher_indices"), gold=batch.get("gold"),
