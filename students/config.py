@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import CheckpointError
 
-# Word-shape ids a student with ``shape_dim > 0`` accepts (0 = special token / padding; the data side,
+# Word-shape ids a student with ``word_shapes`` accepts (0 = special token / padding; the data side,
 # ``xarchkd.ner_data.word_shape``, assigns 1..NUM_SHAPES-1: lower, Capitalised, ALL CAPS, mIxed, digits, other).
 NUM_SHAPES = 8
 
@@ -20,7 +20,7 @@ class StudentConfig:
     vocab_size: int = 30522     # size of the teacher tokenizer's vocabulary (ids the model accepts)
     kept_vocab: int = 0         # rows of the embedding table; 0 = vocab_size (no pruning)
     embed_dim: int = 128
-    shape_dim: int = 0          # >0: a word-shape embedding (case, digits) beside the sub-word one; an
+    word_shapes: bool = False   # add a word-shape embedding (case, digits) to the sub-word one: an
                                 # uncased teacher tokenizer drops capitalisation, this gives it back
     hidden: int = 256           # width of the block stack's output (bidirectional: both directions together)
     layers: int = 2

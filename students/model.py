@@ -2,8 +2,10 @@
 
 - Embedding over the teacher tokenizer's ids. ``token_map`` (a buffer, saved with the weights)
   maps each teacher id to an embedding row, so the table can keep only the sub-words seen in
-  training (vocabulary pruning; every other id maps to the [UNK] row). With ``shape_dim > 0`` a
-  small word-shape embedding (capitalisation, digits; ids from the data side) is concatenated to it.
+  training (vocabulary pruning; every other id maps to the [UNK] row). With ``word_shapes`` a
+  word-shape embedding (capitalisation, digits; ids from the data side) is *added* to it, like
+  BERT's token-type embedding: the block's input width stays ``embed_dim`` (so ``--init-from`` a
+  student without shapes still fits), and it starts at zero (a fresh student equals the plain one).
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
 - Head: ``ner`` -- a linear tagger; ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
   tied to the input embedding (logits over embedding rows, plus a bias).
@@ -59,9 +61,11 @@ class StudentModel(nn.Module):
         self.embed = nn.Embedding(rows, cfg.embed_dim,
                                   padding_idx=cfg.pad_id if unpruned and 0 <= cfg.pad_id < rows else None)
         self.register_buffer("token_map", default_token_map(cfg))
-        self.shape_embed = nn.Embedding(NUM_SHAPES, cfg.shape_dim) if cfg.shape_dim else None
+        # zeros without drawing random numbers: a seeded shape student starts exactly as the plain one
+        self.shape_embed = (nn.Embedding.from_pretrained(torch.zeros(NUM_SHAPES, cfg.embed_dim), freeze=False)
+                            if cfg.word_shapes else None)
         self.drop = nn.Dropout(cfg.dropout)
-        self.encoder = build_block(cfg.embed_dim + cfg.shape_dim, cfg)
+        self.encoder = build_block(cfg.embed_dim, cfg)
         if cfg.task == "ner":
             self.head = nn.Linear(self.encoder.out_dim, cfg.num_labels)
         else:
@@ -73,11 +77,11 @@ class StudentModel(nn.Module):
                 positions: torch.Tensor | None = None, shapes: torch.Tensor | None = None) -> StudentOutput:
         """Run ``input_ids``/``attention_mask`` ``[B,T]`` (right-padded); with ``positions`` ``[B,P]``
         (padded with 0) only those positions' states go through the head. ``shapes`` ``[B,T]`` are the
-        word-shape ids a ``shape_dim`` student reads (``None``: all 0, "unknown"); others ignore them."""
+        word-shape ids a ``word_shapes`` student reads (``None``: all 0, "unknown"); others ignore them."""
         mask = attention_mask.bool()
         x = self.embed(self.token_map[input_ids])
         if self.shape_embed is not None:
-            x = torch.cat([x, self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)], -1)
+            x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
         x = self.drop(x)
         h = self.encoder(x, mask)
         if positions is not None:

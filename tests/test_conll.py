@@ -94,6 +94,8 @@ def test_word_shapes_follow_each_words_sub_words(tokenizer):
     for w, start, end in zip(words, pos, ends):
         assert (shp[start:end] == word_shape(w)).all()            # the word's first and continuation pieces
     assert ends[1] - pos[1] > 1           # SCHÜSSEL is split, so continuation pieces were checked too
+    masked = encode_sentences([["Paris", tokenizer.mask_token]], None, tokenizer, LABELS, 128)
+    assert masked.shapes[0].tolist() == [0, CAPITALISED, 0, 0]   # a masked word's shape is unknown, not ALL CAPS
     short = encode_sentences([words * 6], None, tokenizer, LABELS, max_length=16)
     assert len(short) > 1 and all(s[0] == 0 and s[-1] == 0 and len(s) == len(i)
                                   for s, i in zip(short.shapes, short.input_ids))

@@ -43,21 +43,24 @@ def test_shapes_with_and_without_positions(block):
 
 
 def test_word_shapes_reach_a_shape_student_only(tmp_path):
-    """A ``shape_dim`` student reads the shape ids (other shapes -> other logits; None = all 0) and keeps
-    its shape embedding through save/load; a student without it ignores them."""
+    """A ``word_shapes`` student starts equal to a plain one (zero shape embedding), then reads the shape
+    ids (other shapes -> other logits; None = all 0) and keeps them through save/load; a plain student
+    ignores them."""
     from students import NUM_SHAPES
     ids, mask = batch()
     shapes = torch.randint(1, NUM_SHAPES, ids.shape, generator=torch.Generator().manual_seed(2)) * mask
-    m = tiny("lstm", shape_dim=4)
-    assert m.encoder.rnn.input_size == 16 + 4
+    m, plain = tiny("lstm", word_shapes=True), tiny("lstm")
+    assert m.encoder.rnn.input_size == 16                       # added to the sub-word embedding, not beside it
+    torch.testing.assert_close(m(ids, mask, shapes=shapes).logits, plain(ids, mask).logits)
+    with torch.no_grad():
+        m.shape_embed.weight.normal_()                          # as after training
     a, b = m(ids, mask, shapes=shapes).logits, m(ids, mask, shapes=(shapes + 1) % NUM_SHAPES).logits
     assert not torch.allclose(a, b)
     torch.testing.assert_close(m(ids, mask).logits, m(ids, mask, shapes=torch.zeros_like(ids)).logits)
     m.save_pretrained(tmp_path / "s")
     again = StudentModel.from_pretrained(tmp_path / "s")
-    assert again.cfg.shape_dim == 4
+    assert again.cfg.word_shapes is True
     torch.testing.assert_close(again(ids, mask, shapes=shapes).logits, a)
-    plain = tiny("lstm")
     torch.testing.assert_close(plain(ids, mask, shapes=shapes).logits, plain(ids, mask).logits)
 
 

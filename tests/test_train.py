@@ -196,7 +196,8 @@ def test_transfer_run_caches_the_extra_rows_and_reports_them(tmp_path, tiny_teac
 
 def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
     """Two-stage init: rows are copied by teacher token id through both token maps (unpruned MLM student
-    -> pruned NER student and back), the encoder is copied, the head is not; another size is refused."""
+    -> pruned NER student with word shapes, and back), the encoder is copied, the head is not; another
+    size is refused."""
     from students import CheckpointError, StudentConfig, StudentModel
     from xarchkd.ner import init_student_from
     from conftest import LABELS
@@ -209,7 +210,8 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
     kept = [unk, tokenizer.pad_token_id, tokenizer.cls_token_id, 2003, 5000, 7592]
     token_map = torch.zeros(V, dtype=torch.long)
     token_map[torch.tensor(kept)] = torch.arange(len(kept))
-    dst = StudentModel(StudentConfig(task="ner", kept_vocab=len(kept), num_labels=9, labels=LABELS, **common))
+    dst = StudentModel(StudentConfig(task="ner", kept_vocab=len(kept), num_labels=9, labels=LABELS, word_shapes=True,
+                                     **common))
     dst.set_vocab(token_map)
     head = dst.head.weight.clone()
     init_student_from(dst, str(tmp_path / "mlm"))
@@ -231,13 +233,14 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
 
 
 def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_teacher, conll_small):
-    """student.shape_dim through a recipe: trained with the word shapes, saved, and scored again by
+    """student.word_shapes through a recipe: trained with the word shapes, saved, and scored again by
     `xarchkd eval` (which must feed the same shapes) to the same F1 as the run's results.json."""
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "shape", block="lstm",
-                       **{"student.shape_dim": 4, "train.epochs": 3, "student.hidden": 32})
-    res = xarchkd.run("bert-lstm-ner", progress=False, **o)
+                       **{"student.word_shapes": True, "train.epochs": 8, "train.lr": 1e-2, "student.hidden": 32,
+                          "student.embed_dim": 32})
+    res = xarchkd.run("bert-lstm-ner-nokd", progress=False, **o)
     from students import StudentModel
-    assert StudentModel.from_pretrained(tmp_path / "shape" / "student").cfg.shape_dim == 4
+    assert StudentModel.from_pretrained(tmp_path / "shape" / "student").cfg.word_shapes is True
     p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "shape" / "student"), "--data",
                         str(conll_small), "--split", "test"], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]

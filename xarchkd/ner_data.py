@@ -5,7 +5,7 @@ index of word i's first sub-word in ``input_ids`` (the position that carries the
 word's label for teacher and student alike); ``labels`` has one id per word, or -1
 where no gold label exists (teacher-labelled transfer rows); ``shapes`` gives each
 sub-word its word's shape (``word_shape``: case and digits, which an uncased
-tokenizer throws away), read only by students built with ``shape_dim``. Sentences longer than
+tokenizer throws away), read only by students built with ``word_shapes``. Sentences longer than
 ``max_length`` sub-words are *split* into consecutive pieces that share a
 ``sent_id`` (never dropped or silently truncated); predictions are joined back per
 sentence before scoring.
@@ -84,7 +84,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
                                 f"{labels_vocab}", source) from None
         else:
             lab = [NO_LABEL] * len(ws)
-        shape = [word_shape(w) for w in ws]
+        shape = [0 if w == tokenizer.mask_token else word_shape(w) for w in ws]   # a masked word's shape is unknown
         # Greedy split into pieces of at most `room` sub-words (a single over-long word is truncated).
         start = 0
         while start < len(ws) or (start == 0 and not ws):
