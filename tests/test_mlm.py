@@ -60,7 +60,12 @@ def test_topk_cache_equals_teachers_own_topk(tmp_path, splade):
         np.testing.assert_allclose(np.asarray(c.row("values", r), dtype=np.float32), top.values.numpy(), rtol=2e-3,
                                    atol=2e-2)
         np.testing.assert_array_equal(np.asarray(c.row("positions", r)), m.positions[r])
-    assert c.manifest["bytes_per_item"] == 8 * 6
+    # fp16 values + uint16 ids (30,522 < 65,536) + an int32 position per masked token; dense would be 2 B x vocab
+    n = c.manifest["n_masked"]
+    assert c.arrays["indices"].dtype == np.uint16 and c.manifest["bytes_per_item"] == 8 * (2 + 2) + 4
+    assert c.manifest["dense_fp16_bytes_per_item"] == 2 * len(tok)
+    stored = sum((c.path / f"{a}.npy").stat().st_size for a in ("values", "indices", "positions"))
+    assert n * c.manifest["bytes_per_item"] <= stored < n * c.manifest["bytes_per_item"] + 3 * 256   # + .npy headers
     before = splade.forward_count
     mlm_cache(splade, m, tmp_path, k=8, batch_size=4, progress=False)
     assert splade.forward_count == before

@@ -7,7 +7,7 @@ Layout of one cache (a folder ``<root>/<task>-<fingerprint[:16]>/``)::
     NER:  logits.npy     float16 [n_words, n_labels]    full logits, one row per word
           hidden.npy     float16 [n_words, d_teacher]   (optional) last hidden state per word
     MLM:  values.npy     float16 [n_masked, k]          top-k logits at masked positions only
-          indices.npy    int32   [n_masked, k]          their vocabulary ids
+          indices.npy    uint16  [n_masked, k]          their vocabulary ids (int32 past 65,536 ids)
           positions.npy  int32   [n_masked]             token position of each masked item in its row
 
 Arrays are plain ``.npy`` files opened with ``np.load(mmap_mode="r")`` (nanoGPT-style
@@ -139,13 +139,15 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
     """Return the sparse MLM cache (top-k logits at masked positions) for ``mlm_data.MaskedRows``."""
     from .teacher import Teacher
     tpath = teacher.path if isinstance(teacher, Teacher) else _resolve(teacher)
-    key = cache_key("mlm", tpath, rows.content_arrays(), {"dtype": "float16", "k": k})
+    vocab = _vocab_size(tpath)
+    index_dtype = np.dtype(np.uint16 if vocab <= 2 ** 16 else np.int32)    # BERT's 30,522 ids fit in 2 bytes
+    key = cache_key("mlm", tpath, rows.content_arrays(), {"dtype": "float16", "k": k, "index_dtype": index_dtype.str})
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(p) for p in rows.positions], out=offsets[1:])
     n = int(offsets[-1])
 
     def shapes(tch):
-        return {"values": ((n, k), DTYPE), "indices": ((n, k), np.int32), "positions": ((n,), np.int32)}
+        return {"values": ((n, k), DTYPE), "indices": ((n, k), index_dtype), "positions": ((n,), np.int32)}
 
     def compute(tch, arrays, batches, start, on_batch):
         import torch
@@ -164,9 +166,24 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
             on_batch(bi + 1)
 
     batches = length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False)
-    dense = n * 30522 * 2
-    return _get_or_build("mlm", key, teacher, root, path, offsets, batches, shapes, compute, progress,
-                         extra={"k": k, "n_masked": n, "bytes_per_item": k * 6, "dense_fp16_bytes_estimate": dense})
+    per_item = k * (np.dtype(DTYPE).itemsize + index_dtype.itemsize) + 4     # values + ids + the position
+    c = _get_or_build("mlm", key, teacher, root, path, offsets, batches, shapes, compute, progress,
+                      extra={"k": k, "n_masked": n, "vocab_size": vocab, "bytes_per_item": per_item,
+                             "dense_fp16_bytes_per_item": 2 * vocab})
+    _say(progress, f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
+                   f"token, {c.size_bytes / 1e6:.1f} MB; dense fp16 logits would take {2 * vocab:,} B per token, "
+                   f"{n * 2 * vocab / 1e6:,.0f} MB ({2 * vocab / per_item:.0f}x more)")
+    return c
+
+
+def _vocab_size(teacher_path: str) -> int:
+    """The teacher's vocabulary size from its config.json (an MLM cache's id width depends on it)."""
+    cfg = Path(teacher_path) / "config.json"
+    try:
+        return int(json.loads(cfg.read_text())["vocab_size"])
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise CacheError(f"cannot read vocab_size from {cfg} ({e}): is {teacher_path} a masked-LM teacher "
+                         "folder?") from None
 
 
 def _resolve(teacher) -> str:

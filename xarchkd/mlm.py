@@ -283,8 +283,8 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         "student": {"arch": scfg.block, "params": best.num_parameters(),
                     "size_mb": round((out / "student" / "model.safetensors").stat().st_size / 1e6, 2), **scores},
         "cache": {"k": k, "train_bytes": train_c.size_bytes if train_c else 0, "held_bytes": held_c.size_bytes,
-                  "bytes_per_masked_token": k * 6,
-                  "dense_fp16_bytes_per_masked_token": len(tok) * 2},
+                  "bytes_per_masked_token": held_c.manifest["bytes_per_item"],
+                  "dense_fp16_bytes_per_masked_token": held_c.manifest["dense_fp16_bytes_per_item"]},
         "train_rows": len(train), "held_rows": len(held), "train_seconds": fit["train_seconds"],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
