@@ -246,3 +246,17 @@ def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_te
     assert p.returncode == 0, p.stderr[-2000:]
     assert res["student"]["f1"] > 0                         # it tags entities, so equal scores mean something
     assert json.loads(p.stdout)["f1"] == pytest.approx(res["student"]["f1"])
+
+
+def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher, conll_small):
+    """loss.kl and loss.hidden through a recipe: the cache stores the teacher's hidden states, the learned
+    projection maps the student's states to them, and every term is logged."""
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "hid", **{"train.epochs": 1, "loss.hidden": 1.0,
+                                                                     "loss.kl": 0.5})
+    res = xarchkd.run("bert-cnn-ner", progress=False, **o)
+    from xarchkd.cache import open_cache
+    cache = open_cache(res["caches"][0]["path"])
+    assert cache.arrays["hidden"].shape == (cache.manifest["n_items"], 32)   # the tiny teacher's width
+    steps = [json.loads(l) for l in (tmp_path / "hid" / "metrics.jsonl").read_text().splitlines() if '"eval"' not in l]
+    assert steps and all({"mse", "kl", "ce", "hidden", "total"} <= set(s) for s in steps)
+    assert all(s["hidden"] > 0 and s["kl"] >= 0 for s in steps)
