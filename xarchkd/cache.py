@@ -155,14 +155,17 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
         for bi in range(start, len(batches)):
             idx = batches[bi]
             ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
-            logits = tch.forward(ids, mask)
-            for b, i in enumerate(idx):
-                pos = torch.as_tensor(rows.positions[i], dtype=torch.long)
-                top = logits[b, pos].topk(k, dim=-1)
-                sl = slice(offsets[i], offsets[i + 1])
-                arrays["values"][sl] = top.values.numpy()
-                arrays["indices"][sl] = top.indices.numpy()
+            which = torch.cat([torch.full((len(rows.positions[i]),), b) for b, i in enumerate(idx)])
+            pos = torch.cat([torch.as_tensor(rows.positions[i], dtype=torch.long) for i in idx])
+            top = tch.masked_logits(ids, mask, which, pos).topk(k, dim=-1)   # LM head at masked tokens only
+            start_item = 0
+            for i in idx:
+                n_i = len(rows.positions[i])
+                sl, got = slice(offsets[i], offsets[i + 1]), slice(start_item, start_item + n_i)
+                arrays["values"][sl] = top.values[got].numpy()
+                arrays["indices"][sl] = top.indices[got].numpy()
                 arrays["positions"][sl] = rows.positions[i]
+                start_item += n_i
             on_batch(bi + 1)
 
     batches = length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False)

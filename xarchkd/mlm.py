@@ -25,7 +25,7 @@ from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .resources import home, resolve
-from .teacher import INFO_FILE, Teacher, input_embeddings, is_built
+from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, is_built
 from .train import train_student
 
 HELDOUT_EVERY = 20       # every 20th row of the corpus is held out
@@ -129,21 +129,6 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             os.replace(tmp, out)
         acc.wait_for_everyone()
         return out
-
-
-class MaskedLogits(torch.nn.Module):
-    """A ``*ForMaskedLM`` model's logits at chosen positions only: the encoder runs on every token,
-    the LM head (a vocabulary-wide matmul) only on the masked ones. Training goes through this module's
-    forward, so under ``accelerate launch`` DDP sees the call and all-reduces the gradients."""
-
-    def __init__(self, mlm):
-        super().__init__()
-        self.mlm = mlm
-
-    def forward(self, ids, mask, rows, positions):
-        hidden = self.mlm.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
-        head = getattr(self.mlm, "cls", None) or getattr(self.mlm, "lm_head")   # BERT's / MPNet-RoBERTa's head
-        return head(hidden[rows, positions])
 
 
 def _masked_logits(model: torch.nn.Module, m: MaskedRows, idx, pad_id):

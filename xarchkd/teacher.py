@@ -24,6 +24,21 @@ from .resources import resolve
 INFO_FILE = "xarchkd_teacher.json"
 
 
+class MaskedLogits(torch.nn.Module):
+    """A ``*ForMaskedLM`` model's logits at chosen positions only: the encoder runs on every token,
+    the LM head (a vocabulary-wide matmul) only on the masked ones. Training goes through this module's
+    forward, so under ``accelerate launch`` DDP sees the call and all-reduces the gradients."""
+
+    def __init__(self, mlm):
+        super().__init__()
+        self.mlm = mlm
+
+    def forward(self, ids, mask, rows, positions):
+        hidden = self.mlm.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+        head = getattr(self.mlm, "cls", None) or getattr(self.mlm, "lm_head")   # BERT's / MPNet-RoBERTa's head
+        return head(hidden[rows, positions])
+
+
 @dataclass
 class Teacher:
     model: torch.nn.Module
@@ -81,6 +96,16 @@ class Teacher:
         self.forward_count += 1
         dev = next(self.model.parameters()).device
         return self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu()
+
+    @torch.inference_mode()
+    def masked_logits(self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
+                      positions: torch.Tensor) -> torch.Tensor:
+        """MLM logits [N, V] at the N token positions ``(rows[i], positions[i])`` of the padded batch only
+        (counted in ``forward_count``): the LM head's vocabulary-wide matmul skips every other token."""
+        self.forward_count += 1
+        dev = next(self.model.parameters()).device
+        out = MaskedLogits(self.model)(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
+        return out.float().cpu()
 
     def ner_word_logits(self, input_ids, word_pos, batches=None, batch_size: int = 64, progress: bool = True,
                         desc: str = "teacher"):
