@@ -8,9 +8,10 @@ from xarchkd.recipe import get_recipe, recipes, resolve_config
 
 def test_toml_and_json_round_trip():
     cfg = resolve_config("bert-srupp-ner", ["train.epochs=3", "student.block_args={\"proj_size\": 64}",
-                                            "loss.kl=0.5", "prune_vocab=false"])
+                                            "loss.kl=0.5", "prune_vocab=false", "data.augment.p_ngram=0"])
     assert from_toml(to_toml(cfg)) == cfg
     assert from_json(to_json(cfg)) == cfg
+    assert cfg.data.augment.p_ngram == 0.0 and cfg.data.augment.p_swap == 0.3     # nested table, one key set
     assert cfg.train.epochs == 3 and cfg.loss.kl == 0.5 and cfg.prune_vocab is False
     assert cfg.student.block_args == {"proj_size": 64}
 

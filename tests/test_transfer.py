@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from xarchkd.config import RunConfig
+from xarchkd.config import RunConfig, apply_overrides
 from xarchkd.conll import read_conll
 from xarchkd.errors import ConfigError
 from xarchkd.ner_data import NO_LABEL, encode_sentences
@@ -227,3 +227,34 @@ def test_mlm_replacer_hook():
     out = augment_sentences([ws], [["O"] * len(ws)], 3, seed=0, aug_cfg=AugmentConfig(**{**ONLY, "p_replace": 1.0}),
                             replacer=rep)
     assert all(len(s) == len(ws) for s in out) and any(s != ws for s in out)
+
+
+def test_implied_tags_follow_the_augmented_words(train):
+    """with_tags gives the same sentences as without, each with one tag per word that keeps swapped
+    spans typed and replaced words on their source tag."""
+    ws, ts = train
+    plain = augment_sentences(ws, ts, 200, seed=7)
+    pairs = augment_sentences(ws, ts, 200, seed=7, with_tags=True)
+    assert [w for w, _ in pairs] == plain
+    assert all(len(w) == len(t) for w, t in pairs)
+    table = same_tag_table(ws, ts)
+    replaced = 0
+    for (w, t) in pairs:
+        for word, tag in zip(w, t):
+            if word != "[MASK]":
+                assert word in table[tag] or tag.startswith(("B-", "I-"))   # O words come from O words
+                replaced += 1
+    assert replaced > 1000
+
+
+def test_run_config_sets_the_augmentation(tokenizer, train):
+    """data.augment reaches the augmenter: with swaps only, no [MASK] appears and only entity words change."""
+    ws, ts = train
+    cfg = apply_overrides(RunConfig(), ["data.transfer=augment", "data.transfer_factor=0.5", "data.augment.p_mask=0",
+                                        "data.augment.p_replace=0", "data.augment.p_ngram=0",
+                                        "data.augment.p_swap=1"])
+    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    assert not any(tokenizer.mask_token_id in ids for ids in rows.input_ids)
+    default = transfer_rows(apply_overrides(cfg, ["data.augment.p_mask=0.1"]), tokenizer, LABELS, ws, ts,
+                            progress=False)
+    assert any(tokenizer.mask_token_id in ids for ids in default.input_ids)

@@ -16,6 +16,7 @@ from students import StudentConfig
 
 from .errors import ConfigError, did_you_mean
 from .loss import LossConfig
+from .transfer import AugmentConfig
 
 
 @dataclass
@@ -38,6 +39,7 @@ class DataConfig:
     eval_limit: int = 0            # score on the first N valid/test sentences only (0 = all)
     transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" (see transfer.py)
     transfer_factor: float = 0.0   # transfer rows as a multiple of the labelled train set
+    augment: AugmentConfig = field(default_factory=AugmentConfig)   # with transfer="augment": probabilities
 
 
 @dataclass

@@ -115,6 +115,14 @@ def mlm_replacer(model_dir: str, top_k: int = 5, device: str = "cpu") -> Replace
 def augment_one(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
                 mask_token: str = "[MASK]") -> list[str]:
     """One augmented copy of sentence ``ws`` (tags ``ts``): span swaps, then per-word mask/replace, then n-gram."""
+    return augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token)[0]
+
+
+def augment_pair(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
+                 mask_token: str = "[MASK]") -> tuple[list[str], list[str]]:
+    """``augment_one`` plus the tags the new words imply: a swapped span carries its type, a replaced or
+    masked word keeps its tag, an n-gram window keeps its slice (an approximation: an I- tag can open the
+    window). The student never sees these tags; they measure how well the teacher labels transfer data."""
     ws, ts = list(ws), list(ts)
     for s, e, typ in reversed(entity_spans(ts)):          # right to left: earlier indices stay valid
         if rng.random() < aug_cfg.p_swap and spans.get(typ):
@@ -132,17 +140,17 @@ def augment_one(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, repla
     if rng.random() < aug_cfg.p_ngram and len(ws) > aug_cfg.min_ngram:
         size = rng.randint(aug_cfg.min_ngram, min(aug_cfg.max_ngram, len(ws)))
         start = rng.randrange(len(ws) - size + 1)
-        ws = ws[start:start + size]
-    return ws
+        ws, ts = ws[start:start + size], ts[start:start + size]
+    return ws, ts
 
 
 def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: AugmentConfig | None = None,
                       mask_token: str = "[MASK]", replacer: Replacer | None = None,
-                      progress: bool = False) -> list[list[str]]:
+                      progress: bool = False, with_tags: bool = False) -> list:
     """``n`` augmented sentences, each from a random labelled sentence, deterministic under ``seed``.
 
     ``replacer`` (default: ``same_tag_replacer``) picks replacement words; ``mlm_replacer`` is the
-    paper's masked-LM alternative."""
+    paper's masked-LM alternative. ``with_tags``: ``(words, implied tags)`` pairs (see ``augment_pair``)."""
     aug_cfg = aug_cfg or AugmentConfig()
     pairs = [(ws, ts) for ws, ts in zip(words_list, tags_list) if ws]
     if not pairs:
@@ -154,10 +162,10 @@ def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: Aug
     for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
         ws, ts = rng.choice(pairs)
         for _ in range(1 + max(0, aug_cfg.retries)):
-            new = augment_one(ws, ts, rng, aug_cfg, spans, replacer, mask_token)
+            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token)
             if new != list(ws):
                 break
-        out.append(new)
+        out.append((new, new_tags) if with_tags else new)
     return out
 
 
@@ -188,11 +196,12 @@ SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file")
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
-                   replacer: Replacer | None = None, progress: bool = True) -> list[list[str]]:
+                   replacer: Replacer | None = None, progress: bool = True,
+                   aug_cfg: AugmentConfig | None = None) -> list[list[str]]:
     """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
-        sents = augment_sentences(words_list, tags_list, n, seed, mask_token=mask_token, replacer=replacer,
+        sents = augment_sentences(words_list, tags_list, n, seed, aug_cfg, mask_token=mask_token, replacer=replacer,
                                   progress=progress)
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
         from .resources import resolve
@@ -214,5 +223,5 @@ def transfer_rows(cfg, tokenizer, labels, words_list, tags_list, progress: bool 
 
     ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``)."""
     ws = transfer_words(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
-                        tokenizer.mask_token or "[MASK]", replacer, progress)
+                        tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment)
     return encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length, source=f"transfer:{cfg.data.transfer}")
