@@ -70,3 +70,13 @@ def build_lock(acc: Accelerator, folder: Path, done: Callable[[], bool]):
     finally:
         if lock is not None:
             lock.release()
+
+
+def teacher_step(acc: Accelerator, model: torch.nn.Module, loss: torch.Tensor, opt, sched) -> None:
+    """One optimizer step of a teacher fine-tune (NER or MLM): backward through Accelerate (DDP's
+    all-reduce, mixed-precision scaling), clip gradients to norm 1, step optimizer and scheduler."""
+    acc.backward(loss)
+    acc.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad()

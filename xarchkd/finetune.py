@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import build_lock, make_accelerator
+from .accel import build_lock, make_accelerator, teacher_step
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -88,11 +88,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                         train.labels[i].astype(np.int64))
                 loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device),
                              labels=lab.to(acc.device)).loss
-                acc.backward(loss)
-                acc.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad()
+                teacher_step(acc, model, loss, opt, sched)
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()

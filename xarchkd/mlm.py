@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from students import StudentConfig, StudentModel
 
-from .accel import build_lock, make_accelerator
+from .accel import build_lock, make_accelerator, teacher_step
 from .batching import length_batches, pad_ids, pad_words
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
@@ -102,11 +102,7 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             for idx in bar:
                 logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
                 loss = torch.nn.functional.cross_entropy(logits, tgt)
-                acc.backward(loss)
-                acc.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad()
+                teacher_step(acc, model, loss, opt, sched)
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()                 # held-out scores without dropout
