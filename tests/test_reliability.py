@@ -52,3 +52,4 @@ def test_every_cli_option_is_explained_with_its_default():
             assert action.help, f"xarchkd {name} {action.option_strings or action.dest}: no help text"
             if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
                 assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)
+        assert "(default: None)" not in text, name

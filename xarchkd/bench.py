@@ -631,11 +631,10 @@ def _length(x):
     return "real" if x == "real" else int(x)
 
 
-def add_parser(sub) -> None:
-    """Register ``xarchkd bench`` on the CLI's sub-parsers."""
-    import argparse
+def add_parser(sub, formatter_class) -> None:
+    """Register ``xarchkd bench`` on the CLI's sub-parsers (``formatter_class``: the CLI's help formatter)."""
     p = sub.add_parser("bench", help="CPU latency / size benchmark of teachers and students, interleaved",
-                       description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       description=__doc__.split("\n\n")[0], formatter_class=formatter_class)
     add_arguments(p)
 
 

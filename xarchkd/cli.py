@@ -10,9 +10,15 @@ import os
 import sys
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Print ``(default: X)`` beside an option, except where there is no default to print (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def _p(sub, name, help_, **kw):
-    p = sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kw)
-    return p
+    return sub.add_parser(name, help=help_, description=help_, formatter_class=_Defaults, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     try:
         from . import bench
-        bench.add_parser(sub)
+        bench.add_parser(sub, _Defaults)
     except ImportError:
         pass
     return ap
