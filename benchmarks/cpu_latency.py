@@ -12,5 +12,5 @@ from xarchkd import bench
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")
-    bench.add_parser(sub)
+    bench.add_parser(sub, argparse.ArgumentDefaultsHelpFormatter)
     sys.exit(bench.main_from_args(ap.parse_args(["bench", *sys.argv[1:]])))
