@@ -90,6 +90,24 @@ def latency_table(rep, table="latency") -> str:
     return "\n".join(out)
 
 
+def headline_table(rep, runs, threads: int = 2) -> str:
+    """The README's table: teachers and fp32 students at batch 1, real sentences, ``threads`` threads."""
+    big = max((m for m in rep["models"] if m["kind"] == "teacher"), key=lambda m: m["params"])
+    out = [f"| model | params | MB on disk | test F1 | CPU p50 ms, 1 sentence, {threads} threads | "
+           f"faster than {big['name']} | smaller than {big['name']} |", "|---|---|---|---|---|---|---|"]
+    for m in rep["models"]:
+        r = _p50(rep, m, threads, 1)
+        if m["variant"] != "fp32" or r is None:
+            continue
+        f1, _ = full_f1(m, runs)
+        rb = _p50(rep, big, threads, 1)
+        out.append(f"| {m['name']} | {m['params'] / 1e6:.1f}M | {m['size_mb']:.1f} | "
+                   f"{'n/a (no NER head)' if f1 is None else f'{f1:.4f}'} | {r['p50_ms']:.2f} | "
+                   f"{rb['p50_ms'] / r['p50_ms']:.0f}x | "
+                   f"{big['size_mb'] / m['size_mb']:.0f}x |")
+    return "\n".join(out)
+
+
 def render(rep, runs) -> str:
     mc = rep["machine"]
     n = next((m["f1_sentences"] for m in rep["models"] if m.get("f1_sentences")), 0)
@@ -138,8 +156,9 @@ if __name__ == "__main__":
     ap.add_argument("runs", nargs="*", help="run folders (or results.json files) for full-test F1")
     ap.add_argument("--png", default=None, help="write the latency-vs-F1 plot here")
     ap.add_argument("--threads", type=int, default=2, help="thread count of the plotted latency")
+    ap.add_argument("--headline", action="store_true", help="print only the README's table")
     a = ap.parse_args()
     report, run_f1 = json.loads(Path(a.bench_json).read_text()), load_runs(a.runs)
-    print(render(report, run_f1))
+    print(headline_table(report, run_f1, a.threads) if a.headline else render(report, run_f1))
     if a.png:
         plot(report, run_f1, a.png, a.threads)

@@ -58,7 +58,7 @@ def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
     s = tiny_student(tmp_path / "student", tokenizer, "lstm")
     out = tmp_path / "bench.json"
     rc = cli.main(["bench", "--teacher", str(tiny_teacher), "--teacher", str(encoder), "--student", str(s),
-                   "--json", str(out), "--threads", "1", "--batch-sizes", "2", "--lengths", "real,16",
+                   "--json", str(out), "--threads", "1", "--batch-sizes", "1", "--lengths", "real,16",
                    "--repeats", "3", "--warmup", "1", "--eval-limit", "10", "--no-export"])
     assert rc == 0
     rep = json.loads(out.read_text())
@@ -70,6 +70,15 @@ def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
     assert int8["quantized_modules"] == {"LSTM": 1, "Linear": 1}
     assert all(len(r["speedup_p50"]) == 2 for r in rep["latency"] if r["kind"] == "student")
     assert any(r["peak_rss_mb"] is not None for r in rep["latency"])   # Linux: /proc gives the peak
+    # benchmarks/report.py renders the same JSON: every model in the tables, the README's table per fp32 model
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("report", Path(__file__).parents[1] / "benchmarks" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    text = report.render(rep, {})
+    assert all(m["name"] in text for m in rep["models"])
+    head = report.headline_table(rep, {}, threads=1).splitlines()[2:]
+    assert len(head) == 3 and sum("n/a" in row for row in head) == 1    # 2 teachers + the fp32 student
 
 
 @pytest.fixture(scope="module")
