@@ -34,8 +34,8 @@ def ner_table(runs) -> str:
 
 def transfer_table(runs) -> str:
     """NER runs by transfer source: extra rows, epochs, the extra rows' cache size and build time."""
-    head = ("| run | student | transfer | extra rows | train rows | epochs | test F1 | gap to teacher | "
-            "extra cache MB | extra cache build s | train s |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| run | student | transfer | extra rows | train rows | epochs | test F1 | valid F1 | gap to teacher (test) | "
+            "extra cache MB | extra cache build s | train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name, r in runs:
         if r["task"] != "ner" or not r.get("kd", True):
@@ -44,7 +44,7 @@ def transfer_table(runs) -> str:
         extra = caches[1] if len(caches) > 1 else None
         src = f"{tr['source']} x{tr['factor']:g}" if tr.get("source") else "labelled only"
         rows.append(f"| {name} | {r['student']['arch']} | {src} | {tr.get('rows', 0):,} | {r['train_rows']:,} | "
-                    f"{len(r['history'])} | {r['student']['f1']:.4f} | "
+                    f"{len(r['history'])} | {r['student']['f1']:.4f} | {r['student'].get('valid_f1', 0):.4f} | "
                     f"{100 * (r['teacher']['f1'] - r['student']['f1']):+.1f} | "
                     f"{extra['mb'] if extra else ''} | {extra['build_seconds'] if extra else ''} | "
                     f"{r['train_seconds']:.0f} |")

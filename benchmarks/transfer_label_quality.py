@@ -19,8 +19,8 @@ from xarchkd.cache import ner_cache
 from xarchkd.conll import load_splits
 from xarchkd.metrics import ner_scores
 from xarchkd.ner_data import encode_sentences, join_sentences
-from xarchkd.resources import home
-from xarchkd.transfer import AugmentConfig, augment_sentences
+from xarchkd.resources import home, resolve
+from xarchkd.transfer import AugmentConfig, augment_sentences, mlm_replacer
 
 
 def teacher_tags(cache, rows, labels):
@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--data", default="conll2003")
     for f in ("p_mask", "p_replace", "p_swap", "p_ngram"):
         ap.add_argument(f"--{f.replace('_', '-')}", type=float, default=getattr(AugmentConfig(), f))
+    ap.add_argument("--mlm", default="", help="data.augment.mlm of the run (masked-LM replacements)")
     a = ap.parse_args()
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.teacher)
@@ -48,9 +49,10 @@ def main():
     rows = encode_sentences(words, tags, tok, labels, 128)
     out["labelled train (gold tags)"] = ner_scores(tags, teacher_tags(ner_cache(a.teacher, rows, root, progress=False),
                                                                       rows, labels))
-    aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram)
+    aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram, mlm=a.mlm)
+    replacer = mlm_replacer(str(resolve(a.mlm))) if a.mlm else None
     pairs = augment_sentences(words, tags, int(round(a.factor * len(words))), a.seed, aug, mask_token=tok.mask_token,
-                              with_tags=True)
+                              with_tags=True, replacer=replacer)
     aug_words, implied = [w for w, _ in pairs], [t for _, t in pairs]
     rows = encode_sentences(aug_words, None, tok, labels, 128)
     pred = teacher_tags(ner_cache(a.teacher, rows, root, progress=False), rows, labels)

@@ -229,6 +229,17 @@ def test_mlm_replacer_hook():
     assert all(len(s) == len(ws) for s in out) and any(s != ws for s in out)
 
 
+def test_augment_mlm_option_replaces_words_by_the_masked_lm(train):
+    """data.augment.mlm makes a transfer set's replacements come from that masked LM, not same-tag words."""
+    from xarchkd.resources import fetch
+    ws, ts = train
+    only = {**ONLY, "p_replace": 0.5}
+    by_mlm = transfer_words("augment", 0.02, ws, ts, seed=1, aug_cfg=AugmentConfig(**only, mlm="splade-tiny"))
+    assert by_mlm == augment_sentences(ws, ts, len(by_mlm), seed=1, aug_cfg=AugmentConfig(**only),
+                                       replacer=mlm_replacer(str(fetch("splade-tiny"))))
+    assert by_mlm != transfer_words("augment", 0.02, ws, ts, seed=1, aug_cfg=AugmentConfig(**only))
+
+
 def test_implied_tags_follow_the_augmented_words(train):
     """with_tags gives the same sentences as without, each with one tag per word that keeps swapped
     spans typed and replaced words on their source tag."""

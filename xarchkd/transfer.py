@@ -44,6 +44,8 @@ class AugmentConfig:
     min_ngram: int = 1
     max_ngram: int = 5
     retries: int = 5             # redraw (up to this often) a result identical to its source sentence
+    mlm: str = ""                # masked-LM folder/resource: replacements are its top-5 guesses (Tang et al.)
+                                 # instead of same-tag training words; one forward per replaced word
 
 
 def entity_spans(tags) -> list[tuple[int, int, str]]:
@@ -201,6 +203,9 @@ def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 
     """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
+        if replacer is None and aug_cfg is not None and aug_cfg.mlm:
+            from .resources import resolve
+            replacer = mlm_replacer(str(resolve(aug_cfg.mlm)))
         sents = augment_sentences(words_list, tags_list, n, seed, aug_cfg, mask_token=mask_token, replacer=replacer,
                                   progress=progress)
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
