@@ -70,7 +70,7 @@ def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
     assert int8["quantized_modules"] == {"LSTM": 1, "Linear": 1}
     assert all(len(r["speedup_p50"]) == 2 for r in rep["latency"] if r["kind"] == "student")
     assert any(r["peak_rss_mb"] is not None for r in rep["latency"])   # Linux: /proc gives the peak
-    # benchmarks/report.py renders the same JSON: every model in the tables, the README's table per fp32 model
+    # benchmarks/report.py renders the same JSON: every model in the tables, a README row per teacher and student variant
     import importlib.util
     spec = importlib.util.spec_from_file_location("report", Path(__file__).parents[1] / "benchmarks" / "report.py")
     report = importlib.util.module_from_spec(spec)
@@ -78,7 +78,7 @@ def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
     text = report.render(rep, {})
     assert all(m["name"] in text for m in rep["models"])
     head = report.headline_table(rep, {}, threads=1).splitlines()[2:]
-    assert len(head) == 3 and sum("n/a" in row for row in head) == 1    # 2 teachers + the fp32 student
+    assert len(head) == 4 and sum("n/a" in row for row in head) == 1    # 2 teachers + the student in fp32 and int8
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +158,27 @@ def test_mlm_bench_times_masked_lm_teacher_and_student(tmp_path, tokenizer):
     with pytest.raises(ConfigError, match="is a 'ner' student.*--task ner"):
         bench.run_bench([teacher], [str(ner)], task="mlm", threads=(1,), batch_sizes=(1,), lengths=("real",),
                         repeats=1, warmup=1, memory=False, export=False, int8=False, progress=False)
+
+
+def test_mlm_bench_times_fill_mask_at_one_position(tokenizer):
+    """The MLM bench's call: one mask token per row at a real word, and the teacher's masked-only forward
+    gives the model's own logits at that position."""
+    from transformers import AutoModelForMaskedLM
+    from xarchkd.resources import fetch
+    words = [["Peter", "Blackburn", "reported", "from", "Brussels", "."], ["EU", "rejects", "German", "call"]]
+    rows = encode_sentences(words, None, tokenizer, LABELS, 64)
+    ids, mask = pad_ids(rows.input_ids, tokenizer.pad_token_id)
+    pos, shapes = pad_words(rows.word_pos, 0), pad_words(rows.shapes, 0)
+    m_ids, m_mask, where, _ = bench.fill_mask_batch(ids, mask, pos, shapes, tokenizer)
+    assert where.shape == (2, 1)
+    for b in range(2):
+        assert (m_ids[b] == tokenizer.mask_token_id).sum() == 1 and m_ids[b, where[b, 0]] == tokenizer.mask_token_id
+        assert int(where[b, 0]) in rows.word_pos[b].tolist()          # a word's first sub-word, not [CLS]/pad
+    assert (m_ids != ids).sum() == 2 and ids.max() != tokenizer.mask_token_id
+    splade = str(fetch("splade-tiny"))
+    entry = bench.load_mlm_teacher(splade)
+    with torch.inference_mode():
+        got = entry.forward(m_ids, m_mask, where)
+        full = AutoModelForMaskedLM.from_pretrained(splade).eval()(input_ids=m_ids, attention_mask=m_mask).logits
+    assert got.shape == (2, full.shape[-1])
+    assert torch.allclose(got, full[torch.arange(2), where[:, 0]], atol=1e-4)

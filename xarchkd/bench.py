@@ -31,9 +31,10 @@ A teacher folder without a token-classification head (e.g. the ``mpnet-base`` en
 head: its latency is real, its F1 is reported as ``None`` (n/a).
 
 Masked-LM models: with ``task="mlm"`` (``--task mlm``) teachers load as ``AutoModelForMaskedLM`` and
-the students must be MLM students; all are timed the same way (vocabulary logits at the word
-positions), with no F1 and no end-to-end rows (their quality is the run's top-k accuracy in
-``results.json``).
+the students must be MLM students; all are timed as fill-mask (what ``xarchkd fill`` does): each row's
+middle word becomes the mask token and only that position goes through the vocabulary-wide LM head
+(the teacher through ``teacher.MaskedLogits``). No F1 and no end-to-end rows (their quality is the
+run's top-k accuracy in ``results.json``).
 """
 from __future__ import annotations
 
@@ -195,15 +196,17 @@ def load_mlm_teacher(path: str) -> Entry:
     """A masked-LM teacher folder as an ``Entry`` (task "mlm": vocabulary logits at the positions)."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
     from .resources import resolve
-    from .teacher import INFO_FILE
+    from .teacher import INFO_FILE, MaskedLogits
     folder = Path(resolve(path))
     rss0 = _rss_mb()
     model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
     info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
 
+    masked = MaskedLogits(model)
+
     def forward(ids, mask, pos, shapes=None):     # word shapes are a student input; teachers ignore them
-        logits = model(input_ids=ids, attention_mask=mask).logits
-        return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        rows = torch.arange(len(pos)).repeat_interleave(pos.shape[1])
+        return masked(ids, mask, rows, pos.reshape(-1))     # the LM head at the given positions only
 
     name = "mlm teacher " + (info.get("encoder") or folder.name)
     return Entry(name, "teacher", "fp32", forward, AutoTokenizer.from_pretrained(str(folder)), [],
@@ -396,6 +399,16 @@ def model_batch(rows, tok, sentences: np.ndarray | None, length: int | None, rng
     return ids, torch.ones_like(ids), torch.arange(1, length - 1).repeat(batch, 1), torch.as_tensor(shapes)
 
 
+def fill_mask_batch(ids, mask, pos, shapes, tok):
+    """A fill-mask batch from a model batch: each row's middle word (its first sub-word) becomes the
+    mask token, and that is the one position asked for."""
+    n_words = (pos > 0).sum(1).clamp(min=1)
+    mid = pos[torch.arange(len(pos)), n_words // 2 if pos.shape[1] > 1 else 0].clamp(min=1)
+    ids = ids.clone()
+    ids[torch.arange(len(ids)), mid] = tok.mask_token_id
+    return ids, mask, mid[:, None], shapes
+
+
 def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
     """End to end: sentences as text in, entities ``(type, first_word, last_word, "words")`` out."""
     from seqeval.metrics.sequence_labeling import get_entities
@@ -454,6 +467,8 @@ def _calls(entries: list[Entry], corpus: Corpus, batch: int, length, mode: str, 
             fixed = None if length == "real" else int(length)
             batches = [model_batch(rows, e.tokenizer, p, fixed, np.random.default_rng(s), batch)
                        for p, s in zip(picks, window_seeds)]
+            if e.task == "mlm":
+                batches = [fill_mask_batch(*b, e.tokenizer) for b in batches]
             calls[e.key] = [(lambda b=b, e=e: e.forward(*b)) for b in batches]
     return calls
 
