@@ -91,17 +91,21 @@ def latency_table(rep, table="latency") -> str:
 
 
 def headline_table(rep, runs, threads: int = 2) -> str:
-    """The README's table: teachers and fp32 students at batch 1, real sentences, ``threads`` threads."""
+    """The README's table: teachers, and students in fp32 and int8, at batch 1, real sentences, ``threads``
+    threads; speed and size against the biggest teacher."""
     big = max((m for m in rep["models"] if m["kind"] == "teacher"), key=lambda m: m["params"])
+    name = big["name"].removeprefix("teacher ").removesuffix(" (random head)")
     out = [f"| model | params | MB on disk | test F1 | CPU p50 ms, 1 sentence, {threads} threads | "
-           f"faster than {big['name']} | smaller than {big['name']} |", "|---|---|---|---|---|---|---|"]
+           f"faster than {name} | smaller than {name} |", "|---|---|---|---|---|---|---|"]
     for m in rep["models"]:
         r = _p50(rep, m, threads, 1)
-        if m["variant"] != "fp32" or r is None:
+        if m["variant"] not in ("fp32", "int8") or r is None:
             continue
         f1, _ = full_f1(m, runs)
+        f1 = m.get("f1") if f1 is None else f1
         rb = _p50(rep, big, threads, 1)
-        out.append(f"| {m['name']} | {m['params'] / 1e6:.1f}M | {m['size_mb']:.1f} | "
+        label = m["name"] if m["variant"] == "fp32" else f"{m['name']} {m['variant']}"
+        out.append(f"| {label} | {m['params'] / 1e6:.1f}M | {m['size_mb']:.1f} | "
                    f"{'n/a (no NER head)' if f1 is None else f'{f1:.4f}'} | {r['p50_ms']:.2f} | "
                    f"{rb['p50_ms'] / r['p50_ms']:.0f}x | "
                    f"{big['size_mb'] / m['size_mb']:.0f}x |")
