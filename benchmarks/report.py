@@ -97,13 +97,13 @@ def headline_table(rep, runs, threads: int = 2) -> str:
     name = big["name"].removeprefix("teacher ").removesuffix(" (random head)")
     out = [f"| model | params | MB on disk | test F1 | CPU p50 ms, 1 sentence, {threads} threads | "
            f"faster than {name} | smaller than {name} |", "|---|---|---|---|---|---|---|"]
+    rb = _p50(rep, big, threads, 1)
     for m in rep["models"]:
         r = _p50(rep, m, threads, 1)
         if m["variant"] not in ("fp32", "int8") or r is None:
             continue
         f1, _ = full_f1(m, runs)
         f1 = m.get("f1") if f1 is None else f1
-        rb = _p50(rep, big, threads, 1)
         label = m["name"] if m["variant"] == "fp32" else f"{m['name']} {m['variant']}"
         out.append(f"| {label} | {m['params'] / 1e6:.1f}M | {m['size_mb']:.1f} | "
                    f"{'n/a (no NER head)' if f1 is None else f'{f1:.4f}'} | {r['p50_ms']:.2f} | "

@@ -19,8 +19,8 @@ from xarchkd.cache import ner_cache
 from xarchkd.conll import load_splits
 from xarchkd.metrics import ner_scores
 from xarchkd.ner_data import encode_sentences, join_sentences
-from xarchkd.resources import home, resolve
-from xarchkd.transfer import AugmentConfig, augment_sentences, mlm_replacer
+from xarchkd.resources import home
+from xarchkd.transfer import AugmentConfig, augment_sentences
 
 
 def teacher_tags(cache, rows, labels):
@@ -50,9 +50,8 @@ def main():
     out["labelled train (gold tags)"] = ner_scores(tags, teacher_tags(ner_cache(a.teacher, rows, root, progress=False),
                                                                       rows, labels))
     aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram, mlm=a.mlm)
-    replacer = mlm_replacer(str(resolve(a.mlm))) if a.mlm else None
     pairs = augment_sentences(words, tags, int(round(a.factor * len(words))), a.seed, aug, mask_token=tok.mask_token,
-                              with_tags=True, replacer=replacer)
+                              with_tags=True)
     aug_words, implied = [w for w, _ in pairs], [t for _, t in pairs]
     rows = encode_sentences(aug_words, None, tok, labels, 128)
     pred = teacher_tags(ner_cache(a.teacher, rows, root, progress=False), rows, labels)

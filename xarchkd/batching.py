@@ -47,3 +47,11 @@ def pad_words(seqs, fill: int) -> torch.Tensor:
     for i, s in enumerate(seqs):
         out[i, :len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
     return out
+
+
+def flat_positions(positions) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rows, positions)`` long tensors that index a padded batch ``[B, T]`` at each row's listed token
+    positions (``positions``: one int sequence per row, in batch order), flattened row after row."""
+    rows = torch.cat([torch.full((len(p),), b, dtype=torch.long) for b, p in enumerate(positions)])
+    pos = torch.cat([torch.as_tensor(np.asarray(p, dtype=np.int64)) for p in positions])
+    return rows, pos

@@ -403,7 +403,7 @@ def fill_mask_batch(ids, mask, pos, shapes, tok):
     """A fill-mask batch from a model batch: each row's middle word (its first sub-word) becomes the
     mask token, and that is the one position asked for."""
     n_words = (pos > 0).sum(1).clamp(min=1)
-    mid = pos[torch.arange(len(pos)), n_words // 2 if pos.shape[1] > 1 else 0].clamp(min=1)
+    mid = pos[torch.arange(len(pos)), n_words // 2].clamp(min=1)      # min 1: never [CLS], even in an empty row
     ids = ids.clone()
     ids[torch.arange(len(ids)), mid] = tok.mask_token_id
     return ids, mask, mid[:, None], shapes

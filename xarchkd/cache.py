@@ -150,13 +150,11 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
         return {"values": ((n, k), DTYPE), "indices": ((n, k), index_dtype), "positions": ((n,), np.int32)}
 
     def compute(tch, arrays, batches, start, on_batch):
-        import torch
-        from .batching import pad_ids
+        from .batching import flat_positions, pad_ids
         for bi in range(start, len(batches)):
             idx = batches[bi]
             ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
-            which = torch.cat([torch.full((len(rows.positions[i]),), b) for b, i in enumerate(idx)])
-            pos = torch.cat([torch.as_tensor(rows.positions[i], dtype=torch.long) for i in idx])
+            which, pos = flat_positions([rows.positions[i] for i in idx])
             top = tch.masked_logits(ids, mask, which, pos).topk(k, dim=-1)   # LM head at masked tokens only
             start_item = 0
             for i in idx:

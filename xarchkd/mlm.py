@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from students import StudentConfig, StudentModel
 
 from .accel import build_lock, make_accelerator, teacher_step
-from .batching import length_batches, pad_ids, pad_words
+from .batching import flat_positions, length_batches, pad_ids, pad_words
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -132,8 +132,7 @@ def _masked_logits(model: torch.nn.Module, m: MaskedRows, idx, pad_id):
     (or the DDP wrapper around one)."""
     ids, mask = pad_ids([m.input_ids[i] for i in idx], pad_id)
     dev = next(model.parameters()).device
-    b = torch.cat([torch.full((len(m.positions[i]),), k, dtype=torch.long) for k, i in enumerate(idx)])
-    p = torch.cat([torch.as_tensor(m.positions[i], dtype=torch.long) for i in idx])
+    b, p = flat_positions([m.positions[i] for i in idx])
     tgt = torch.cat([torch.as_tensor(m.targets[i], dtype=torch.long) for i in idx]).to(dev)
     return model(ids.to(dev), mask.to(dev), b.to(dev), p.to(dev)), tgt
 

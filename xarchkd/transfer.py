@@ -151,14 +151,17 @@ def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: Aug
                       progress: bool = False, with_tags: bool = False) -> list:
     """``n`` augmented sentences, each from a random labelled sentence, deterministic under ``seed``.
 
-    ``replacer`` (default: ``same_tag_replacer``) picks replacement words; ``mlm_replacer`` is the
-    paper's masked-LM alternative. ``with_tags``: ``(words, implied tags)`` pairs (see ``augment_pair``)."""
+    ``replacer`` (default: ``mlm_replacer`` of ``aug_cfg.mlm`` if set, else ``same_tag_replacer``) picks
+    replacement words. ``with_tags``: ``(words, implied tags)`` pairs (see ``augment_pair``)."""
     aug_cfg = aug_cfg or AugmentConfig()
     pairs = [(ws, ts) for ws, ts in zip(words_list, tags_list) if ws]
     if not pairs:
         raise DataError("no non-empty training sentences to augment", "transfer:augment")
     rng = random.Random(seed)
     spans = span_table(words_list, tags_list)
+    if replacer is None and aug_cfg.mlm:
+        from .resources import resolve
+        replacer = mlm_replacer(str(resolve(aug_cfg.mlm)))
     replacer = replacer or same_tag_replacer(words_list, tags_list)
     out = []
     for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
@@ -203,9 +206,6 @@ def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 
     """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
-        if replacer is None and aug_cfg is not None and aug_cfg.mlm:
-            from .resources import resolve
-            replacer = mlm_replacer(str(resolve(aug_cfg.mlm)))
         sents = augment_sentences(words_list, tags_list, n, seed, aug_cfg, mask_token=mask_token, replacer=replacer,
                                   progress=progress)
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
