@@ -71,3 +71,62 @@ def test_hidden_matching_through_projection():
     assert proj.weight.grad is not None and proj.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="projection"):
         distill_loss(torch.randn(2, 3, 9), mask, LossConfig(mse=0, ce=0, hidden=1), student_hidden=sh, teacher_hidden=th)
+
+
+def test_components_are_detached_0d_tensors_matching_boolean_indexing():
+    """The logged parts stay on the device as detached 0-d tensors (reading them is the caller's one
+    sync), and the masked sums equal the plain loss over the real positions picked out by indexing."""
+    torch.manual_seed(0)
+    s = torch.randn(3, 7, 9, requires_grad=True)
+    t, th, sh = torch.randn(3, 7, 9), torch.randn(3, 7, 6), torch.randn(3, 7, 4)
+    proj = torch.nn.Linear(4, 6)
+    gold = torch.randint(0, 9, (3, 7))
+    gold[1, 2] = -1
+    mask = torch.rand(3, 7) > 0.3
+    cfg = LossConfig(mse=1, ce=1, kl=0.5, hidden=2)
+    total, parts = distill_loss(s, mask, cfg, teacher_logits=t, gold=gold, student_hidden=sh, teacher_hidden=th,
+                                projection=proj)
+    assert set(parts) == {"mse", "kl", "ce", "hidden", "total"}
+    for v in parts.values():
+        assert isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad and v.device == s.device
+    sm, tm, g = s[mask], t[mask], gold[mask]
+    ref = {"mse": F.mse_loss(sm, tm), "ce": F.cross_entropy(sm[g >= 0], g[g >= 0]),
+           "kl": F.kl_div(F.log_softmax(sm / 2, -1), F.softmax(tm / 2, -1), reduction="batchmean") * 4,
+           "hidden": F.mse_loss(proj(sh[mask]), th[mask])}
+    for k, v in ref.items():
+        torch.testing.assert_close(parts[k], v.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(total, ref["mse"] + ref["ce"] + 0.5 * ref["kl"] + 2 * ref["hidden"])
+    total.backward()
+    assert s.grad[~mask].abs().sum() == 0 and s.grad[mask].abs().sum() > 0     # padding gets no gradient
+
+
+def test_all_padding_gives_zero_not_nan():
+    s = torch.randn(2, 3, 9, requires_grad=True)
+    total, parts = distill_loss(s, torch.zeros(2, 3, dtype=torch.bool), LossConfig(mse=1, ce=1, kl=1),
+                                teacher_logits=torch.randn(2, 3, 9), gold=torch.randint(0, 9, (2, 3)))
+    assert all(float(v) == 0.0 for v in parts.values())
+    total.backward()
+    assert torch.isfinite(s.grad).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_loss_and_backward_do_not_synchronise_with_the_host():
+    """On a GPU the objective (dense and sparse top-k) runs without one device->host sync."""
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    s = torch.randn(4, 11, 50, device=dev, requires_grad=True)
+    mask = torch.rand(4, 11, device=dev) > 0.3
+    gold = torch.randint(0, 50, (4, 11), device=dev)
+    idx = torch.randint(0, 50, (4, 11, 8), device=dev)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        total, parts = distill_loss(s, mask, LossConfig(mse=1, ce=1, kl=1), teacher_logits=torch.randn_like(s),
+                                    gold=gold)
+        total.backward()
+        distill_loss(s, mask, LossConfig(mse=1, ce=0, kl=1), teacher_logits=torch.randn(4, 11, 8, device=dev),
+                     teacher_indices=idx)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert parts["total"].device.type == "cuda" and math.isfinite(parts["total"].item())

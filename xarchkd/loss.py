@@ -12,6 +12,11 @@ student's logits gathered at those k ids (a sparse MSE / KL over the top-k set).
 Gold labels of -1 mean "no gold label" (teacher-labelled transfer rows): those
 positions get no CE. ``distill_loss`` returns the total and each component, for logging.
 Users can register their own objective with ``register_loss``.
+
+Nothing here waits for the device: padding is excluded by masked sums (``torch.where``) divided
+by the count of real positions, not by boolean indexing (whose output size the host must read),
+and the logged components stay 0-d tensors on the device. The training loop reads them only when
+it logs, so a GPU step never stalls on the host.
 """
 from __future__ import annotations
 
@@ -43,38 +48,44 @@ def distill_loss(student_logits: torch.Tensor, mask: torch.Tensor, cfg: LossConf
 
     student_logits: [..., C]; teacher_logits: [..., C] dense, or [..., k] with teacher_indices [..., k];
     gold: [...] long (-1 = none); student_hidden [..., H] and teacher_hidden [..., D] with projection H->D.
-    Returns ``(total, {"mse": ..., "ce": ..., "kl": ..., "hidden": ...})`` (components as floats, detached).
+    Returns ``(total, {"mse": ..., "ce": ..., "kl": ..., "hidden": ..., "total": ...})``: the components
+    are detached 0-d float tensors on the logits' device (``float(v)`` or ``v.item()`` reads one; doing
+    so waits for the device, so a training loop reads them only when it logs).
     """
     mask = mask.bool()
-    s = student_logits[mask].float()
+    m = mask.unsqueeze(-1)
+    s = torch.where(m, student_logits.float(), 0.0)          # garbage in the padding never reaches a term
+    n = mask.sum().clamp_min(1)                               # real positions (stays on the device)
     total = s.new_zeros(())
-    parts: dict[str, float] = {}
+    parts: dict[str, torch.Tensor] = {}
     if (cfg.mse or cfg.kl) and teacher_logits is not None:
-        t = teacher_logits[mask].float()
-        s_t = s if teacher_indices is None else s.gather(-1, teacher_indices[mask].long())
+        t = torch.where(m, teacher_logits.float(), 0.0)
+        s_t = s if teacher_indices is None else s.gather(-1, teacher_indices.long())
         if cfg.mse:
-            term = F.mse_loss(s_t, t) if len(t) else s.new_zeros(())
+            term = torch.where(m, (s_t - t) ** 2, 0.0).sum() / (n * t.shape[-1])
             total = total + cfg.mse * term
-            parts["mse"] = term.item()
+            parts["mse"] = term.detach()
         if cfg.kl:
             T = cfg.temperature
-            term = (F.kl_div(F.log_softmax(s_t / T, -1), F.log_softmax(t / T, -1), log_target=True,
-                             reduction="batchmean") * T * T) if len(t) else s.new_zeros(())
+            kl = F.kl_div(F.log_softmax(s_t / T, -1), F.log_softmax(t / T, -1), log_target=True, reduction="none")
+            term = torch.where(m, kl, 0.0).sum() / n * T * T  # "batchmean" over the real positions
             total = total + cfg.kl * term
-            parts["kl"] = term.item()
+            parts["kl"] = term.detach()
     if cfg.ce and gold is not None:
-        g = gold[mask].long()
-        has = g != NO_LABEL
-        term = F.cross_entropy(s[has], g[has]) if has.any() else s.new_zeros(())
+        g = torch.where(mask, gold.long(), NO_LABEL)
+        ce = F.cross_entropy(s.reshape(-1, s.shape[-1]), g.reshape(-1), ignore_index=NO_LABEL, reduction="sum")
+        term = ce / (g != NO_LABEL).sum().clamp_min(1)       # mean over gold-labelled positions (0 if none)
         total = total + cfg.ce * term
-        parts["ce"] = term.item()
+        parts["ce"] = term.detach()
     if cfg.hidden and teacher_hidden is not None and student_hidden is not None:
         if projection is None:
             raise ValueError("hidden-state matching needs a projection from student to teacher width")
-        term = F.mse_loss(projection(student_hidden[mask].float()), teacher_hidden[mask].float())
+        th = teacher_hidden.float()
+        diff = projection(torch.where(m, student_hidden.float(), 0.0)) - th
+        term = torch.where(m, diff ** 2, 0.0).sum() / (n * th.shape[-1])
         total = total + cfg.hidden * term
-        parts["hidden"] = term.item()
-    parts["total"] = total.item()
+        parts["hidden"] = term.detach()
+    parts["total"] = total.detach()
     return total, parts
 
 
