@@ -58,6 +58,7 @@ import torch.nn as nn
 from students import NUM_SHAPES
 
 from .batching import length_batches, pad_ids, pad_words
+from .decode import decode_tags
 from .ner_data import encode_sentences, join_sentences
 
 CONLL_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
@@ -103,6 +104,7 @@ class Entry:
     path: str
     block: str | None = None
     head: str = "trained"        # teachers: "trained" | "random" (no token-classification head on disk)
+    decode: str = "argmax"       # how word logits become tags (``xarchkd.decode``); a student's own setting
     task: str = "ner"            # "ner" | "mlm"
     notes: str = ""
     load_rss_mb: float | None = None
@@ -330,7 +332,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
         taken.add(base)
     params = model.num_parameters()
     common = dict(kind="student", tokenizer=tok, labels=list(c.labels), params=params, path=str(folder),
-                  block=c.block, task=c.task)
+                  block=c.block, task=c.task, decode=c.decode)
     extra = {"run": student_name(folder), "embed_dim": c.embed_dim, "hidden": c.hidden, "layers": c.layers}
 
     def wrap(m):
@@ -427,15 +429,16 @@ def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
 # ---------------------------------------------------------------- quality
 
 def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
-    """Argmax tags per row (word level) through ``entry.forward``, in row order."""
+    """Tags per row (word level) through ``entry.forward``, decoded as ``entry.decode`` says, in row order."""
     out: list = [None] * len(rows)
     pad = entry.tokenizer.pad_token_id or 0
     for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
-        pred = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0),
-                             pad_words([rows.shapes[i] for i in idx], 0)).argmax(-1)
-        for b, i in enumerate(idx):
-            out[i] = [entry.labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
+        logits = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0),
+                               pad_words([rows.shapes[i] for i in idx], 0))
+        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], entry.labels, entry.decode)
+        for i, t in zip(idx, tags):
+            out[i] = t
     return out
 
 

@@ -20,6 +20,7 @@ from .batching import length_batches, pad_ids, pad_words
 from .cache import Cache, ner_cache
 from .config import RunConfig, to_json, to_toml
 from .conll import load_splits
+from .decode import decode_tags
 from .errors import DataError
 from .finetune import evaluate_tags, ner_teacher
 from .ner_data import NO_LABEL, Rows, encode_sentences
@@ -77,18 +78,18 @@ def _stack(arrs, width) -> torch.Tensor:
 
 @torch.inference_mode()
 def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> list[list[str]]:
-    """Argmax tags per row (word level) from a student, in row order."""
+    """Tags per row (word level) from a student, in row order, decoded as its config says (argmax or BIO)."""
     model.eval()
     dev = next(model.parameters()).device
-    labels = model.cfg.labels
     out: list = [None] * len(rows)
     for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], model.cfg.pad_id)
         pos = pad_words([rows.word_pos[i] for i in idx], 0)
         shapes = pad_words([rows.shapes[i] for i in idx], 0)
-        pred = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits.argmax(-1).cpu()
-        for b, i in enumerate(idx):
-            out[i] = [labels[k] for k in pred[b, :len(rows.word_pos[i])].tolist()]
+        logits = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits
+        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], model.cfg.labels, model.cfg.decode)
+        for i, t in zip(idx, tags):
+            out[i] = t
     return out
 
 

@@ -1,0 +1,58 @@
+"""BIO-constrained Viterbi decoding against a brute-force search, and its use by students."""
+import itertools
+
+import pytest
+import torch
+
+from xarchkd.decode import allowed_transitions, bio_viterbi, decode_tags
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def _valid(seq):
+    start, trans = allowed_transitions(LABELS)
+    return bool(start[seq[0]]) and all(bool(trans[a, b]) for a, b in zip(seq, seq[1:]))
+
+
+def _brute(lp):
+    best, arg = -float("inf"), None
+    for seq in itertools.product(range(len(LABELS)), repeat=len(lp)):
+        if _valid(seq):
+            s = sum(float(lp[t, k]) for t, k in enumerate(seq))
+            if s > best:
+                best, arg = s, list(seq)
+    return arg
+
+
+def test_transitions_follow_iob2():
+    start, trans = allowed_transitions(LABELS)
+    assert start.tolist() == [True, True, False, True, False]
+    assert trans[LABELS.index("B-LOC"), LABELS.index("I-LOC")]
+    assert trans[LABELS.index("I-LOC"), LABELS.index("I-LOC")]
+    assert not trans[LABELS.index("O"), LABELS.index("I-LOC")]
+    assert not trans[LABELS.index("B-PER"), LABELS.index("I-LOC")]
+
+
+def test_viterbi_equals_brute_force_on_ragged_batches():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 5, len(LABELS)) * 3
+    lengths = torch.tensor([5, 1, 3, 4, 2, 5])
+    out = bio_viterbi(logits, lengths, LABELS)
+    lp = torch.log_softmax(logits, -1)
+    for b, n in enumerate(lengths.tolist()):
+        assert out[b, :n].tolist() == _brute(lp[b, :n]), b
+        assert out[b, n:].eq(0).all()
+
+
+def test_bio_repairs_a_broken_entity_that_argmax_keeps():
+    # argmax says "O I-PER I-PER": the constrained decode must start the entity with B-PER or drop it
+    lg = torch.full((1, 3, len(LABELS)), -5.0)
+    lg[0, 0, 0], lg[0, 0, 3] = 2.0, 1.5          # O, but B-PER close behind
+    lg[0, 1, 4], lg[0, 2, 4] = 3.0, 3.0          # I-PER twice
+    assert decode_tags(lg, [3], LABELS, "argmax") == [["O", "I-PER", "I-PER"]]
+    assert decode_tags(lg, [3], LABELS, "bio") == [["B-PER", "I-PER", "I-PER"]]
+
+
+def test_unknown_decode_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown decode"):
+        decode_tags(torch.zeros(1, 1, len(LABELS)), [1], LABELS, "crf")

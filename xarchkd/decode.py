@@ -1,0 +1,70 @@
+"""From per-word tag scores to tag sequences: argmax, or BIO-constrained Viterbi.
+
+Every tagger (student, teacher, the benchmark) turns its ``[B, P, C]`` word logits into tags here.
+
+``decode="bio"`` finds, per row, the tag sequence with the highest total log-probability among the
+*valid* IOB2 sequences: ``I-X`` may only follow ``B-X`` or ``I-X``, and may not start a row. An
+argmax tagger that says ``O I-PER`` produces a broken entity that seqeval scores as a span it never
+meant; the constrained decode repairs it with the next-best consistent reading. It costs one
+``[B, C, C]`` max per word position (no learned parameters), so it can be switched on for any
+trained student (``StudentConfig.decode``).
+"""
+from __future__ import annotations
+
+import torch
+
+DECODES = ("argmax", "bio")
+
+
+def allowed_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(start [C], trans [C, C])`` boolean masks of what IOB2 allows: ``trans[i, j]`` = tag j may follow tag i."""
+    c = len(labels)
+    start = torch.ones(c, dtype=torch.bool)
+    trans = torch.ones(c, c, dtype=torch.bool)
+    for j, tag in enumerate(labels):
+        if tag.startswith("I-"):
+            start[j] = False
+            for i, prev in enumerate(labels):
+                trans[i, j] = prev in (f"B-{tag[2:]}", tag)
+    return start, trans
+
+
+def bio_viterbi(logits: torch.Tensor, lengths: torch.Tensor, labels: list[str]) -> torch.Tensor:
+    """Best valid IOB2 path per row: ``logits`` ``[B, P, C]``, ``lengths`` ``[B]`` -> tag ids ``[B, P]``
+    (positions past a row's length are 0)."""
+    b, p, c = logits.shape
+    if p == 0:
+        return torch.zeros(b, 0, dtype=torch.long, device=logits.device)
+    start, trans = (m.to(logits.device) for m in allowed_transitions(labels))
+    neg = torch.finfo(torch.float32).min / 4
+    lp = torch.log_softmax(logits.float(), -1)
+    penalty = torch.where(trans, 0.0, neg)                          # [C, C]
+    score = lp[:, 0] + torch.where(start, 0.0, neg)                 # [B, C]
+    back = torch.zeros(b, p, c, dtype=torch.long, device=logits.device)
+    lengths = lengths.to(logits.device)
+    for t in range(1, p):
+        cand = score.unsqueeze(2) + penalty                         # [B, prev, cur]
+        best, arg = cand.max(1)
+        new = best + lp[:, t]
+        live = (t < lengths).unsqueeze(1)                           # rows already finished keep their score
+        score = torch.where(live, new, score)
+        back[:, t] = arg
+    tags = torch.zeros(b, p, dtype=torch.long, device=logits.device)
+    cur = score.argmax(1)
+    for t in range(p - 1, -1, -1):
+        here = t < lengths
+        tags[:, t] = torch.where(here, cur, 0)
+        if t > 0:
+            prev = back[:, t].gather(1, cur.unsqueeze(1)).squeeze(1)
+            cur = torch.where(here, prev, cur)                      # step back only inside the row
+    return tags
+
+
+def decode_tags(logits: torch.Tensor, lengths, labels: list[str], decode: str = "argmax") -> list[list[str]]:
+    """Tag names per row from word logits ``[B, P, C]``; ``lengths[b]`` words are real in row b."""
+    if decode not in DECODES:
+        raise ValueError(f"unknown decode {decode!r}; use one of {DECODES}")
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    ids = bio_viterbi(logits, lengths, labels) if decode == "bio" else logits.argmax(-1)
+    ids = ids.cpu().tolist()
+    return [[labels[k] for k in row[:n]] for row, n in zip(ids, lengths.tolist())]
