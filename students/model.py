@@ -6,6 +6,8 @@
   word-shape embedding (capitalisation, digits; ids from the data side) is *added* to it, like
   BERT's token-type embedding: the block's input width stays ``embed_dim`` (so ``--init-from`` a
   student without shapes still fits), and it starts at zero (a fresh student equals the plain one).
+- ``unk_dropout`` (training only) reads a random share of the sub-words as [UNK] (word dropout), so the
+  tagger learns to lean on context for the words it has no trained row for.
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
 - Head: ``ner`` -- a linear tagger; ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
   tied to the input embedding (logits over embedding rows, plus a bias).
@@ -79,7 +81,11 @@ class StudentModel(nn.Module):
         (padded with 0) only those positions' states go through the head. ``shapes`` ``[B,T]`` are the
         word-shape ids a ``word_shapes`` student reads (``None``: all 0, "unknown"); others ignore them."""
         mask = attention_mask.bool()
-        x = self.embed(self.token_map[input_ids])
+        rows = self.token_map[input_ids]
+        if self.training and self.cfg.unk_dropout > 0:
+            drop = torch.rand(rows.shape, device=rows.device) < self.cfg.unk_dropout
+            rows = torch.where(drop & mask, self.token_map[self.cfg.unk_id], rows)
+        x = self.embed(rows)
         if self.shape_embed is not None:
             x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
         x = self.drop(x)

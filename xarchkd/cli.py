@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="student or teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
     p.add_argument("--split", default="test", help="split to score")
+    p.add_argument("--decode", choices=("argmax", "bio"), default=None,
+                   help="a student's tag decoding (default: the one it was saved with)")
 
     p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
     p.add_argument("model", help="student or teacher folder")
@@ -231,11 +233,14 @@ def _eval(args):
     from .ner_data import encode_sentences
     kind, m, tok = _load_any(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
+    if args.decode and kind == "student":
+        m.cfg.decode = args.decode
     split = load_splits(args.data)[args.split]
     rows = encode_sentences(list(split["words"]), list(split["tags"]), tok, labels, 128, source=args.split)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows)
     res = evaluate_tags(pred, rows, list(split["tags"]))
-    print(json.dumps({"model": args.model, "split": args.split, **res}, indent=2))
+    decode = {"decode": m.cfg.decode} if kind == "student" else {}
+    print(json.dumps({"model": args.model, "split": args.split, **decode, **res}, indent=2))
 
 
 def _predict(args):
