@@ -1,5 +1,12 @@
-"""Length-aware batching and padding for token rows (teacher caching, teacher and student training)."""
+"""Length-aware batching and padding for token rows (teacher caching, teacher and student training).
+
+Padding is vectorised: rows are concatenated (or kept concatenated in a ``Ragged``), the flat target
+index comes from the lengths (``np.repeat``/``cumsum``), and one masked assignment fills the batch, so
+building a batch costs no Python loop over tokens or per-row tensor writes.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,29 +36,91 @@ def length_batches(lengths, batch_size: int, shuffle: bool, seed: int = 0, windo
     return [batches[k] for k in perm]
 
 
+def ragged_index(starts, lengths) -> np.ndarray:
+    """The flat int64 index of the ranges ``starts[i] : starts[i] + lengths[i]``, concatenated in order
+    (built with ``np.repeat``/``cumsum``: no Python loop). One fancy index with it gathers many rows
+    of a flat array, e.g. a memmapped cache, at once."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1] if len(ends) else 0, dtype=np.int64) + np.repeat(starts - ends + lengths, lengths)
+
+
+def pad_flat(flat, lengths, width: int, fill, dtype) -> np.ndarray:
+    """Right-pad rows given concatenated in ``flat`` (row i has ``lengths[i]`` items, trailing dims
+    kept) into an array ``[B, width, ...]`` of ``dtype``, filled with ``fill``: one masked assignment."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    flat = np.asarray(flat)
+    out = np.full((len(lengths), width) + flat.shape[1:], fill, dtype=dtype)
+    out[np.arange(width) < lengths[:, None]] = flat
+    return out
+
+
+@dataclass
+class Ragged:
+    """Variable-length rows stored as one flat array plus offsets (row r is ``values[offsets[r]:offsets[r+1]]``):
+    built once, so a batch of rows is one fancy index instead of a loop over rows."""
+    values: np.ndarray
+    offsets: np.ndarray     # int64 [n_rows + 1]
+
+    @classmethod
+    def of(cls, seqs, dtype=np.int64) -> "Ragged":
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        values = np.concatenate([np.asarray(s) for s in seqs]).astype(dtype, copy=False) if len(seqs) else \
+            np.zeros(0, dtype)
+        return cls(values, offsets)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def take(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        """``(flat values, lengths)`` of rows ``idx``, in that order."""
+        idx = np.asarray(idx, dtype=np.int64)
+        lengths = self.offsets[idx + 1] - self.offsets[idx]
+        return self.values[ragged_index(self.offsets[idx], lengths)], lengths
+
+    def pad(self, idx, fill, min_width: int = 1) -> torch.Tensor:
+        """Rows ``idx`` right-padded with ``fill`` into a ``[B, W]`` long tensor (W: the longest row, at
+        least ``min_width``)."""
+        flat, lengths = self.take(idx)
+        return torch.from_numpy(pad_flat(flat, lengths, max(min_width, int(lengths.max())), fill, np.int64))
+
+
+def _concat(seqs) -> tuple[np.ndarray, np.ndarray]:
+    """All sequences concatenated as int64, and their lengths."""
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    flat = np.concatenate([np.asarray(s) for s in seqs]) if len(seqs) else np.zeros(0)
+    return flat.astype(np.int64, copy=False), lengths
+
+
 def pad_ids(seqs, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad int sequences into (ids [B,T] long, attention_mask [B,T] long)."""
-    T = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), T), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
-        mask[i, :len(s)] = 1
-    return ids, mask
+    flat, lengths = _concat(seqs)
+    T = int(lengths.max())
+    return ids_and_mask(flat, lengths, T, pad_id)
+
+
+def ids_and_mask(flat: np.ndarray, lengths: np.ndarray, width: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, attention_mask)`` [B, width] long tensors from concatenated rows ``flat`` and their lengths."""
+    mask = np.arange(width) < lengths[:, None]
+    ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    ids[mask] = flat
+    return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
 
 
 def pad_words(seqs, fill: int) -> torch.Tensor:
     """Right-pad per-word int sequences (word positions or labels) into a [B,W] long tensor."""
-    W = max(1, max(len(s) for s in seqs))
-    out = torch.full((len(seqs), W), fill, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
-    return out
+    flat, lengths = _concat(seqs)
+    W = max(1, int(lengths.max()))
+    return torch.from_numpy(pad_flat(flat, lengths, W, fill, np.int64))
 
 
 def flat_positions(positions) -> tuple[torch.Tensor, torch.Tensor]:
     """``(rows, positions)`` long tensors that index a padded batch ``[B, T]`` at each row's listed token
     positions (``positions``: one int sequence per row, in batch order), flattened row after row."""
-    rows = torch.cat([torch.full((len(p),), b, dtype=torch.long) for b, p in enumerate(positions)])
-    pos = torch.cat([torch.as_tensor(np.asarray(p, dtype=np.int64)) for p in positions])
-    return rows, pos
+    pos, lengths = _concat(positions)
+    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    return torch.from_numpy(rows), torch.from_numpy(pos)

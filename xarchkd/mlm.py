@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from students import StudentConfig, StudentModel
 
 from .accel import build_lock, make_accelerator, teacher_step
-from .batching import flat_positions, length_batches, pad_ids, pad_words
+from .batching import Ragged, flat_positions, ids_and_mask, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -160,11 +160,14 @@ def mlm_accuracy(logits_fn, m: MaskedRows, teacher_top1: np.ndarray | None = Non
 
 
 class MlmExamples(torch.utils.data.Dataset):
-    """Masked rows plus (optionally) their cached teacher top-k; ``collate`` builds padded batches."""
+    """Masked rows plus (optionally) their cached teacher top-k; ``collate`` builds padded batches
+    (rows kept concatenated, teacher top-k gathered from the memmap with one fancy index per batch)."""
 
     def __init__(self, m: MaskedRows, cache: Cache | None, token_map: torch.Tensor, pad_id: int):
         self.m, self.cache, self.map, self.pad_id = m, cache, token_map, pad_id
         self.lengths = [len(x) for x in m.input_ids]
+        self._ids, self._pos, self._tgt = Ragged.of(m.input_ids), Ragged.of(m.positions), Ragged.of(m.targets)
+        self._offsets = np.asarray(cache.offsets) if cache is not None else None
 
     def __len__(self):
         return len(self.m)
@@ -173,22 +176,25 @@ class MlmExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, idx) -> dict:
-        ids, mask = pad_ids([self.m.input_ids[i] for i in idx], self.pad_id)
-        positions = pad_words([self.m.positions[i] for i in idx], 0)
-        lens = torch.as_tensor([len(self.m.positions[i]) for i in idx])
-        pos_mask = torch.arange(positions.shape[1])[None] < lens[:, None]
-        gold = self.map[pad_words([self.m.targets[i] for i in idx], 0)]
-        gold[~pos_mask] = -1
-        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold}
+        idx = np.asarray(idx, dtype=np.int64)
+        flat_ids, n_tok = self._ids.take(idx)
+        ids, mask = ids_and_mask(flat_ids, n_tok, int(n_tok.max()), self.pad_id)
+        flat_pos, n = self._pos.take(idx)
+        width = max(1, int(n.max()))
+        pos_mask = np.arange(width) < n[:, None]
+        gold = torch.full(pos_mask.shape, -1, dtype=torch.long)
+        tpos = torch.from_numpy(pos_mask)
+        gold[tpos] = self.map[torch.from_numpy(self._tgt.take(idx)[0])]
+        batch = {"input_ids": ids, "attention_mask": mask,
+                 "positions": torch.from_numpy(pad_flat(flat_pos, n, width, 0, np.int64)), "pos_mask": tpos,
+                 "gold": gold}
         if self.cache is not None:
-            k = self.cache.arrays["values"].shape[1]
-            vals = torch.zeros(len(idx), positions.shape[1], k)
-            inds = torch.zeros(len(idx), positions.shape[1], k, dtype=torch.long)
-            for b, i in enumerate(idx):
-                v, ix = self.cache.row("values", i), self.cache.row("indices", i)
-                vals[b, :len(v)] = torch.from_numpy(np.asarray(v, dtype=np.float32))
-                inds[b, :len(v)] = self.map[torch.from_numpy(np.asarray(ix, dtype=np.int64))]
-            batch["teacher_logits"], batch["teacher_indices"] = vals, inds
+            items = ragged_index(self._offsets[idx], n)
+            vals = np.zeros(pos_mask.shape + (self.cache.arrays["values"].shape[1],), dtype=np.float32)
+            vals[pos_mask] = self.cache.arrays["values"][items]
+            inds = torch.zeros(vals.shape, dtype=torch.long)
+            inds[tpos] = self.map[torch.from_numpy(self.cache.arrays["indices"][items].astype(np.int64))]
+            batch["teacher_logits"], batch["teacher_indices"] = torch.from_numpy(vals), inds
         return batch
 
 

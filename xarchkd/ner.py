@@ -16,7 +16,7 @@ import torch
 
 from students import StudentConfig, StudentModel
 
-from .batching import length_batches, pad_ids, pad_words
+from .batching import Ragged, ids_and_mask, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, to_json, to_toml
 from .conll import load_splits
@@ -36,7 +36,12 @@ class Split(NamedTuple):
 
 
 class NerExamples(torch.utils.data.Dataset):
-    """Training rows from one or more (rows, cache) parts; ``collate`` builds padded batches."""
+    """Training rows from one or more (rows, cache) parts; ``collate`` builds padded batches.
+
+    The rows of all parts are kept concatenated (``Ragged``), so a batch is a few fancy indexes and
+    masked assignments (no Python loop over rows or tokens); teacher outputs are gathered from each
+    part's memmapped cache with one fancy index over the batch's item ranges.
+    """
 
     def __init__(self, parts: list[tuple[Rows, Cache | None]], pad_id: int):
         self.parts, self.pad_id = parts, pad_id
@@ -44,6 +49,12 @@ class NerExamples(torch.utils.data.Dataset):
         self.lengths = [len(parts[p][0].input_ids[r]) for p, r in self.index]
         self.with_teacher = all(c is not None for _, c in parts)
         self.with_hidden = self.with_teacher and all("hidden" in c.arrays for _, c in parts)
+        self._part = np.repeat(np.arange(len(parts)), [len(rows) for rows, _ in parts])
+        self._row = np.concatenate([np.arange(len(rows)) for rows, _ in parts]) if parts else np.zeros(0, np.int64)
+        cat = lambda name: Ragged.of([x for rows, _ in parts for x in getattr(rows, name)])
+        self._ids, self._pos, self._labels, self._shapes = (cat(n) for n in ("input_ids", "word_pos", "labels",
+                                                                             "shapes"))
+        self._offsets = [np.asarray(c.offsets) for _, c in parts] if self.with_teacher else []
 
     def __len__(self):
         return len(self.index)
@@ -52,28 +63,41 @@ class NerExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, indices) -> dict:
-        items = [self.index[i] for i in indices]
-        rows = [(self.parts[p][0], r) for p, r in items]
-        ids, mask = pad_ids([rw.input_ids[r] for rw, r in rows], self.pad_id)
-        positions = pad_words([rw.word_pos[r] for rw, r in rows], 0)
-        gold = pad_words([rw.labels[r] for rw, r in rows], NO_LABEL)
-        lens = [len(rw.word_pos[r]) for rw, r in rows]
-        pos_mask = torch.arange(positions.shape[1])[None, :] < torch.as_tensor(lens)[:, None]
-        batch = {"input_ids": ids, "attention_mask": mask, "positions": positions, "pos_mask": pos_mask, "gold": gold,
-                 "shapes": pad_words([rw.shapes[r] for rw, r in rows], 0)}
+        idx = np.asarray(indices, dtype=np.int64)
+        flat_ids, n_tok = self._ids.take(idx)
+        ids, mask = ids_and_mask(flat_ids, n_tok, int(n_tok.max()), self.pad_id)
+        flat_pos, n_words = self._pos.take(idx)
+        width = max(1, int(n_words.max()))
+        pos_mask = np.arange(width) < n_words[:, None]
+        batch = {"input_ids": ids, "attention_mask": mask,
+                 "positions": torch.from_numpy(pad_flat(flat_pos, n_words, width, 0, np.int64)),
+                 "pos_mask": torch.from_numpy(pos_mask),
+                 "gold": torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, width, NO_LABEL, np.int64)),
+                 "shapes": self._shapes.pad(idx, 0, min_width=1)}
         if self.with_teacher:
-            batch["teacher_logits"] = _stack([self.parts[p][1].row("logits", r) for p, r in items], positions.shape[1])
+            batch["teacher_logits"] = _stack(self, "logits", idx, n_words, pos_mask)
             if self.with_hidden:
-                batch["teacher_hidden"] = _stack([self.parts[p][1].row("hidden", r) for p, r in items],
-                                                 positions.shape[1])
+                batch["teacher_hidden"] = _stack(self, "hidden", idx, n_words, pos_mask)
         return batch
 
 
-def _stack(arrs, width) -> torch.Tensor:
-    out = torch.zeros(len(arrs), width, arrs[0].shape[-1])
-    for i, a in enumerate(arrs):
-        out[i, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
-    return out
+def _stack(ex: NerExamples, name: str, idx: np.ndarray, n_words: np.ndarray, pos_mask: np.ndarray) -> torch.Tensor:
+    """Cached teacher array ``name`` for rows ``idx`` of ``ex`` as a zero-padded float32 ``[B, W, D]`` tensor:
+    per part, one fancy index over the rows' item ranges in its memmap, then one masked assignment."""
+    parts, rows = ex._part[idx], ex._row[idx]
+    dim = ex.parts[0][1].arrays[name].shape[1]
+    if len(ex.parts) == 1:
+        flat = ex.parts[0][1].arrays[name][ragged_index(ex._offsets[0][rows], n_words)]
+    else:
+        flat = np.empty((int(n_words.sum()), dim), dtype=np.float32)
+        starts = np.cumsum(n_words) - n_words        # where each batch row's items start in ``flat``
+        for p in np.unique(parts):
+            sel = parts == p
+            flat[ragged_index(starts[sel], n_words[sel])] = \
+                ex.parts[p][1].arrays[name][ragged_index(ex._offsets[p][rows[sel]], n_words[sel])]
+    out = np.zeros(pos_mask.shape + (dim,), dtype=np.float32)
+    out[pos_mask] = flat
+    return torch.from_numpy(out)
 
 
 @torch.inference_mode()
