@@ -1,5 +1,5 @@
 """Transfer data: deterministic augmentations, same-tag replacements, type-keeping span swaps,
-aligned gold-less rows, text sources and reST cleaning."""
+aligned gold-less rows, text and CoNLL sources and reST cleaning."""
 import random
 
 import numpy as np
@@ -10,8 +10,8 @@ from xarchkd.conll import read_conll
 from xarchkd.errors import ConfigError
 from xarchkd.ner_data import NO_LABEL, encode_sentences
 from xarchkd.text import rst_to_text, split_sentences, words
-from xarchkd.transfer import (AugmentConfig, augment_sentences, entity_spans, mlm_replacer, same_tag_table,
-                              text_sentences, transfer_rows, transfer_words)
+from xarchkd.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
+                              same_tag_table, text_sentences, transfer_rows, transfer_words)
 
 from conftest import LABELS
 
@@ -205,6 +205,31 @@ def test_text_source(tmp_path, tokenizer, train):
     cfg.data.transfer = str(f)                                        # a bare path works too
     assert all(np.array_equal(a, b) for a, b in
                zip(transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False).input_ids, rows.input_ids))
+
+
+def test_conll_source_reads_words_only(tokenizer, train, conll_small, capsys):
+    """data.transfer=conll:PATH: the file's sentences, words exactly as written, rows without gold; the
+    factor counts labelled sentences and is capped at what the file has (with a line saying so)."""
+    ws, ts = train
+    labelled, path = ws[:100], conll_small / "train.txt"           # 100 labelled, the file has 300
+    cfg = apply_overrides(RunConfig(), [f"data.transfer=conll:{path}", "data.transfer_factor=1.5"])
+    rows = transfer_rows(cfg, tokenizer, LABELS, labelled, ts[:100], progress=False)
+    got = transfer_words(cfg.data.transfer, 1.5, labelled, ts[:100], seed=cfg.train.seed)
+    assert len(got) == 150 and rows.sent_id.max() == 149 and rows.n_words == sum(map(len, got))
+    assert all((l == NO_LABEL).all() for l in rows.labels)
+    in_file = {tuple(s) for s in ws}
+    assert all(tuple(s) in in_file for s in got) and len({tuple(s) for s in got}) > 140
+    assert not any(w in LABELS and w != "O" for s in got for w in s)      # no tag column leaked into the words
+    assert got != transfer_words(cfg.data.transfer, 1.5, labelled, ts[:100], seed=1)   # a seeded choice
+    capsys.readouterr()
+    every = transfer_words(cfg.data.transfer, 4.0, labelled, ts[:100])
+    assert sorted(every) == sorted(ws) and "has 300 sentences; using all of them instead of 400" in \
+        capsys.readouterr().err
+    assert conll_sentences(path, 5, seed=0) == conll_sentences(path, 5, seed=0)
+    with pytest.raises(ConfigError, match="no such file"):
+        transfer_words(f"conll:{conll_small / 'nope.txt'}", 1.0, *train)
+    with pytest.raises(ConfigError, match="is a CoNLL file, not plain text: use data.transfer=conll:"):
+        transfer_words(str(path), 1.0, *train)                         # a bare CoNLL path is not read as text
 
 
 def test_unknown_transfer_source(train):

@@ -55,7 +55,7 @@ def test_training_uploads_checkpoints_and_student_byte_for_byte(tmp_path, s3_ser
     xarchkd.run("bert-cnn-ner", progress=False, **{
         "out": str(out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
         "teacher.finetune": False, "data.name": str(conll_small), "student.embed_dim": 16, "student.hidden": 16,
-        "student.layers": 1, "train.epochs": 1, "upload": "s3://ckpts/exp1"})
+        "student.layers": 1, "train.epochs": 1, "train.min_steps": 0, "upload": "s3://ckpts/exp1"})
     keys = {o["Key"] for o in s3_server.list_objects_v2(Bucket="ckpts", Prefix="exp1/")["Contents"]}
     assert "exp1/student/model.safetensors" in keys and "exp1/checkpoints/last/trainer_state.json" in keys
     for key in ("exp1/student/model.safetensors", "exp1/student/config.json", "exp1/checkpoints/last/model.safetensors"):

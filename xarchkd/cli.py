@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
     p.add_argument("--out", default=None, help="output folder (default under $XARCHKD_HOME/teachers)")
 
+    p = _p(sub, "subset", "few labels, plenty of text: write OUT/train.txt (the first N train sentences), "
+           "OUT/valid.txt and OUT/test.txt (copies), and OUT/rest.txt (the other train sentences, for "
+           "data.transfer=conll:OUT/rest.txt, which reads their words only)")
+    p.add_argument("n", type=int, help="labelled train sentences to keep (the first N)")
+    p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
+    p.add_argument("--out", required=True, help="the new data folder")
+
     p = _p(sub, "cache", "build (or verify) the teacher-logits cache for a NER data split")
     p.add_argument("--teacher", required=True, help="token-classification teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
@@ -130,6 +137,10 @@ def _dispatch(args):
         from .finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length))
+    elif args.cmd == "subset":
+        from .subset import write_subset
+        counts = write_subset(args.data, args.n, args.out)
+        print(json.dumps({"out": args.out, "sentences": counts}))
     elif args.cmd == "cache":
         _cache(args)
     elif args.cmd == "eval":

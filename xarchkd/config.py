@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ class DataConfig:
     max_length: int = 128          # sub-words per row; longer sentences are split, never dropped
     train_limit: int = 0           # use the first N train sentences only (0 = all)
     eval_limit: int = 0            # score on the first N valid/test sentences only (0 = all)
-    transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" (see transfer.py)
+    transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" | "conll:PATH" (transfer.py)
     transfer_factor: float = 0.0   # transfer rows as a multiple of the labelled train set
     augment: AugmentConfig = field(default_factory=AugmentConfig)   # with transfer="augment": probabilities
 
@@ -56,6 +57,14 @@ class TrainConfig:
     seed: int = 0
     patience: int = 0              # stop after N epochs without a better valid score (0 = never)
     log_every: int = 50            # steps between log lines
+    min_steps: int = 3000          # NER: small sets train for more epochs, to at least this many optimizer steps
+
+    def for_rows(self, rows: int) -> "TrainConfig":
+        """This config with ``epochs`` raised to ``ceil(min_steps / steps_per_epoch)`` where that is
+        larger, ``steps_per_epoch`` being ``ceil(rows / batch_size / grad_accum)`` as the training
+        schedule counts it (all processes together; transfer rows count as rows)."""
+        per_epoch = max(1, math.ceil(rows / self.batch_size / self.grad_accum))
+        return dataclasses.replace(self, epochs=max(self.epochs, math.ceil(max(0, self.min_steps) / per_epoch)))
 
 
 @dataclass

@@ -220,7 +220,12 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if cfg.upload:
         from .upload import checkpoint_uploader
         uploader = checkpoint_uploader(cfg.upload, out)
-    fit = train_student(model, examples, evaluate, cfg.loss, cfg.train, out, resume=resume, progress=progress,
+    train_cfg = cfg.train.for_rows(len(examples))      # small sets: enough epochs for train.min_steps
+    if train_cfg.epochs != cfg.train.epochs and os.environ.get("RANK", "0") == "0":
+        print(f"[xarchkd] {len(examples)} training rows: {cfg.train.epochs} -> {train_cfg.epochs} epochs to reach "
+              f"train.min_steps={cfg.train.min_steps} optimizer steps (set train.min_steps=0 to keep "
+              f"train.epochs)", flush=True)
+    fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
     if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
         return {}

@@ -7,9 +7,13 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
   word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
 - ``"pydoc-text"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split into
   sentences and CoNLL-style words (``xarchkd.text``), sentences of 3..60 words.
+- ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
+  text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
 
-Either way ``round(data.transfer_factor x labelled train sentences)`` sentences are made, chosen
-deterministically from ``train.seed``. The rows carry label -1 (no gold), so the objective's CE term
+Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
+deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
+and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
+whole file. The rows carry label -1 (no gold), so the objective's CE term
 skips them and only the teacher terms train on them; their sub-words and word positions come from
 the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines up with them.
 """
@@ -197,17 +201,45 @@ def text_sentences(path: str | Path, n: int, seed: int = 0, min_words: int = 3, 
     return sents[:n]
 
 
-SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file")
+def conll_sentences(path: str | Path, n: int, seed: int = 0, scheme: str = "IOB2") -> list[list[str]]:
+    """``n`` sentences (words only, labels dropped) of a CoNLL file: a seeded shuffle of all of them,
+    capped at what the file has (with a printed line)."""
+    from .conll import read_conll
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"transfer CoNLL file {str(path)!r}: no such file")
+    sents = [list(ws) for ws in read_conll(path, scheme)["words"]]
+    random.Random(seed).shuffle(sents)
+    if n > len(sents):
+        print(f"[xarchkd] {path} has {len(sents)} sentences; using all of them instead of {n}",
+              file=sys.stderr, flush=True)
+    return sents[:n]
+
+
+def _looks_like_conll(path: str) -> bool:
+    """The first non-blank lines read as ``word ... tag`` columns (a CoNLL file, not plain text)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [l.split() for l in (next(f, "") for _ in range(20)) if l.strip()][:5]
+    is_tag = lambda t: t == "O" or (len(t) > 2 and t[0] in "BI" and t[1] == "-")
+    return bool(lines) and all(len(c) >= 2 and (is_tag(c[-1]) or c[0] == "-DOCSTART-") for c in lines)
+
+
+SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH")
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
                    replacer: Replacer | None = None, progress: bool = True,
-                   aug_cfg: AugmentConfig | None = None) -> list[list[str]]:
-    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences."""
+                   aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[str]]:
+    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences
+    (``scheme``: the tag scheme a ``conll:`` file is read with)."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
         sents = augment_sentences(words_list, tags_list, n, seed, aug_cfg, mask_token=mask_token, replacer=replacer,
                                   progress=progress)
+    elif spec.startswith("conll:"):
+        sents = conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)
+    elif os.path.isfile(spec) and _looks_like_conll(spec):
+        raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
         from .resources import resolve
         sents = text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)
@@ -228,5 +260,5 @@ def transfer_rows(cfg, tokenizer, labels, words_list, tags_list, progress: bool 
 
     ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``)."""
     ws = transfer_words(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
-                        tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment)
+                        tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment, cfg.data.scheme)
     return encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length, source=f"transfer:{cfg.data.transfer}")

@@ -1,0 +1,50 @@
+"""Few labels, plenty of text: `xarchkd subset` splits a data folder into the first N labelled train
+sentences (+ valid/test) and the rest; train.min_steps gives a small set enough epochs."""
+import json
+
+import pytest
+
+import xarchkd
+from xarchkd.cli import main
+from xarchkd.config import TrainConfig
+from xarchkd.conll import load_splits, read_conll
+from xarchkd.errors import ConfigError
+from xarchkd.subset import write_subset
+
+
+def test_subset_writes_the_labelled_folder_and_the_rest(tmp_path, conll_small, capsys):
+    out = tmp_path / "small"
+    assert main(["subset", "120", "--data", str(conll_small), "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["sentences"] == {"train": 120, "rest": 180, "valid": 100, "test": 100}
+    src, got = load_splits(str(conll_small)), load_splits(str(out))
+    assert list(got["train"]["words"]) == list(src["train"]["words"][:120])        # = data.train_limit=120
+    assert list(got["train"]["tags"]) == list(src["train"]["tags"][:120])
+    rest = read_conll(out / "rest.txt")
+    assert list(rest["words"]) == list(src["train"]["words"][120:])
+    assert list(rest["tags"]) == list(src["train"]["tags"][120:])                  # labels kept, for scoring
+    for split in ("valid", "test"):
+        assert (out / f"{split}.txt").read_bytes() == (conll_small / f"{split}.txt").read_bytes()
+    with pytest.raises(ConfigError, match="has 300 sentences; take 1..299"):
+        write_subset(str(conll_small), 300, tmp_path / "all")
+    assert main(["subset", "0", "--data", str(conll_small), "--out", str(tmp_path / "none")]) == 2
+
+
+def test_min_steps_raises_the_epochs_of_a_small_set():
+    t = TrainConfig(epochs=10, batch_size=32, min_steps=3000)
+    assert t.for_rows(2000).epochs == 48                   # 63 steps an epoch
+    assert t.for_rows(14041).epochs == 10                  # 439 an epoch: 10 epochs are already enough
+    assert TrainConfig(epochs=10, batch_size=32, min_steps=0).for_rows(2000).epochs == 10
+    assert TrainConfig(epochs=2, batch_size=16, grad_accum=2, min_steps=20).for_rows(300).epochs == 2
+    assert TrainConfig(epochs=2, batch_size=16, grad_accum=2, min_steps=50).for_rows(300).epochs == 5
+
+
+def test_a_run_trains_for_min_steps(tmp_path, tiny_teacher, conll_small, capsys):
+    """40 labelled + 20 transfer rows at batch 16 make 4 steps an epoch: min_steps=10 makes 1 epoch 3."""
+    res = xarchkd.run("bert-cnn-ner", progress=True, **{
+        "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+        "teacher.finetune": False, "data.name": str(conll_small), "data.train_limit": 40, "data.eval_limit": 20,
+        "data.transfer": f"conll:{conll_small / 'train.txt'}", "data.transfer_factor": 0.5,
+        "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1, "train.epochs": 1,
+        "train.batch_size": 16, "train.min_steps": 10})
+    assert res["train_rows"] == 60 and [h["epoch"] for h in res["history"]] == [1, 2, 3]
+    assert "60 training rows: 1 -> 3 epochs to reach train.min_steps=10" in capsys.readouterr().out
