@@ -11,6 +11,10 @@ extensions folder, with a timeout), and while holding it treats any torch ``lock
 build folders as stale: it removes it and prints a one-line warning. (A process that runs
 ``import sru`` without going through here is not covered by our lock.)
 
+The students use sru's modules and its CPU inference kernel, but by default never its CUDA kernels,
+which fail on current GPUs (see ``students/sru_torch.py``); sru still compiles them on a CUDA machine
+(about a minute, once) because ``import sru`` always does.
+
 ``python -m students._sru`` compiles once (``make setup`` runs it; it takes about 40 s).
 """
 from __future__ import annotations

@@ -22,8 +22,10 @@ from torch import Tensor
 
 IMPLS = ("auto", "sru", "torch")
 
-# What "auto" runs on a CPU, from benchmarks/sru_impl_speed.py on the 2-core dev machine:
-# training (a backward pass needed) -> "torch"; inference -> "sru" (its C++ kernel).
+# What "auto" runs on a CPU, from benchmarks/sru_impl_speed.py --threads 1 on the 2-core dev machine (cores
+# shared with other jobs), SRU block at the NER recipe's size, median ms: training step (batch 32 x 30)
+# torch 165 vs sru 220 (SRU++: 193 vs 240) -> "torch"; inference batch 1 x 24: sru's C++ kernel 1.0 vs
+# torch 6.0 (SRU++: 1.3 vs 6.3), and at batch 32 still 41 vs 47 -> "sru".
 AUTO_CPU = {"train": "torch", "infer": "sru"}
 
 
@@ -62,6 +64,20 @@ def describe(impl: str, device_type: str) -> str:
             f"({device_type}, impl=auto)")
 
 
+def forget_scan(u0: Tensor, u1: Tensor, fw: Tensor, c0: Tensor, pad: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """The loop over time: all states ``C`` and forget gates ``F`` (``[T, ...]``), see ``ForgetScan``."""
+    per_step = fw.dim() == u0.dim()
+    C = torch.empty_like(u0)
+    F = torch.empty_like(u0)
+    c = c0
+    for t in range(u0.size(0)):
+        f = torch.sigmoid(torch.addcmul(u1[t], c, fw[t] if per_step else fw), out=F[t])
+        c_new = torch.addcmul(u0[t], c - u0[t], f)
+        c = torch.where(pad[t], c, c_new) if pad is not None else c_new
+        C[t] = c
+    return C, F
+
+
 class ForgetScan(torch.autograd.Function):
     """The sequential core: ``c[t] = u0[t] + (c[t-1] - u0[t]) * sigmoid(u1[t] + fw * c[t-1])``, kept at
     ``c[t-1]`` where ``pad[t]``; returns all states ``[T, ...]``. Its backward is one loop of two
@@ -70,17 +86,9 @@ class ForgetScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u0: Tensor, u1: Tensor, fw: Tensor, c0: Tensor, pad: Optional[Tensor]) -> Tensor:
-        per_step = fw.dim() == u0.dim()
-        C = torch.empty_like(u0)
-        F = torch.empty_like(u0)
-        c = c0
-        for t in range(u0.size(0)):
-            f = torch.sigmoid(torch.addcmul(u1[t], c, fw[t] if per_step else fw), out=F[t])
-            c_new = torch.addcmul(u0[t], c - u0[t], f)
-            c = torch.where(pad[t], c, c_new) if pad is not None else c_new
-            C[t] = c
+        C, F = forget_scan(u0, u1, fw, c0, pad)
         ctx.save_for_backward(u0, fw, c0, C, F, pad)
-        ctx.per_step = per_step
+        ctx.per_step = fw.dim() == u0.dim()
         return C
 
     @staticmethod
@@ -161,7 +169,11 @@ def elementwise_recurrence_torch(U: Tensor, x: Tensor, weight_c: Tensor, bias: T
     fws = scan_order(fw) if fw.dim() == 4 else None
     pads = (scan_order(pad.expand(T, B, dirs, 1)) if dirs == 2 else pad) if pad is not None else None
 
-    C = ForgetScan.apply(u0, u1, fw if fws is None else fws, c0, pads)   # scan order
+    scan_args = (u0, u1, fw if fws is None else fws, c0, pads)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in scan_args):
+        C = ForgetScan.apply(*scan_args)                        # scan order
+    else:   # plain ops: no autograd.Function in the way of torch.jit.trace / export
+        C = forget_scan(*scan_args)[0]
     c_last = C[-1]
     C_prev = torch.cat((c0.unsqueeze(0), C[:-1]))
     C, C_prev = scan_order(C), scan_order(C_prev)               # back to time order (the flip is its own inverse)
