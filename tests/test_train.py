@@ -113,6 +113,65 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
     assert [h["epoch"] for h in hist] == [1, 2, 3]
 
 
+SHARED_LSTM_RUN = textwrap.dedent("""
+    import json, os, signal, sys
+    import torch
+    import xarchkd, xarchkd.ner as ner, xarchkd.train as tr
+
+    def one_buffer(model):
+        # What cuDNN's flatten_parameters does on a GPU: every LSTM weight a view into one flat buffer.
+        for rnn in [m for m in model.modules() if isinstance(m, torch.nn.LSTM)]:
+            flat = torch.empty(sum(p.numel() for p in rnn._flat_weights))
+            off = 0
+            for p in rnn._flat_weights:
+                flat[off:off + p.numel()].copy_(p.detach().reshape(-1))
+                p.data = flat[off:off + p.numel()].view_as(p)
+                off += p.numel()
+            assert len({p.untyped_storage().data_ptr() for p in rnn.parameters()}) == 1
+        return model
+
+    real_train, real_save, kill_at = tr.train_student, tr._save_checkpoint, int(sys.argv[2])
+    ner.train_student = lambda model, *a, **k: real_train(one_buffer(model), *a, **k)
+
+    def save_then_die(acc, ckpt, state):
+        real_save(acc, ckpt, state)
+        if state["epoch"] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    tr._save_checkpoint = save_then_die
+    xarchkd.run("bert-lstm-ner", progress=False, resume=sys.argv[3] == "1", **json.loads(sys.argv[1]))
+""")
+
+
+def test_resume_keeps_lstm_weights_that_share_one_buffer(tmp_path, tiny_teacher, conll_small):
+    """On a GPU cuDNN puts all of nn.LSTM's weights in one buffer; a checkpoint must still hold every one
+    of them, so a killed-then-resumed run ends with the weights of an unbroken one. The CPU does not
+    share storage by itself, so the runs here re-point the LSTM's weights into one buffer as cuDNN does."""
+    script = tmp_path / "shared.py"
+    script.write_text(SHARED_LSTM_RUN)
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3})
+
+    def run(out, kill_at, resume):
+        return subprocess.run([sys.executable, str(script), json.dumps({**o, "out": str(tmp_path / out)}),
+                               str(kill_at), str(int(resume))], capture_output=True, text=True, timeout=600)
+    p = run("straight", 0, False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Removed shared tensor" not in p.stderr
+    p = run("killed", 2, False)
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    p = run("killed", 0, True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    from students import StudentModel
+    names = set(StudentModel.from_pretrained(tmp_path / "straight" / "student").state_dict())
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "checkpoints" / "last" / "model.safetensors"))
+    rnn = {k for k in names if k.startswith("encoder.rnn.")}
+    assert len(rnn) == 8 and rnn <= set(a) and set(a) == set(b) == names    # every weight saved
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    lines = [json.loads(l) for l in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["eval"]["epoch"] for l in lines if "eval" in l] == [1, 2, 3]    # the resumed log continues once
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_teacher, conll_small):
     from students import CheckpointError
     with pytest.raises(CheckpointError, match="nothing to resume"):

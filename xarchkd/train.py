@@ -6,7 +6,12 @@ so a resumed run sees the same batches), AdamW with warm-up and linear decay,
 gradient accumulation and clipping through Accelerate, one evaluation, the best
 student kept with ``save_pretrained``, and a full training state saved with
 ``accelerator.save_state`` so ``resume=True`` continues from the last finished epoch.
-Losses, learning rate and scores go to ``metrics.jsonl`` (and TensorBoard when installed).
+Losses, learning rate and scores go to ``metrics.jsonl`` (and TensorBoard when installed):
+a fresh run starts it anew, a resumed one appends after the lines of the epochs it keeps.
+
+The step itself never waits for the host: the loss components stay on the device and are read
+(one sync) only on logging steps and at the end of an epoch. Under ``accelerate launch`` the main
+process alone evaluates, logs and saves; the other ranks get its scores by broadcast.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from typing import Callable, Protocol
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
+
+from accelerate.utils import broadcast_object_list
 
 from .accel import make_accelerator
 from .batching import length_batches
@@ -72,6 +79,8 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         model, projection, opt, sched = acc.prepare(model, projection, opt, sched)
     else:
         model, opt, sched = acc.prepare(model, opt, sched)
+    acc.register_save_state_pre_hook(_own_storage)      # every weight saved, even views of one buffer
+    acc.register_load_state_pre_hook(_load_weights)     # ... and loaded back into them
 
     state = {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0}
     if resume:
@@ -80,7 +89,7 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         acc.load_state(str(ckpt))
         state = json.loads((ckpt / "trainer_state.json").read_text())
         _say(acc, progress, f"[xarchkd] resuming after epoch {state['epoch']} (step {state['step']})")
-    log = open(out / "metrics.jsonl", "a")
+    log = _open_log(out / "metrics.jsonl", resume, state["epoch"]) if acc.is_main_process else None
     tb = _tensorboard(out / "tensorboard") if acc.is_main_process else None
     t_start = time.time() - state.get("train_seconds", 0.0)
 
@@ -89,12 +98,15 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         batches = length_batches(examples.lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)
         # Plain lists: with several processes Accelerate shards this batch sampler and tests each batch's
         # truth value, which a numpy index array does not have.
+        # Pinned host memory lets the prepared loader copy each batch to the GPU with non_blocking=True.
         loader = acc.prepare_data_loader(DataLoader(examples, batch_sampler=[b.tolist() for b in batches],
-                                                    collate_fn=examples.collate))
+                                                    collate_fn=examples.collate,
+                                                    pin_memory=acc.device.type == "cuda"))
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and acc.is_main_process),
                    mininterval=2)
-        sums: dict[str, float] = {}
-        for i, batch in enumerate(bar):
+        sums: dict[str, torch.Tensor] = {}      # on the device: summing them waits for nothing
+        n_batches = 0
+        for batch in bar:
             with acc.accumulate(model):
                 o = model(batch["input_ids"], batch["attention_mask"], positions=batch["positions"],
                           shapes=batch.get("shapes"))
@@ -109,23 +121,27 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
                 opt.step()
                 sched.step()
                 opt.zero_grad()
+            n_batches += 1
+            for k, v in parts.items():
+                sums[k] = sums[k] + v if k in sums else v
             if acc.sync_gradients:
                 state["step"] += 1
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if state["step"] % cfg.log_every == 0 and acc.sync_gradients:
-                rec = {"step": state["step"], "epoch": epoch, "lr": sched.get_last_lr()[0], **parts}
-                log.write(json.dumps(rec) + "\n")
-                _tb_log(tb, {f"train/{k}": v for k, v in rec.items() if k not in ("step", "epoch")}, state["step"])
-            bar.set_postfix(loss=f"{parts['total']:.3f}", refresh=False)
+                if state["step"] % cfg.log_every == 0 and acc.is_main_process:
+                    rec = {"step": state["step"], "epoch": epoch, "lr": sched.get_last_lr()[0], **_read(parts)}
+                    log.write(json.dumps(rec) + "\n")
+                    _tb_log(tb, {f"train/{k}": v for k, v in rec.items() if k not in ("step", "epoch")},
+                            state["step"])
+                    bar.set_postfix(loss=f"{rec['total']:.3f}", refresh=False)
         model.eval()
-        scores = evaluate(acc.unwrap_model(model))
+        # The main process scores; the other ranks take its scores, so all decide best/patience alike.
+        scores = _from_main(acc, evaluate(acc.unwrap_model(model)) if acc.is_main_process else None)
         ep = {"epoch": epoch, "step": state["step"], "seconds": round(time.time() - t_start, 1),
-              **{f"train_{k}": round(v / max(1, i + 1), 5) for k, v in sums.items()},
+              **{f"train_{k}": round(v, 5) for k, v in _read({k: v / max(1, n_batches) for k, v in sums.items()}).items()},
               **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
         state["history"].append(ep)
-        log.write(json.dumps({"eval": ep}) + "\n")
-        log.flush()
+        if log is not None:
+            log.write(json.dumps({"eval": ep}) + "\n")
+            log.flush()
         _tb_log(tb, {f"eval/{k}": v for k, v in scores.items() if isinstance(v, (int, float))}, state["step"])
         _say(acc, progress, f"[xarchkd] epoch {epoch}: " + ", ".join(
             f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ep.items() if k != "epoch"))
@@ -143,7 +159,8 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         if cfg.patience and state["bad_epochs"] >= cfg.patience:
             _say(acc, progress, f"[xarchkd] no better valid score for {cfg.patience} epochs: stopping")
             break
-    log.close()
+    if log is not None:
+        log.close()
     if tb is not None:
         tb.close()
     acc.wait_for_everyone()
@@ -168,6 +185,78 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
         os.replace(tmp, ckpt)
         shutil.rmtree(old, ignore_errors=True)
     acc.wait_for_everyone()
+
+
+def _own_storage(models, weights, output_dir) -> None:
+    """``save_state`` hook: a weight that is a view into a larger buffer is saved as a copy of its own.
+
+    cuDNN flattens ``nn.LSTM``'s weights into one buffer on a GPU. safetensors cannot store tensors
+    that share memory, and Accelerate's clean-up before saving keeps one of them and drops the rest
+    (``Removed shared tensor {...}``), so a resumed run would restart those weights. A copy per view
+    keeps every weight, and the file stays ``model.safetensors``. True aliases (one whole tensor under
+    two names: tied weights) cover their storage and are left to Accelerate as before.
+    """
+    for state in weights:
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor) and v.untyped_storage().nbytes() > v.numel() * v.element_size():
+                state[k] = v.detach().clone()
+
+
+def _load_weights(models, input_dir) -> None:
+    """``load_state`` hook: load each model's ``model[_i].safetensors`` with ``load_state_dict``, which
+    copies values into the model's own parameters however they share storage (safetensors' own
+    ``load_model``, which Accelerate calls, refuses views that do not cover their buffer). Names left
+    out of the file must be aliases of a loaded weight (tied weights); anything else is an error.
+    The models are then taken off ``models`` so Accelerate does not load them again."""
+    from safetensors.torch import load_file
+    files = [Path(input_dir) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors") for i in range(len(models))]
+    if not all(f.is_file() for f in files):
+        return                          # another layout (e.g. pytorch_model.bin): Accelerate's own loading
+    for model, f in zip(models, files):
+        missing, unexpected = model.load_state_dict(load_file(str(f)), strict=False)
+        own = model.state_dict()
+        loaded = {(own[k].data_ptr(), own[k].shape) for k in own if k not in missing}
+        missing = [k for k in missing if (own[k].data_ptr(), own[k].shape) not in loaded]
+        if missing or unexpected:
+            raise CheckpointError(f"--resume: {f} does not fit the model (missing {missing[:3]}, "
+                                  f"unexpected {list(unexpected)[:3]}): a checkpoint of another student?")
+    models.clear()
+
+
+def _read(values: dict) -> dict:
+    """0-d device tensors -> Python floats with one device->host copy (one sync for all of them)."""
+    if not values:
+        return {}
+    return dict(zip(values, torch.stack([v.float() for v in values.values()]).tolist()))
+
+
+def _from_main(acc, obj):
+    """The main process's ``obj`` on every rank (a broadcast when there are several)."""
+    if acc.num_processes > 1:
+        box = [obj]
+        broadcast_object_list(box)
+        obj = box[0]
+    return obj
+
+
+def _open_log(path: Path, resume: bool, epoch: int):
+    """Open ``metrics.jsonl``: emptied for a fresh run; for a resumed one, the lines of epochs up to the
+    checkpoint's ``epoch`` are kept (an interrupted epoch's lines and a torn last line are dropped,
+    since that epoch runs again) and new lines are appended."""
+    if not resume or not path.is_file():
+        return open(path, "w")
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if (rec["eval"] if "eval" in rec else rec).get("epoch", 0) <= epoch:
+            keep.append(line + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(keep))
+    os.replace(tmp, path)
+    return open(path, "a")
 
 
 def _tensorboard(path: Path):
