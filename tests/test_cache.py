@@ -174,3 +174,42 @@ def test_two_processes_building_the_same_cache_do_not_corrupt_it(tmp_path, tiny_
     paths = {o[0].split()[-1] for o in outs}
     assert len(paths) == 1
     open_cache(paths.pop())  # verifies sizes and checksums
+
+
+def test_key_ignores_device_and_precision_which_the_manifest_records(tmp_path, tiny_teacher, rows):
+    """Where and how the teacher ran is build information, not input: a cache built on the CPU in fp32
+    answers a request for another device or precision without loading the teacher, and its manifest says
+    where it was built. On the CPU, fp16/bf16 are refused with the training run's message."""
+    t = Teacher.load(str(tiny_teacher), "ner", device="cpu")
+    c = ner_cache(t, rows, tmp_path, batch_size=16, progress=False)
+    assert {k: c.manifest["build"][k] for k in ("device", "device_name", "precision")} == \
+        {"device": "cpu", "device_name": "cpu", "precision": "no"}
+    again = ner_cache(str(tiny_teacher), rows, tmp_path, batch_size=16, progress=False, device="cuda:0",
+                      mixed_precision="bf16")          # a hit: nothing is loaded, so no GPU is needed
+    assert again.path == c.path and again.manifest == c.manifest
+    from xarchkd.errors import ConfigError
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="needs a GPU"):
+            ner_cache(str(tiny_teacher), rows, tmp_path / "other", progress=False, mixed_precision="bf16")
+        with pytest.raises(ConfigError, match="needs a GPU"):
+            Teacher.load(str(tiny_teacher), "ner", mixed_precision="fp16")
+        assert Teacher.load(str(tiny_teacher), "ner").device.type == "cpu"     # "auto" without a GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision,tol", [("no", 2e-3), ("bf16", 6e-2)])
+def test_cache_built_on_the_gpu_matches_the_cpu_one(tmp_path, tiny_teacher, rows, precision, tol):
+    """By default the teacher goes to the GPU; the cache it builds there (fp32 or under bf16 autocast) has
+    the CPU build's fingerprint, files, dtypes and shapes, and logits within the precision's tolerance."""
+    cpu = ner_cache(Teacher.load(str(tiny_teacher), "ner", device="cpu"), rows, tmp_path / "cpu", progress=False)
+    t = Teacher.load(str(tiny_teacher), "ner", mixed_precision=precision)
+    assert t.device.type == "cuda"
+    gpu = ner_cache(t, rows, tmp_path / "gpu", progress=False, hidden=False)
+    assert gpu.manifest["fingerprint"] == cpu.manifest["fingerprint"] and gpu.path.name == cpu.path.name
+    assert gpu.manifest["build"]["device"] == "cuda" and gpu.manifest["build"]["precision"] == precision
+    assert {k: (v["bytes"]) for k, v in gpu.manifest["files"].items()} == \
+        {k: (v["bytes"]) for k, v in cpu.manifest["files"].items()}
+    assert gpu.manifest["arrays"] == cpu.manifest["arrays"]
+    np.testing.assert_allclose(np.asarray(gpu.arrays["logits"], np.float32), np.asarray(cpu.arrays["logits"], np.float32),
+                               atol=tol, rtol=tol)

@@ -1,22 +1,25 @@
-"""Build the one ``Accelerator`` a run uses (a clear error for unsupported precision), and the lock
-that lets one run at a time build a teacher.
+"""Build the one ``Accelerator`` a run uses (a clear error for unsupported precision), the device and
+autocast a teacher's inference uses, and the lock that lets one run at a time build a teacher.
 
 Accelerate owns device placement, mixed precision and multi-GPU (``accelerate launch``);
 this module only checks the request first. On a CPU, fp16 is silently ignored by
 Accelerate and bf16 autocast crashes ``nn.LSTM`` inside oneDNN (and is several times
 slower than fp32 elsewhere), so asking for either on a CPU is refused with a message.
+Teacher inference (cache builds, scoring) runs outside ``prepare``: ``inference_device`` and
+``autocast`` give it the same device and precision rules.
 """
 from __future__ import annotations
 
+import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
 
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import broadcast_object_list
+from accelerate.utils import DataLoaderConfiguration, broadcast_object_list
 from filelock import FileLock, Timeout
 
 from .errors import ConfigError
@@ -24,17 +27,25 @@ from .errors import ConfigError
 PRECISIONS = ("no", "fp16", "bf16")
 
 
-def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -> Accelerator:
-    """Return an Accelerator; refuses fp16/bf16 where no GPU runs the job."""
+def check_precision(mixed_precision: str, on_gpu: bool) -> None:
+    """Refuse an unknown precision, and fp16/bf16 where no GPU runs the job (a ``ConfigError``)."""
     if mixed_precision not in PRECISIONS:
         raise ConfigError(f"mixed_precision={mixed_precision!r}; use one of {PRECISIONS}")
-    on_gpu = torch.cuda.is_available() and not cpu
     if mixed_precision != "no" and not on_gpu:
         raise ConfigError(
             f"mixed_precision={mixed_precision!r} needs a GPU; this run is on the CPU, where fp16 is ignored "
             "and bf16 autocast crashes nn.LSTM (oneDNN) and slows the rest. Use mixed_precision='no'.")
     if mixed_precision == "bf16" and not torch.cuda.is_bf16_supported():
         raise ConfigError("mixed_precision='bf16' but this GPU does not support bfloat16; use 'fp16' or 'no'.")
+
+
+def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -> Accelerator:
+    """Return an Accelerator; refuses fp16/bf16 where no GPU runs the job. On a GPU the prepared data
+    loaders copy batches to the device with ``non_blocking=True`` (pin the loader's memory for it)."""
+    on_gpu = torch.cuda.is_available() and not cpu
+    check_precision(mixed_precision, on_gpu)
+    if on_gpu:
+        kwargs.setdefault("dataloader_config", DataLoaderConfiguration(non_blocking=True))
     # One AcceleratorState per process: a second Accelerator with other settings would raise,
     # so a library call that builds a fresh one (tests, notebooks) resets the shared state first.
     AcceleratorState._reset_state(reset_partial_state=True)
@@ -42,6 +53,35 @@ def make_accelerator(mixed_precision: str = "no", cpu: bool = False, **kwargs) -
     # CPU launch (`accelerate launch --num_processes N` / torchrun) as MULTI_CPU (gloo) instead of N
     # independent single-process runs each training on every batch.
     return Accelerator(mixed_precision=mixed_precision, cpu=not on_gpu, **kwargs)
+
+
+def inference_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The device for inference outside ``accelerate.prepare``: ``"auto"`` (or None) is this process's
+    GPU when there is one -- ``cuda:$LOCAL_RANK`` under ``accelerate launch``, so ranks do not all
+    crowd GPU 0 -- else the CPU; anything else is taken as a torch device."""
+    if device is None or device == "auto":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+    return torch.device(device)
+
+
+def autocast(device: torch.device, mixed_precision: str = "no"):
+    """The autocast context for inference on ``device`` (checked like ``make_accelerator``): fp16/bf16
+    autocast on a GPU, nothing for ``"no"``."""
+    device = torch.device(device)
+    check_precision(mixed_precision, device.type == "cuda")
+    if mixed_precision == "no":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.float16 if mixed_precision == "fp16" else torch.bfloat16)
+
+
+def scheduler_steps(acc: Accelerator, optimizer_steps: int) -> int:
+    """How many steps a scheduler passed through ``acc.prepare`` takes over ``optimizer_steps`` optimizer
+    steps of one rank: Accelerate's ``AcceleratedScheduler`` (``split_batches=False``) steps it once per
+    process at each optimizer step, since each rank took its own batch. A schedule sized with this
+    reaches its end at the last step whatever the number of processes."""
+    return optimizer_steps * acc.num_processes
 
 
 @contextmanager

@@ -18,6 +18,13 @@ file lock; progress is flushed every few seconds so an interrupted build resumes
 the batch it stopped at and ends byte-identical to an uninterrupted one; the finished
 folder appears by an atomic rename. Loading checks sizes and sha256 checksums, so a
 truncated or corrupt cache is never read.
+
+The teacher runs on the GPU when there is one (``device="auto"``), under fp16/bf16 autocast if
+``mixed_precision`` asks; the stored arrays are float16 logits either way, so a cache has the same
+format, byte for byte in layout, wherever it was built. The fingerprint does not depend on the
+device or precision (a cache built on a GPU serves a CPU run and vice versa); the manifest's
+``build`` records both (``device``, ``device_name``, ``precision``). An interrupted build resumes
+only on the same kind of device and precision, so one cache never mixes the two.
 """
 from __future__ import annotations
 
@@ -76,11 +83,14 @@ def cache_key(task: str, teacher_path: str, content_arrays, settings: dict) -> s
 
 
 def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: bool = False,
-              progress: bool = True, path: str | Path | None = None) -> Cache:
+              progress: bool = True, path: str | Path | None = None, device: str = "auto",
+              mixed_precision: str = "no") -> Cache:
     """Return the NER logits cache for ``rows`` (``ner_data.Rows``), building it if needed.
 
     ``teacher`` is a ``Teacher`` or a path / resource name; the teacher is only loaded
-    when the cache must be built, so a cache hit does no teacher work at all.
+    when the cache must be built, so a cache hit does no teacher work at all. A path is loaded
+    onto ``device`` with ``mixed_precision`` autocast (see ``Teacher.load``); a ``Teacher`` runs
+    where and how it was loaded.
     ``path`` points at an explicit cache folder instead of ``root/<key>``; it must then
     have been built for exactly these inputs.
     """
@@ -96,10 +106,9 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
         if tch.labels != list(rows.labels_vocab):
             raise CacheError(f"teacher {tch.name} has labels {tch.labels}, the data has {rows.labels_vocab}: "
                              "the label sets must match (same names, same order)")
-        hid_model = tch.model if hidden else None
         for bi in range(start, len(batches)):
             idx = batches[bi]
-            outs = _ner_batch(tch, rows, idx, hid_model)
+            outs = _ner_batch(tch, rows, idx, hidden)
             for i, (lg, hs) in zip(idx, outs):
                 arrays["logits"][offsets[i]:offsets[i + 1]] = lg
                 if hidden:
@@ -115,28 +124,28 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
     lengths = [len(x) for x in rows.input_ids]
     batches = length_batches(lengths, batch_size, shuffle=False)
     return _get_or_build("ner", key, teacher, root, path, offsets, batches, shapes, compute, progress,
-                         extra={"labels": list(rows.labels_vocab), "n_words": n_words})
+                         extra={"labels": list(rows.labels_vocab), "n_words": n_words},
+                         load=dict(device=device, mixed_precision=mixed_precision))
 
 
-def _ner_batch(tch, rows, idx, hid_model):
+def _ner_batch(tch, rows, idx, hidden: bool):
+    """Per row of batch ``idx``: (word logits [n_words, C], word hidden states [n_words, D] or None),
+    float32 numpy (the teacher computes on its device; one copy back per batch)."""
     import torch
     from .batching import pad_ids
     ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
-    tch.forward_count += 1
-    with torch.inference_mode():
-        out = tch.model(input_ids=ids, attention_mask=mask, output_hidden_states=hid_model is not None)
-    logits = out.logits.float()
+    logits, hs = tch.outputs(ids, mask, hidden=hidden)
     res = []
     for b, i in enumerate(idx):
         pos = torch.as_tensor(rows.word_pos[i], dtype=torch.long)
-        hs = out.hidden_states[-1][b, pos].float().numpy() if hid_model is not None else None
-        res.append((logits[b, pos].numpy(), hs))
+        res.append((logits[b, pos].numpy(), hs[b, pos].numpy() if hidden else None))
     return res
 
 
 def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64, progress: bool = True,
-              path: str | Path | None = None) -> Cache:
-    """Return the sparse MLM cache (top-k logits at masked positions) for ``mlm_data.MaskedRows``."""
+              path: str | Path | None = None, device: str = "auto", mixed_precision: str = "no") -> Cache:
+    """Return the sparse MLM cache (top-k logits at masked positions) for ``mlm_data.MaskedRows``;
+    ``device`` and ``mixed_precision`` as for ``ner_cache``."""
     from .teacher import Teacher
     tpath = teacher.path if isinstance(teacher, Teacher) else _resolve(teacher)
     vocab = _vocab_size(tpath)
@@ -170,7 +179,8 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
     per_item = k * (np.dtype(DTYPE).itemsize + index_dtype.itemsize) + 4     # values + ids + the position
     c = _get_or_build("mlm", key, teacher, root, path, offsets, batches, shapes, compute, progress,
                       extra={"k": k, "n_masked": n, "vocab_size": vocab, "bytes_per_item": per_item,
-                             "dense_fp16_bytes_per_item": 2 * vocab})
+                             "dense_fp16_bytes_per_item": 2 * vocab},
+                      load=dict(device=device, mixed_precision=mixed_precision))
     _say(progress, f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
                    f"token, {c.size_bytes / 1e6:.1f} MB; dense fp16 logits would take {2 * vocab:,} B per token, "
                    f"{n * 2 * vocab / 1e6:,.0f} MB ({2 * vocab / per_item:.0f}x more)")
@@ -192,7 +202,8 @@ def _resolve(teacher) -> str:
     return resolve(str(teacher))
 
 
-def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra) -> Cache:
+def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra,
+                  load: dict) -> Cache:
     root = Path(root)
     final = Path(path) if path is not None else root / f"{task}-{key[:16]}"
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -205,12 +216,13 @@ def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, comp
                     raise
                 _say(progress, f"[xarchkd] {e}; rebuilding it")
                 shutil.rmtree(final)
-        return _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra)
+        return _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load)
 
 
-def _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra) -> Cache:
+def _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load) -> Cache:
     from .teacher import Teacher
-    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task)
+    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task, **load)
+    engine = tch.build_info()
     work = final.with_name(final.name + ".partial")
     state_file = work / "progress.json"
     spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in shapes(tch).items()}
@@ -220,7 +232,10 @@ def _build(task, key, teacher, final, offsets, batches, shapes, compute, progres
             state = json.loads(state_file.read_text())
         except json.JSONDecodeError:
             state = {}
-        if state.get("key") == key and state.get("spec") == spec and state.get("n_batches") == len(batches):
+        same_engine = {k: state.get("engine", {}).get(k) for k in ("device", "precision")} == \
+            {k: engine[k] for k in ("device", "precision")}
+        if state.get("key") == key and state.get("spec") == spec and state.get("n_batches") == len(batches) \
+                and same_engine:
             start = int(state["batches_done"])
             _say(progress, f"[xarchkd] resuming cache build at batch {start}/{len(batches)}")
     if start == 0:
@@ -240,7 +255,7 @@ def _build(task, key, teacher, final, offsets, batches, shapes, compute, progres
             for a in arrays.values():
                 a.flush()
             _atomic_write(state_file, json.dumps({"key": key, "spec": spec, "n_batches": len(batches),
-                                                  "batches_done": done}))
+                                                  "batches_done": done, "engine": engine}))
             last_flush[0] = time.time()
 
     from tqdm.auto import tqdm
@@ -265,7 +280,7 @@ def _build(task, key, teacher, final, offsets, batches, shapes, compute, progres
                 "n_rows": n_rows, "n_items": n_items, "files": files, "arrays": spec,
                 "teacher": tch.summary(), **extra,
                 "build": {"seconds": round(seconds, 2), "rows_per_s": round((n_rows) / max(seconds, 1e-9), 1),
-                          "resumed_at_batch": start, "bytes": sum(v["bytes"] for v in files.values())}}
+                          "resumed_at_batch": start, "bytes": sum(v["bytes"] for v in files.values()), **engine}}
     _atomic_write(work / "manifest.json", json.dumps(manifest, indent=2))
     state_file.unlink()
     if final.exists():

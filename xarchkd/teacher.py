@@ -5,6 +5,10 @@ folder or a Hub id), runs under ``inference_mode`` in length-sorted batches with
 progress bar, and returns logits aligned to the student's positions: one row of
 logits per *word* for NER, top-k logits per *masked position* for MLM. It counts
 its forward passes (``forward_count``) so callers can prove a cache hit did none.
+
+``Teacher.load`` puts the model on this process's GPU when there is one (``device="auto"``) and
+runs it under fp16/bf16 autocast when ``mixed_precision`` asks for it (GPU only, refused on the
+CPU like a training run's); outputs come back to the CPU as float32 either way.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .accel import autocast, check_precision, inference_device
 from .batching import length_batches, pad_ids
 from .errors import ResourceError
 from .fingerprint import hash_model_dir
@@ -48,11 +53,16 @@ class Teacher:
     path: str
     forward_count: int = 0
     info: dict = field(default_factory=dict)   # the fine-tuning record, if the folder has one
+    mixed_precision: str = "no"                # autocast for inference: "no" | "fp16" | "bf16" (GPU only)
 
     @classmethod
-    def load(cls, name_or_path: str, task: str = "ner", num_labels: int | None = None) -> "Teacher":
-        """Load a teacher from a resource name, a local folder or a Hub id."""
+    def load(cls, name_or_path: str, task: str = "ner", num_labels: int | None = None,
+             device: str | torch.device | None = "auto", mixed_precision: str = "no") -> "Teacher":
+        """Load a teacher from a resource name, a local folder or a Hub id onto ``device`` (``"auto"``:
+        this process's GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast."""
         from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
+        dev = inference_device(device)
+        check_precision(mixed_precision, dev.type == "cuda")
         path = resolve(name_or_path)
         auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
         kwargs = {"num_labels": num_labels} if (task == "ner" and num_labels) else {}
@@ -61,10 +71,21 @@ class Teacher:
             tokenizer = AutoTokenizer.from_pretrained(path)
         except (OSError, ValueError) as e:
             raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
-        model.eval()
+        model.to(dev).eval()
         info_path = Path(path) / INFO_FILE
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info)
+        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def build_info(self) -> dict:
+        """Where and how this teacher computes: device (with the GPU's name) and precision. Caches
+        record it beside their build time; it is not part of any fingerprint."""
+        dev = self.device
+        name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+        return {"device": dev.type, "device_name": name, "precision": self.mixed_precision}
 
     @property
     def labels(self) -> list[str]:
@@ -92,10 +113,20 @@ class Teacher:
 
     @torch.inference_mode()
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits [B,T,C] for padded ids (counted in ``forward_count``)."""
+        """Logits [B,T,C] for padded ids, float32 on the CPU (counted in ``forward_count``)."""
+        return self.outputs(ids, mask)[0]
+
+    @torch.inference_mode()
+    def outputs(self, ids: torch.Tensor, mask: torch.Tensor, hidden: bool = False):
+        """``(logits [B,T,C], last hidden state [B,T,D] or None)`` for padded ids, float32 on the CPU,
+        computed on the teacher's device under its autocast (counted in ``forward_count``)."""
         self.forward_count += 1
-        dev = next(self.model.parameters()).device
-        return self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu()
+        dev = self.device
+        with autocast(dev, self.mixed_precision):
+            out = self.model(input_ids=ids.to(dev, non_blocking=True), attention_mask=mask.to(dev, non_blocking=True),
+                             output_hidden_states=hidden)
+        hs = out.hidden_states[-1].float().cpu() if hidden else None
+        return out.logits.float().cpu(), hs
 
     @torch.inference_mode()
     def masked_logits(self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
@@ -103,8 +134,9 @@ class Teacher:
         """MLM logits [N, V] at the N token positions ``(rows[i], positions[i])`` of the padded batch only
         (counted in ``forward_count``): the LM head's vocabulary-wide matmul skips every other token."""
         self.forward_count += 1
-        dev = next(self.model.parameters()).device
-        out = MaskedLogits(self.model)(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
+        dev = self.device
+        with autocast(dev, self.mixed_precision):
+            out = MaskedLogits(self.model)(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
         return out.float().cpu()
 
     def ner_word_logits(self, input_ids, word_pos, batches=None, batch_size: int = 64, progress: bool = True,
