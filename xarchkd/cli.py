@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
     p.add_argument("--out", default=None, help="output folder (default under $XARCHKD_HOME/teachers)")
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
+                   help="autocast precision on a GPU (refused on the CPU); not part of the teacher's fingerprint")
 
     p = _p(sub, "subset", "few labels, plenty of text: write OUT/train.txt (the first N train sentences), "
            "OUT/valid.txt and OUT/test.txt (copies), and OUT/rest.txt (the other train sentences, for "
@@ -67,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
     p.add_argument("--root", default=None, help="cache folder (default $XARCHKD_HOME/cache)")
     p.add_argument("--hidden", action="store_true", help="also store the teacher's last hidden states")
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
+                   help="teacher autocast on a GPU (refused on the CPU); logits are stored fp16 either way")
 
     p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
     p.add_argument("model", help="student or teacher folder")
@@ -136,7 +140,8 @@ def _dispatch(args):
     elif args.cmd == "teacher":
         from .finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
-                          batch_size=args.batch_size, max_length=args.max_length))
+                          batch_size=args.batch_size, max_length=args.max_length,
+                          mixed_precision=args.mixed_precision))
     elif args.cmd == "subset":
         from .subset import write_subset
         counts = write_subset(args.data, args.n, args.out)
@@ -208,7 +213,7 @@ def _cache(args):
     from .resources import home, resolve
     from .teacher import Teacher
     tpath = resolve(args.teacher)
-    teacher = Teacher.load(tpath, "ner")
+    teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
     split = load_splits(args.data)[args.split]
     rows = encode_sentences(list(split["words"]), list(split["tags"]), teacher.tokenizer, teacher.labels,
                             args.max_length, source=args.split)
