@@ -87,17 +87,23 @@ def test_mlm_recipe_end_to_end_on_splade(tmp_path, conll_small):
     assert 0.0 <= disk["teacher"]["top5"] <= 1.0 and disk["teacher"]["params"] > disk["student"]["params"]
 
 
+def _tiny_encoder(folder, tokenizer):
+    """A random 2-layer BERT encoder (no head) with the real MiniLM vocabulary."""
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def test_mlm_teacher_adapts_a_small_encoder_and_is_reused(tmp_path, tokenizer, conll_small):
     """The MLM teacher fine-tune on a random 2-layer BERT: the LM head is tied to the input embeddings,
     held-out top-1/top-5 are reported per epoch and rise above chance, the second call reuses the folder."""
     import json
-    from transformers import AutoModelForMaskedLM, BertConfig, BertModel
+    from transformers import AutoModelForMaskedLM
     from xarchkd.mlm import mlm_teacher
-    torch.manual_seed(0)
-    enc = tmp_path / "enc"
-    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(enc)
-    tokenizer.save_pretrained(enc)
+    enc = _tiny_encoder(tmp_path / "enc", tokenizer)
     out = mlm_teacher(str(enc), text=str(conll_small), out=str(tmp_path / "t"), epochs=2, lr=3e-3,
                       batch_size=16, max_length=48, progress=False)
     record = json.loads((out / "xarchkd_teacher.json").read_text())
@@ -105,9 +111,46 @@ def test_mlm_teacher_adapts_a_small_encoder_and_is_reused(tmp_path, tokenizer, c
     first, last = record["epochs"]
     assert 0.0 <= last["top1"] <= last["top5"] <= 1.0
     assert last["top5"] > 0.1 and last["top5"] >= first["top5"]   # chance is 5 in 30,522
+    assert first["steps"] == last["steps"] > 0 and 0 < last["lr_last"] < 0.1 * 3e-3 < first["lr_last"]
+    assert record["build"]["processes"] == 1 and record["build"]["precision"] == "no"
     model = AutoModelForMaskedLM.from_pretrained(out)
     assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     assert mlm_teacher(str(enc), text=str(conll_small), out=str(tmp_path / "t"), epochs=2, lr=3e-3,
                        batch_size=16, max_length=48, progress=False) == out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+MLM_TEACHER = """
+import sys
+from xarchkd.mlm import mlm_teacher
+mlm_teacher(sys.argv[1], text=sys.argv[2], out=sys.argv[3], epochs=2, lr=3e-3, batch_size=16, max_length=48,
+            progress=False)
+"""
+
+
+def test_two_process_mlm_teacher_schedule_spans_the_run(tmp_path, tokenizer, conll_small):
+    """The MLM teacher fine-tune under `accelerate launch` with 2 CPU processes (gloo): one record,
+    scored once, and a learning rate that is still about half the peak after the first of two epochs
+    and about zero at the last step (sized per rank, Accelerate's n-fold scheduler steps ended it halfway)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    enc = _tiny_encoder(tmp_path / "enc", tokenizer)
+    script = tmp_path / "mlm_teacher.py"
+    script.write_text(MLM_TEACHER)
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), str(enc),
+           str(conll_small), str(tmp_path / "t")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("mlm teacher epoch 1:") == 1
+    record = json.loads((tmp_path / "t" / "xarchkd_teacher.json").read_text())
+    first, last = record["epochs"]
+    assert record["build"]["processes"] == 2 and first["steps"] == last["steps"] > 0
+    assert 0.35 * 3e-3 < first["lr_last"] < 0.7 * 3e-3
+    # linear decay over 2 epochs x 2 processes x steps scheduler steps: the last step trains with one
+    # rank-step's share of the peak (2 / total), and only the schedule's end would be zero
+    assert last["lr_last"] == pytest.approx(3e-3 * 2 / (2 * 2 * last["steps"]))

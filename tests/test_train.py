@@ -207,18 +207,30 @@ def test_two_process_launch_shards_batches_and_reports_once(tmp_path, tiny_teach
     assert [h["step"] for h in res["history"]] == [-(-batches // 2), 2 * -(-batches // 2)]
     state = json.loads((tmp_path / "ddp" / "checkpoints" / "last" / "trainer_state.json").read_text())
     assert state["epoch"] == 2
+    lines = [json.loads(l) for l in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["eval"]["epoch"] for l in lines if "eval" in l] == [1, 2]      # one writer: one eval line per epoch
+    steps = [l["step"] for l in lines if "eval" not in l]
+    assert steps == sorted(set(steps)) and steps                              # each logged step once
 
 
 def test_two_process_teacher_finetune_writes_one_teacher(tmp_path, tiny_teacher, conll_small):
-    """The NER teacher fine-tune under 2 processes: ranks share the epoch's batches, one folder appears."""
+    """The NER teacher fine-tune under 2 processes: ranks share the epoch's batches, one folder appears,
+    and the learning-rate schedule spans the whole run (Accelerate steps a prepared scheduler once per
+    process at each optimizer step; sized per rank, it reached zero halfway)."""
     out = tmp_path / "teacher"
-    p = _launch2(["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--epochs", "1",
+    p = _launch2(["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--epochs", "2",
                   "--batch-size", "16", "--out", str(out)], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     info = json.loads((out / "xarchkd_teacher.json").read_text())
-    assert [e["epoch"] for e in info["epochs"]] == [1] and 0.0 <= info["valid_f1"] <= 1.0
+    assert [e["epoch"] for e in info["epochs"]] == [1, 2] and 0.0 <= info["valid_f1"] <= 1.0
     assert p.stdout.count("teacher epoch 1:") == 1              # scored once, by the main process
     assert not out.with_name(out.name + ".partial").exists()
+    assert info["build"]["processes"] == 2 and info["build"]["precision"] == "no"
+    first, last = info["epochs"]
+    assert first["steps"] == last["steps"] == 19 // 2           # 300 rows at batch 16: 19 batches, 9 per rank
+    peak = 1e-4
+    assert 0.4 * peak < first["lr_last"] < 0.7 * peak            # halfway through: about half the peak
+    assert 0 < last["lr_last"] < 0.1 * peak                      # the last step: about zero
 
 
 def test_two_runs_fine_tuning_the_same_teacher_train_it_once(tmp_path, tiny_teacher, conll_small):

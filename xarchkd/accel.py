@@ -112,11 +112,40 @@ def build_lock(acc: Accelerator, folder: Path, done: Callable[[], bool]):
             lock.release()
 
 
-def teacher_step(acc: Accelerator, model: torch.nn.Module, loss: torch.Tensor, opt, sched) -> None:
+def teacher_step(acc: Accelerator, model: torch.nn.Module, loss: torch.Tensor, opt, sched) -> float:
     """One optimizer step of a teacher fine-tune (NER or MLM): backward through Accelerate (DDP's
-    all-reduce, mixed-precision scaling), clip gradients to norm 1, step optimizer and scheduler."""
+    all-reduce, mixed-precision scaling), clip gradients to norm 1, step optimizer and scheduler.
+    Returns the learning rate this step trained with."""
+    lr = sched.get_last_lr()[0]
     acc.backward(loss)
     acc.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     sched.step()
     opt.zero_grad()
+    return lr
+
+
+class EpochStats:
+    """What a teacher fine-tune records per epoch, gathered without a host sync per step: optimizer
+    steps (of this rank), the learning rate of the first and last step, and the mean training loss
+    (summed on the device, read once by ``summary``)."""
+
+    def __init__(self, device: torch.device):
+        self.lrs: list[float] = []
+        self.loss = torch.zeros((), device=device)
+
+    def add(self, lr: float, loss: torch.Tensor) -> None:
+        self.lrs.append(lr)
+        self.loss += loss.detach().float()
+
+    def summary(self) -> dict:
+        n = len(self.lrs)
+        return {"steps": n, "lr_first": self.lrs[0] if n else None, "lr_last": self.lrs[-1] if n else None,
+                "train_loss": round(self.loss.item() / max(1, n), 5)}
+
+
+def build_info(acc: Accelerator) -> dict:
+    """Where a fine-tune ran (recorded beside its results, not part of its fingerprint)."""
+    dev = acc.device
+    return {"device": dev.type, "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "precision": acc.mixed_precision, "processes": acc.num_processes}

@@ -5,6 +5,14 @@ seqeval after every epoch, keeps the epoch with the best valid F1, and saves it
 with ``save_pretrained`` plus ``xarchkd_teacher.json`` (per-epoch scores). The
 output folder is keyed by a fingerprint of encoder, data and settings, so a second
 call with the same inputs returns the saved teacher without training.
+
+It runs through Accelerate: on the GPU when there is one, under ``mixed_precision`` (fp16/bf16,
+GPU only), and across the processes of ``accelerate launch``. Device and precision are recorded
+in the record's ``build``, not in the fingerprint (like the device, they change the numbers a
+little, not what the teacher was trained on). Each epoch's record has its optimizer steps, the
+learning rate of its first and last step, and the mean training loss; the schedule is sized in
+the prepared scheduler's own steps (``accel.scheduler_steps``), so it reaches zero at the last
+step whatever the number of processes.
 """
 from __future__ import annotations
 
@@ -19,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import build_lock, make_accelerator, teacher_step
+from .accel import EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -32,7 +40,8 @@ from .teacher import INFO_FILE, Teacher, is_built
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                 lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
                 seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True) -> Path:
-    """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present)."""
+    """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
+    ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
     enc_path = resolve(encoder)
     splits = load_splits(data)
@@ -60,7 +69,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
         # so DDP's gradient all-reduce stays in step; up to n-1 batches of an epoch are left out).
         n_proc, rank = acc.num_processes, acc.process_index
         steps_per_epoch = math.ceil(len(train) / batch_size) // n_proc
-        total = max(1, steps_per_epoch * epochs)
+        total = max(1, scheduler_steps(acc, steps_per_epoch * epochs))   # the prepared scheduler steps n per step
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(int(warmup * total), total))
         model, opt, sched = acc.prepare(model, opt, sched)
@@ -70,7 +79,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
         record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
-                  "epochs": [], "scoring": "seqeval default (conlleval-compatible)"}
+                  "epochs": [], "scoring": "seqeval default (conlleval-compatible)", "build": build_info(acc)}
         best = -1.0
         lengths = [len(x) for x in train.input_ids]
         for epoch in range(1, epochs + 1):
@@ -80,7 +89,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             batches = batches[rank:steps_per_epoch * n_proc:n_proc]
             bar = tqdm(batches, desc=f"teacher epoch {epoch}/{epochs}", disable=not (progress and acc.is_main_process),
                        mininterval=5)
-            for idx in bar:
+            stats = EpochStats(acc.device)
+            for k, idx in enumerate(bar):
                 ids, mask = pad_ids([train.input_ids[i] for i in idx], tok.pad_token_id)
                 lab = torch.full(ids.shape, -100, dtype=torch.long)
                 for b, i in enumerate(idx):
@@ -88,15 +98,17 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                         train.labels[i].astype(np.int64))
                 loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device),
                              labels=lab.to(acc.device)).loss
-                teacher_step(acc, model, loss, opt, sched)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                stats.add(teacher_step(acc, model, loss, opt, sched), loss)
+                if k % POSTFIX_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()
             if not acc.is_main_process:      # the main process scores and saves; the others wait for it
                 acc.wait_for_everyone()
                 continue
-            teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work))
-            ep = {"epoch": epoch, "train_seconds": round(train_s, 1)}
+            teacher = Teacher(acc.unwrap_model(model), tok, "ner", str(encoder), str(work),
+                              mixed_precision=acc.mixed_precision)
+            ep = {"epoch": epoch, "train_seconds": round(train_s, 1), **stats.summary()}
             for split in ("valid", "test"):
                 if split in rows:
                     ep[f"{split}_f1"] = evaluate_tags(teacher.predict_tags(rows[split], progress=progress),
@@ -122,6 +134,9 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             shutil.rmtree(work, ignore_errors=True)
         acc.wait_for_everyone()
         return out
+
+
+POSTFIX_EVERY = 50      # steps between progress-bar loss updates
 
 
 def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from students import StudentConfig, StudentModel
 
-from .accel import build_lock, make_accelerator, teacher_step
+from .accel import EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import Ragged, flat_positions, ids_and_mask, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
@@ -56,11 +56,15 @@ def split_corpus(rows: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndar
 
 def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", out: str | None = None,
                 epochs: int = 1, lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, limit: int = 0,
-                seed: int = 0, progress: bool = True) -> Path:
+                seed: int = 0, progress: bool = True, mixed_precision: str = "no", cpu: bool = False) -> Path:
     """MLM-adapt ``encoder`` (new LM head tied to its input embeddings; the whole model trained) on ``text``.
 
-    Reports held-out masked-token top-1/top-5 per epoch into ``xarchkd_teacher.json``; the folder is
-    keyed by a fingerprint of encoder, text and settings and reused when present.
+    Reports held-out masked-token top-1/top-5 per epoch (with its steps, first/last learning rate and
+    mean loss) into ``xarchkd_teacher.json``; the folder is keyed by a fingerprint of encoder, text and
+    settings and reused when present. Runs through Accelerate like ``finetune.ner_teacher``: on the GPU
+    when there is one, under ``mixed_precision`` (GPU only; ``cpu`` ignores a GPU), across the processes
+    of ``accelerate launch`` with a schedule that ends at the last step; device and precision go to the
+    record's ``build``, not the fingerprint.
     """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
     enc_path = resolve(encoder)
@@ -76,14 +80,14 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
     torch.manual_seed(seed)
     mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()
-    acc = make_accelerator("no")
+    acc = make_accelerator(mixed_precision, cpu=cpu)
     with build_lock(acc, out, lambda: is_built(out, fp)) as must_build:
         if not must_build:      # another run built it while this one waited
             return out
         # Under `accelerate launch` each of n ranks takes every n-th batch, the same count on every rank.
         n_proc, rank = acc.num_processes, acc.process_index
         steps_per_epoch = -(-len(train) // batch_size) // n_proc
-        total = max(1, epochs * steps_per_epoch)
+        total = max(1, scheduler_steps(acc, epochs * steps_per_epoch))   # the prepared scheduler steps n per step
         opt = torch.optim.AdamW(mlm.parameters(), lr=lr, weight_decay=0.01)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) *
                                                   max(0.0, (total - s) / total))
@@ -91,7 +95,7 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
         held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
         record = {"fingerprint": fp, "encoder": str(encoder), "text": text,
                   "rows": {"train": len(train), "held": len(held)},
-                  "epochs": []}
+                  "epochs": [], "build": build_info(acc)}
         for epoch in range(1, epochs + 1):
             model.train()
             t0 = time.time()
@@ -99,17 +103,20 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             batches = length_batches([len(x) for x in m.input_ids], batch_size, True, seed + epoch)
             bar = tqdm(batches[rank:steps_per_epoch * n_proc:n_proc], desc=f"mlm teacher epoch {epoch}/{epochs}",
                        disable=not (progress and acc.is_main_process), mininterval=5)
-            for idx in bar:
+            stats = EpochStats(acc.device)
+            for step, idx in enumerate(bar):
                 logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
-                loss = torch.nn.functional.cross_entropy(logits, tgt)
-                teacher_step(acc, model, loss, opt, sched)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                loss = torch.nn.functional.cross_entropy(logits.float(), tgt)
+                stats.add(teacher_step(acc, model, loss, opt, sched), loss)
+                if step % 50 == 0 and acc.is_main_process:     # reading the loss waits for the GPU
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()                 # held-out scores without dropout
             if acc.is_main_process:      # the main process scores; the others wait for it
                 scores = mlm_accuracy(lambda idx: _masked_logits(acc.unwrap_model(model), held_m, idx,
                                                                  tok.pad_token_id)[0], held_m)
-                record["epochs"].append({"epoch": epoch, "train_seconds": round(train_s, 1), **scores})
+                record["epochs"].append({"epoch": epoch, "train_seconds": round(train_s, 1), **stats.summary(),
+                                         **scores})
                 print(f"[xarchkd] mlm teacher epoch {epoch}: {record['epochs'][-1]}", flush=True)
             acc.wait_for_everyone()
         if acc.is_main_process:
@@ -223,7 +230,8 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if cfg.teacher.finetune:
         tpath = str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
                                 batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
-                                limit=cfg.data.train_limit, progress=progress))
+                                limit=cfg.data.train_limit, progress=progress,
+                                mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu))
     else:
         tpath = resolve(cfg.teacher.name)
     tok = AutoTokenizer.from_pretrained(tpath)
