@@ -32,7 +32,8 @@ def test_cache_equals_direct_forward(tmp_path, tiny_teacher, rows):
     for r in (0, 7, len(rows) - 1):  # one sentence at a time, unpadded
         ids = torch.as_tensor(rows.input_ids[r][None].astype(np.int64))
         with torch.no_grad():
-            ref = t.model(input_ids=ids).logits[0, torch.as_tensor(rows.word_pos[r], dtype=torch.long)]
+            ref = t.model(input_ids=ids.to(t.device)).logits[0].float().cpu()
+        ref = ref[torch.as_tensor(rows.word_pos[r], dtype=torch.long)]
         np.testing.assert_allclose(c.row("logits", r).astype(np.float32), ref.numpy(), atol=2e-3, rtol=2e-3)
 
 

@@ -54,7 +54,8 @@ def test_topk_cache_equals_teachers_own_topk(tmp_path, splade):
     assert c.arrays["values"].shape == (sum(len(p) for p in m.positions), 8)
     for r in (0, 5, len(m) - 1):
         with torch.no_grad():
-            logits = splade.model(input_ids=torch.as_tensor(m.input_ids[r][None].astype(np.int64))).logits[0]
+            ids = torch.as_tensor(m.input_ids[r][None].astype(np.int64)).to(splade.device)
+            logits = splade.model(input_ids=ids).logits[0].float().cpu()
         top = logits[torch.as_tensor(m.positions[r], dtype=torch.long)].topk(8, -1)
         np.testing.assert_array_equal(np.asarray(c.row("indices", r)), top.indices.numpy())
         np.testing.assert_allclose(np.asarray(c.row("values", r), dtype=np.float32), top.values.numpy(), rtol=2e-3,

@@ -69,12 +69,15 @@ def test_no_teacher_is_used_during_student_training(tmp_path, tiny_teacher, conl
 
 
 def test_nokd_twin_has_no_teacher_terms(tmp_path, tiny_teacher, conll_small):
-    res = xarchkd.run("bert-cnn-ner-nokd", progress=False,
-                      **tiny_overrides(tmp_path, tiny_teacher, conll_small, "nokd", **{"train.epochs": 1}))
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "nokd", **{"train.epochs": 1})
+    res = xarchkd.run("bert-cnn-ner-nokd", progress=False, **o)
     assert res["kd"] is False
     lines = [json.loads(l) for l in (tmp_path / "nokd" / "metrics.jsonl").read_text().splitlines()]
     steps = [l for l in lines if "step" in l and "eval" not in l]
     assert steps and all("mse" not in l and "ce" in l for l in steps)
+    xarchkd.run("bert-cnn-ner-nokd", progress=False, **o)       # a fresh run into the same folder starts a new log
+    again = [json.loads(l) for l in (tmp_path / "nokd" / "metrics.jsonl").read_text().splitlines()]
+    assert len(again) == len(lines) and sum("eval" in l for l in again) == 1
 
 
 KILL_AFTER_EPOCH = textwrap.dedent("""
