@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test browser clean
+.PHONY: setup demo test browser clean gpu-check
 
 # Set-up: a venv with the CPU torch wheel (pinned: a looser spec can pull a multi-GB CUDA build),
 # the package and test extras, then sru's one-off C++ kernel compile (~40 s).
@@ -36,6 +36,23 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q
+
+# For a person with a CUDA GPU: the GPU tests (pytest -m gpu), a teacher-cache build, and per block (lstm, sru,
+# srupp, cnn) x fp32/bf16 a short distillation on a CoNLL-2003 slice plus a kill + resume compared with an
+# unbroken run; prints a table and writes runs/gpu-check/gpu_check.{md,json}. Without a GPU it says so and exits 0
+# (`benchmarks/gpu_check.py --cpu` checks the script itself on a CPU with tiny settings).
+#
+# On a lent GPU box whose pip has no index (its python3 has torch+CUDA, transformers, accelerate, pytest; not
+# seqeval, sru, datasets, dill, multiprocess), prepare here once, in the checkout's root (~8 MB, two ignored folders;
+# this project's own wheel brings the recipes' entry points; minilm-l6 travels as its tokenizer only, plus an empty
+# weights file as fetch's marker: the check's teacher is random):
+#   echo /.whl/ >> .git/info/exclude; echo /.xhome/ >> .git/info/exclude
+#   .venv/bin/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 -d .whl sru==3.0.0.dev6 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 && .venv/bin/pip wheel -q --no-deps -w .whl seqeval==1.2.2 && .venv/bin/pip wheel -q --no-deps --no-build-isolation -w .whl .
+#   mkdir -p .xhome/minilm-l6 && cp -r ~/.cache/xarchkd/conll2003 .xhome/ && cp ~/.cache/xarchkd/minilm-l6/*.json ~/.cache/xarchkd/minilm-l6/vocab.txt .xhome/minilm-l6/ && touch .xhome/minilm-l6/model.safetensors
+# then on the box, in a copy of the checkout with .whl and .xhome (the device tool: carry [".whl", ".xhome"]), one command:
+#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false XARCHKD_HOME=$PWD/.xhome python3 benchmarks/gpu_check.py --out ${OUT:-runs/gpu-check}
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
