@@ -10,7 +10,8 @@ their teacher logits from a real ``ner_cache``, ``NerExamples`` batches, and ``x
 of an epoch to the end of its last step (a CUDA synchronize before the clock stops); the per-epoch
 evaluation is replaced by a no-op and checkpoint saving falls outside the timed span. The figure
 reported per row is the last epoch's (use ``--epochs 2`` or more to leave warm-up out); all epochs are
-in the JSON.
+in the JSON, with sentences per second of this process's CPU time (all its threads), a steadier figure
+than wall time where other jobs share the cores.
 
 The teacher is a small *randomly initialised* BERT token classifier (like the tests' tiny teacher)
 with the MiniLM tokenizer, whose logits fill the cache: training speed does not depend on the
@@ -125,30 +126,33 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
     model.set_vocab(token_map)
 
     cuda = device == "cuda"
-    starts, ends = [], []
+    starts, ends = [], []       # (wall, process CPU) clocks at each epoch's first batch and after its last step
     collate = examples.collate
 
     def timed_collate(idx):     # the first batch of an epoch starts its clock
         if len(starts) == len(ends):
             if cuda:
                 torch.cuda.synchronize()
-            starts.append(time.perf_counter())
+            starts.append((time.perf_counter(), time.process_time()))
         return collate(idx)
 
     def stop_clock(_model):     # called right after an epoch's last step: stop its clock, evaluate nothing
         if cuda:
             torch.cuda.synchronize()
-        ends.append(time.perf_counter())
+        ends.append((time.perf_counter(), time.process_time()))
         return {"score": 0.0}
 
     examples.collate = timed_collate
     train_student(model, examples, stop_clock, cfg.loss, cfg.train, cfg.out, progress=False)
-    secs = [e - s for s, e in zip(starts, ends)]
+    secs = [e[0] - s[0] for s, e in zip(starts, ends)]
+    cpu_secs = [e[1] - s[1] for s, e in zip(starts, ends)]
     n = len(np.unique(train_rows.sent_id))      # sentences (a long one may fill several rows)
     return {"block": block, "device": device, "precision": precision, "sentences": n, "rows": len(examples),
             "batch_size": cfg.train.batch_size, "params": model.num_parameters(),
             "epoch_seconds": [round(s, 3) for s in secs],
-            "sentences_per_s": round(n / secs[-1], 1), "first_epoch_sentences_per_s": round(n / secs[0], 1)}
+            "sentences_per_s": round(n / secs[-1], 1), "first_epoch_sentences_per_s": round(n / secs[0], 1),
+            # all of this process's threads: steadier than wall time where other jobs share the cores
+            "sentences_per_cpu_s": round(n / cpu_secs[-1], 1), "torch_threads": torch.get_num_threads()}
 
 
 def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003", batch_size: int = 32) -> float:
@@ -202,18 +206,21 @@ def main(argv=None) -> int:
         teacher = random_teacher(work / "teacher", a.tokenizer, data_labels(a.data), a.teacher)
         ms = collate_ms(a.sentences, str(teacher), work, a.data, a.batch_size or 32)
         print(f"collate: {ms:.2f} ms per batch of {a.batch_size or 32} (NerExamples.collate, logits included)")
-        print(f"{'block':6} {'device':6} {'prec':5} {'train sent/s':>12} {'epoch 1 sent/s':>14} {'params':>9}  error")
+        print(f"{'block':6} {'device':6} {'prec':5} {'train sent/s':>12} {'epoch 1 sent/s':>14} {'sent/CPU-s':>10} "
+              f"{'params':>9}  error")
         for device, precision in pairs:
             for block in a.blocks.split(","):
                 try:
                     r = time_training(block, device, precision, a.sentences, a.epochs, str(teacher), work, a.data,
                                       a.batch_size, a.impl)
                     print(f"{block:6} {device:6} {precision:5} {r['sentences_per_s']:12,.0f} "
-                          f"{r['first_epoch_sentences_per_s']:14,.0f} {r['params']:9,}", flush=True)
+                          f"{r['first_epoch_sentences_per_s']:14,.0f} {r['sentences_per_cpu_s']:10,.0f} "
+                          f"{r['params']:9,}", flush=True)
                 except Exception as e:  # one failing block must not hide the others
                     r = {"block": block, "device": device, "precision": precision,
                          "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]}
-                    print(f"{block:6} {device:6} {precision:5} {'-':>12} {'-':>14} {'-':>9}  {r['error']}", flush=True)
+                    print(f"{block:6} {device:6} {precision:5} {'-':>12} {'-':>14} {'-':>10} {'-':>9}  {r['error']}",
+                          flush=True)
                 rows.append(r)
     if a.json:
         Path(a.json).write_text(json.dumps({"command": " ".join(sys.argv), "environment": environment(),

@@ -64,17 +64,12 @@ class Ragged:
     offsets: np.ndarray     # int64 [n_rows + 1]
 
     @classmethod
-    def of(cls, seqs, dtype=np.int64) -> "Ragged":
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    def of(cls, seqs) -> "Ragged":
+        """From a list of int sequences (stored as int64)."""
+        values, lengths = _concat(seqs)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        values = np.concatenate([np.asarray(s) for s in seqs]).astype(dtype, copy=False) if len(seqs) else \
-            np.zeros(0, dtype)
         return cls(values, offsets)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
 
     def take(self, idx) -> tuple[np.ndarray, np.ndarray]:
         """``(flat values, lengths)`` of rows ``idx``, in that order."""
