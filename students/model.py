@@ -28,6 +28,7 @@ from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
+DECODES = ("argmax", "bio")     # how xarchkd.decode turns a ner student's word logits into tags
 
 
 @dataclass
@@ -52,6 +53,8 @@ class StudentModel(nn.Module):
         super().__init__()
         if cfg.task not in TASKS:
             raise StudentError(f"unknown student task {cfg.task!r} (use 'ner' or 'mlm')")
+        if cfg.decode not in DECODES:
+            raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         rows = cfg.kept_vocab or cfg.vocab_size
         if not 0 < rows <= cfg.vocab_size:
             raise StudentError(f"kept_vocab {cfg.kept_vocab} must be between 1 and vocab_size {cfg.vocab_size}")

@@ -283,3 +283,8 @@ def test_unk_dropout_reads_words_as_unk_in_training_only():
         torch.testing.assert_close(m(ids, mask).logits, m(unk, mask).logits)
         m.eval()
         assert not torch.allclose(m(ids, mask).logits, m(unk, mask).logits)
+
+
+def test_unknown_decode_is_refused_when_the_student_is_built():
+    with pytest.raises(StudentError, match="unknown decode 'crf'"):
+        tiny("cnn", decode="crf")
