@@ -212,5 +212,5 @@ def test_cache_built_on_the_gpu_matches_the_cpu_one(tmp_path, tiny_teacher, rows
     assert {k: (v["bytes"]) for k, v in gpu.manifest["files"].items()} == \
         {k: (v["bytes"]) for k, v in cpu.manifest["files"].items()}
     assert gpu.manifest["arrays"] == cpu.manifest["arrays"]
-    np.testing.assert_allclose(np.asarray(gpu.arrays["logits"], np.float32), np.asarray(cpu.arrays["logits"], np.float32),
-                               atol=tol, rtol=tol)
+    np.testing.assert_allclose(np.asarray(gpu.arrays["logits"], np.float32),
+                               np.asarray(cpu.arrays["logits"], np.float32), atol=tol, rtol=tol)

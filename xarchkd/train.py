@@ -135,8 +135,9 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         model.eval()
         # The main process scores; the other ranks take its scores, so all decide best/patience alike.
         scores = _from_main(acc, evaluate(acc.unwrap_model(model)) if acc.is_main_process else None)
+        means = _read({k: v / max(1, n_batches) for k, v in sums.items()})     # the epoch's one sync
         ep = {"epoch": epoch, "step": state["step"], "seconds": round(time.time() - t_start, 1),
-              **{f"train_{k}": round(v, 5) for k, v in _read({k: v / max(1, n_batches) for k, v in sums.items()}).items()},
+              **{f"train_{k}": round(v, 5) for k, v in means.items()},
               **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
         state["history"].append(ep)
         if log is not None:
@@ -209,7 +210,8 @@ def _load_weights(models, input_dir) -> None:
     out of the file must be aliases of a loaded weight (tied weights); anything else is an error.
     The models are then taken off ``models`` so Accelerate does not load them again."""
     from safetensors.torch import load_file
-    files = [Path(input_dir) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors") for i in range(len(models))]
+    files = [Path(input_dir) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
+             for i in range(len(models))]
     if not all(f.is_file() for f in files):
         return                          # another layout (e.g. pytorch_model.bin): Accelerate's own loading
     for model, f in zip(models, files):
