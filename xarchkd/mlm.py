@@ -244,8 +244,9 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
     k = int(cfg.student.block_args.get("topk", 0)) or 64
     kd = bool(cfg.loss.mse or cfg.loss.kl)
-    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress) if kd else None
-    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress)
+    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
+    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress, **engine) if kd else None
+    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress, **engine)
     teacher_top1 = np.asarray(held_c.arrays["indices"][:, 0])
 
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,

@@ -183,13 +183,16 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     train_rows = rows["train"].rows
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
     cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
+    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
     parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
-                                    progress=progress) if kd else None)]
+                                    progress=progress, **engine) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
         from .transfer import transfer_rows
         extra = transfer_rows(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress)
         if kd:
-            parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress)))
+            parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
+                                           **engine)))
     # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
