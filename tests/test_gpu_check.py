@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = ["lstm", "sru", "srupp", "cnn"]
 
 
-def run_script(name, *args, timeout=900):
+def run_script(name, *args, timeout=3600):   # generous: other jobs may share the cores
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
