@@ -17,7 +17,7 @@ from xarchkd.recipe import Recipe
 # Student sizes chosen to stay under 4.4M parameters (1/25 of BERT-base) with the pruned vocabulary.
 # word_shapes: the students read each word's shape (case, digits), which the uncased teacher tokenizer
 # throws away; on CoNLL-2003 that is worth several F1 points (benchmarks/RESULTS.md has the ablation).
-# decode="bio": tags come from a BIO-constrained Viterbi over the student's word logits (RESULTS §7:
+# decode="bio": tags come from a BIO-constrained Viterbi over the student's word logits (RESULTS §9:
 # +0.3 valid / +0.7 test F1 for the BiLSTM distilled from the mpnet teacher, at no training cost).
 STUDENTS = {
     "lstm": StudentConfig(block="lstm", embed_dim=128, hidden=384, layers=2, dropout=0.2, word_shapes=True,

@@ -53,6 +53,8 @@ class StudentModel(nn.Module):
         super().__init__()
         if cfg.task not in TASKS:
             raise StudentError(f"unknown student task {cfg.task!r} (use 'ner' or 'mlm')")
+        if cfg.unk_dropout and cfg.task != "ner":
+            raise StudentError("unk_dropout is for ner students (an mlm student would lose its [MASK] inputs)")
         if cfg.decode not in DECODES:
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         rows = cfg.kept_vocab or cfg.vocab_size

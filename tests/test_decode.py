@@ -56,3 +56,11 @@ def test_bio_repairs_a_broken_entity_that_argmax_keeps():
 def test_unknown_decode_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown decode"):
         decode_tags(torch.zeros(1, 1, len(LABELS)), [1], LABELS, "crf")
+
+
+def test_a_row_that_continues_a_split_sentence_may_open_inside_an_entity():
+    lg = torch.full((2, 2, len(LABELS)), -5.0)
+    lg[:, 0, 4], lg[:, 1, 0] = 3.0, 3.0          # "I-PER O" in both rows
+    tags = decode_tags(lg, [2, 2], LABELS, "bio", starts=[True, False])
+    assert tags[0][0] != "I-PER"                 # a sentence cannot open with I-PER
+    assert tags[1] == ["I-PER", "O"]             # the continuation of a split sentence can

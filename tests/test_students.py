@@ -288,3 +288,8 @@ def test_unk_dropout_reads_words_as_unk_in_training_only():
 def test_unknown_decode_is_refused_when_the_student_is_built():
     with pytest.raises(StudentError, match="unknown decode 'crf'"):
         tiny("cnn", decode="crf")
+
+
+def test_unk_dropout_is_refused_for_an_mlm_student():
+    with pytest.raises(StudentError, match="unk_dropout is for ner students"):
+        tiny("cnn", task="mlm", unk_dropout=0.1)

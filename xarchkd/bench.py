@@ -58,7 +58,7 @@ import torch.nn as nn
 from students import NUM_SHAPES
 
 from .batching import length_batches, pad_ids, pad_words
-from .decode import decode_tags
+from .decode import decode_tags, starts_sentence
 from .ner_data import encode_sentences, join_sentences
 
 CONLL_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
@@ -436,7 +436,8 @@ def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
         ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
         logits = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0),
                                pad_words([rows.shapes[i] for i in idx], 0))
-        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], entry.labels, entry.decode)
+        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], entry.labels, entry.decode,
+                           starts=[starts_sentence(rows.sent_id, i) for i in idx])
         for i, t in zip(idx, tags):
             out[i] = t
     return out

@@ -1,9 +1,11 @@
 """From per-word tag scores to tag sequences: argmax, or BIO-constrained Viterbi.
 
-Every tagger (student, teacher, the benchmark) turns its ``[B, P, C]`` word logits into tags here.
+Students (training-time scoring, ``eval``, ``predict``, ``serve``) and the benchmark's F1 turn their ``[B, P, C]``
+word logits into tags here; a teacher's own scores stay argmax.
 
 ``decode="bio"`` finds, per row, the tag sequence with the highest total log-probability among the
-*valid* IOB2 sequences: ``I-X`` may only follow ``B-X`` or ``I-X``, and may not start a row. An
+*valid* IOB2 sequences: ``I-X`` may only follow ``B-X`` or ``I-X``, and may not start a sentence (a
+row that continues a sentence split at ``max_length`` may: ``starts`` says which rows begin one). An
 argmax tagger that says ``O I-PER`` produces a broken entity that seqeval scores as a span it never
 meant; the constrained decode repairs it with the next-best consistent reading. It costs one
 ``[B, C, C]`` max per word position (no learned parameters), so it can be switched on for any
@@ -11,13 +13,20 @@ trained student (``StudentConfig.decode``).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 DECODES = ("argmax", "bio")
 
 
-def allowed_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def allowed_transitions(labels) -> tuple[torch.Tensor, torch.Tensor]:
     """``(start [C], trans [C, C])`` boolean masks of what IOB2 allows: ``trans[i, j]`` = tag j may follow tag i."""
+    return _allowed(tuple(labels))
+
+
+@lru_cache(maxsize=16)
+def _allowed(labels: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     c = len(labels)
     start = torch.ones(c, dtype=torch.bool)
     trans = torch.ones(c, c, dtype=torch.bool)
@@ -29,9 +38,11 @@ def allowed_transitions(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     return start, trans
 
 
-def bio_viterbi(logits: torch.Tensor, lengths: torch.Tensor, labels: list[str]) -> torch.Tensor:
+def bio_viterbi(logits: torch.Tensor, lengths: torch.Tensor, labels: list[str],
+                starts: torch.Tensor | None = None) -> torch.Tensor:
     """Best valid IOB2 path per row: ``logits`` ``[B, P, C]``, ``lengths`` ``[B]`` -> tag ids ``[B, P]``
-    (positions past a row's length are 0)."""
+    (positions past a row's length are 0). ``starts`` ``[B]`` bool: rows that begin a sentence (default
+    all); only those may not open with ``I-X``."""
     b, p, c = logits.shape
     if p == 0:
         return torch.zeros(b, 0, dtype=torch.long, device=logits.device)
@@ -39,7 +50,10 @@ def bio_viterbi(logits: torch.Tensor, lengths: torch.Tensor, labels: list[str]) 
     neg = torch.finfo(torch.float32).min / 4
     lp = torch.log_softmax(logits.float(), -1)
     penalty = torch.where(trans, 0.0, neg)                          # [C, C]
-    score = lp[:, 0] + torch.where(start, 0.0, neg)                 # [B, C]
+    first = torch.where(start, 0.0, neg)                            # [C]
+    if starts is not None:                                          # a continuation row may open with I-X
+        first = torch.where(starts.to(logits.device).bool().unsqueeze(1), first, 0.0)
+    score = lp[:, 0] + first                                        # [B, C]
     back = torch.zeros(b, p, c, dtype=torch.long, device=logits.device)
     lengths = lengths.to(logits.device)
     for t in range(1, p):
@@ -60,11 +74,21 @@ def bio_viterbi(logits: torch.Tensor, lengths: torch.Tensor, labels: list[str]) 
     return tags
 
 
-def decode_tags(logits: torch.Tensor, lengths, labels: list[str], decode: str = "argmax") -> list[list[str]]:
-    """Tag names per row from word logits ``[B, P, C]``; ``lengths[b]`` words are real in row b."""
+def decode_tags(logits: torch.Tensor, lengths, labels: list[str], decode: str = "argmax",
+                starts=None) -> list[list[str]]:
+    """Tag names per row from word logits ``[B, P, C]``; ``lengths[b]`` words are real in row b; ``starts[b]``
+    (default all True) says whether row b begins its sentence (see ``bio_viterbi``)."""
     if decode not in DECODES:
         raise ValueError(f"unknown decode {decode!r}; use one of {DECODES}")
     lengths = torch.as_tensor(lengths, dtype=torch.long)
-    ids = bio_viterbi(logits, lengths, labels) if decode == "bio" else logits.argmax(-1)
+    if decode == "bio":
+        ids = bio_viterbi(logits, lengths, labels, None if starts is None else torch.as_tensor(starts, dtype=torch.bool))
+    else:
+        ids = logits.argmax(-1)
     ids = ids.cpu().tolist()
     return [[labels[k] for k in row[:n]] for row, n in zip(ids, lengths.tolist())]
+
+
+def starts_sentence(sent_id, i: int) -> bool:
+    """Whether row ``i`` begins its sentence (rows of one sentence split at ``max_length`` are consecutive)."""
+    return i == 0 or int(sent_id[i]) != int(sent_id[i - 1])

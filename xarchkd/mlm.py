@@ -210,13 +210,14 @@ def student_logits_fn(model: StudentModel, m: MaskedRows):
     model.eval()
 
     def fn(idx):
+        dev = next(model.parameters()).device      # the model may sit on a GPU; the scores are read on the host
         ids, mask = pad_ids([m.input_ids[i] for i in idx], model.cfg.pad_id)
         pos = pad_words([m.positions[i] for i in idx], 0)
         with torch.inference_mode():
-            lg = model(ids, mask, positions=pos).logits
+            lg = model(ids.to(dev), mask.to(dev), positions=pos.to(dev)).logits
         lens = [len(m.positions[i]) for i in idx]
         rows = torch.cat([lg[b, :n] for b, n in enumerate(lens)])
-        return rows[:, model.token_map]    # column j = teacher token id j
+        return rows[:, model.token_map].cpu()    # column j = teacher token id j
     return fn
 
 

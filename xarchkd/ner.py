@@ -20,7 +20,7 @@ from .batching import Ragged, ids_and_mask, length_batches, pad_flat, pad_ids, p
 from .cache import Cache, ner_cache
 from .config import RunConfig, to_json, to_toml
 from .conll import load_splits
-from .decode import decode_tags
+from .decode import decode_tags, starts_sentence
 from .errors import DataError
 from .finetune import evaluate_tags, ner_teacher
 from .ner_data import NO_LABEL, Rows, encode_sentences
@@ -111,7 +111,8 @@ def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> l
         pos = pad_words([rows.word_pos[i] for i in idx], 0)
         shapes = pad_words([rows.shapes[i] for i in idx], 0)
         logits = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits
-        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], model.cfg.labels, model.cfg.decode)
+        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], model.cfg.labels, model.cfg.decode,
+                           starts=[starts_sentence(rows.sent_id, i) for i in idx])
         for i, t in zip(idx, tags):
             out[i] = t
     return out

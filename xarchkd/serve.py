@@ -62,7 +62,8 @@ class Demo:
         from .teacher import Teacher
         self.student = StudentModel.from_pretrained(resolve(student))
         self.task = self.student.cfg.task
-        self.teacher = Teacher.load(resolve(teacher), self.task)
+        # on the CPU like the student, so the page's side-by-side milliseconds compare like with like
+        self.teacher = Teacher.load(resolve(teacher), self.task, device="cpu")
         self.tok = self.teacher.tokenizer
         sp = Path(student)
         run = sp.parent.name if sp.name == "student" else sp.name
