@@ -106,6 +106,20 @@ def ids_and_mask(flat: np.ndarray, lengths: np.ndarray, width: int, pad_id: int)
     return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
 
 
+def ids_and_positions(ids: "Ragged", pos: "Ragged", idx: np.ndarray, pad_id: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The part of a batch every task shares, for rows ``idx``: ``input_ids``/``attention_mask`` [B,T],
+    ``positions``/``pos_mask`` [B,P] (the looked-at token positions, padded with 0), plus the numpy
+    ``n`` (positions per row) and ``pos_mask`` that the task's own columns are scattered with."""
+    flat_ids, n_tok = ids.take(idx)
+    input_ids, mask = ids_and_mask(flat_ids, n_tok, int(n_tok.max()), pad_id)
+    flat_pos, n = pos.take(idx)
+    width = max(1, int(n.max()))
+    pos_mask = np.arange(width) < n[:, None]
+    return {"input_ids": input_ids, "attention_mask": mask,
+            "positions": torch.from_numpy(pad_flat(flat_pos, n, width, 0, np.int64)),
+            "pos_mask": torch.from_numpy(pos_mask)}, n, pos_mask
+
+
 def pad_words(seqs, fill: int) -> torch.Tensor:
     """Right-pad per-word int sequences (word positions or labels) into a [B,W] long tensor."""
     flat, lengths = _concat(seqs)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from students import StudentConfig, StudentModel
 
 from .accel import EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
-from .batching import Ragged, flat_positions, ids_and_mask, length_batches, pad_flat, pad_ids, pad_words, ragged_index
+from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -184,17 +184,11 @@ class MlmExamples(torch.utils.data.Dataset):
 
     def collate(self, idx) -> dict:
         idx = np.asarray(idx, dtype=np.int64)
-        flat_ids, n_tok = self._ids.take(idx)
-        ids, mask = ids_and_mask(flat_ids, n_tok, int(n_tok.max()), self.pad_id)
-        flat_pos, n = self._pos.take(idx)
-        width = max(1, int(n.max()))
-        pos_mask = np.arange(width) < n[:, None]
+        batch, n, pos_mask = ids_and_positions(self._ids, self._pos, idx, self.pad_id)
+        tpos = batch["pos_mask"]
         gold = torch.full(pos_mask.shape, -1, dtype=torch.long)
-        tpos = torch.from_numpy(pos_mask)
         gold[tpos] = self.map[torch.from_numpy(self._tgt.take(idx)[0])]
-        batch = {"input_ids": ids, "attention_mask": mask,
-                 "positions": torch.from_numpy(pad_flat(flat_pos, n, width, 0, np.int64)), "pos_mask": tpos,
-                 "gold": gold}
+        batch["gold"] = gold
         if self.cache is not None:
             items = ragged_index(self._offsets[idx], n)
             vals = np.zeros(pos_mask.shape + (self.cache.arrays["values"].shape[1],), dtype=np.float32)

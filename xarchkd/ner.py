@@ -16,7 +16,7 @@ import torch
 
 from students import StudentConfig, StudentModel
 
-from .batching import Ragged, ids_and_mask, length_batches, pad_flat, pad_ids, pad_words, ragged_index
+from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, to_json, to_toml
 from .conll import load_splits
@@ -64,16 +64,10 @@ class NerExamples(torch.utils.data.Dataset):
 
     def collate(self, indices) -> dict:
         idx = np.asarray(indices, dtype=np.int64)
-        flat_ids, n_tok = self._ids.take(idx)
-        ids, mask = ids_and_mask(flat_ids, n_tok, int(n_tok.max()), self.pad_id)
-        flat_pos, n_words = self._pos.take(idx)
-        width = max(1, int(n_words.max()))
-        pos_mask = np.arange(width) < n_words[:, None]
-        batch = {"input_ids": ids, "attention_mask": mask,
-                 "positions": torch.from_numpy(pad_flat(flat_pos, n_words, width, 0, np.int64)),
-                 "pos_mask": torch.from_numpy(pos_mask),
-                 "gold": torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, width, NO_LABEL, np.int64)),
-                 "shapes": self._shapes.pad(idx, 0, min_width=1)}
+        batch, n_words, pos_mask = ids_and_positions(self._ids, self._pos, idx, self.pad_id)
+        batch["gold"] = torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, pos_mask.shape[1], NO_LABEL,
+                                                  np.int64))
+        batch["shapes"] = self._shapes.pad(idx, 0, min_width=1)
         if self.with_teacher:
             batch["teacher_logits"] = _stack(self, "logits", idx, n_words, pos_mask)
             if self.with_hidden:
