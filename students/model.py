@@ -57,6 +57,8 @@ class StudentModel(nn.Module):
             raise StudentError("unk_dropout is for ner students (an mlm student would lose its [MASK] inputs)")
         if cfg.decode not in DECODES:
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
+        if cfg.decode != "argmax" and cfg.task != "ner":
+            raise StudentError(f"decode={cfg.decode!r} is for ner students (an mlm student predicts tokens)")
         rows = cfg.kept_vocab or cfg.vocab_size
         if not 0 < rows <= cfg.vocab_size:
             raise StudentError(f"kept_vocab {cfg.kept_vocab} must be between 1 and vocab_size {cfg.vocab_size}")

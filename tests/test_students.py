@@ -293,3 +293,8 @@ def test_unknown_decode_is_refused_when_the_student_is_built():
 def test_unk_dropout_is_refused_for_an_mlm_student():
     with pytest.raises(StudentError, match="unk_dropout is for ner students"):
         tiny("cnn", task="mlm", unk_dropout=0.1)
+
+
+def test_bio_decode_is_refused_for_an_mlm_student():
+    with pytest.raises(StudentError, match="is for ner students"):
+        tiny("cnn", task="mlm", decode="bio")
