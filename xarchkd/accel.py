@@ -144,8 +144,16 @@ class EpochStats:
                 "train_loss": round(self.loss.item() / max(1, n), 5)}
 
 
+LOSS_READ_EVERY = 50    # teacher fine-tunes read the loss (a GPU sync) for the progress bar every N steps
+
+
+def engine_info(dev: torch.device, precision: str) -> dict:
+    """Where and how a model computes -- device type, the GPU's name, precision -- as fine-tuned teachers
+    and caches record it beside their results (never part of a fingerprint)."""
+    return {"device": dev.type, "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "precision": precision}
+
+
 def build_info(acc: Accelerator) -> dict:
     """Where a fine-tune ran (recorded beside its results, not part of its fingerprint)."""
-    dev = acc.device
-    return {"device": dev.type, "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-            "precision": acc.mixed_precision, "processes": acc.num_processes}
+    return {**engine_info(acc.device, acc.mixed_precision), "processes": acc.num_processes}

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
+from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -99,7 +99,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                 loss = model(input_ids=ids.to(acc.device), attention_mask=mask.to(acc.device),
                              labels=lab.to(acc.device)).loss
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
-                if k % POSTFIX_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
+                if k % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()
@@ -134,9 +134,6 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             shutil.rmtree(work, ignore_errors=True)
         acc.wait_for_everyone()
         return out
-
-
-POSTFIX_EVERY = 50      # steps between progress-bar loss updates
 
 
 def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:

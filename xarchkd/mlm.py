@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from students import StudentConfig, StudentModel
 
-from .accel import EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
+from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
@@ -108,7 +108,7 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
                 logits, tgt = _masked_logits(model, m, idx, tok.pad_token_id)
                 loss = torch.nn.functional.cross_entropy(logits.float(), tgt)
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
-                if step % 50 == 0 and acc.is_main_process:     # reading the loss waits for the GPU
+                if step % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             train_s = time.time() - t0
             model.eval()                 # held-out scores without dropout

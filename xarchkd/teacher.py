@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import autocast, check_precision, inference_device
+from .accel import autocast, check_precision, engine_info, inference_device
 from .batching import length_batches, pad_ids
 from .errors import ResourceError
 from .fingerprint import hash_model_dir
@@ -83,9 +83,7 @@ class Teacher:
     def build_info(self) -> dict:
         """Where and how this teacher computes: device (with the GPU's name) and precision. Caches
         record it beside their build time; it is not part of any fingerprint."""
-        dev = self.device
-        name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-        return {"device": dev.type, "device_name": name, "precision": self.mixed_precision}
+        return engine_info(self.device, self.mixed_precision)
 
     @property
     def labels(self) -> list[str]:
