@@ -25,6 +25,8 @@ class StudentConfig:
     hidden: int = 256           # width of the block stack's output (bidirectional: both directions together)
     layers: int = 2
     dropout: float = 0.1
+    char_dim: int = 0           # > 0: add a character-CNN vector of each sub-word's spelling (``students/chars.py``),
+                                # which unseen ([UNK]-mapped) sub-words keep; 0 = off
     unk_dropout: float = 0.0    # training only: each sub-word is read as [UNK] with this probability, so the
                                 # student learns to tag from context words it has never seen (most test entities)
     num_labels: int = 9         # ner only

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from . import checkpoint
+from .chars import MAX_CHARS, CharEncoder
 from .config import NUM_SHAPES, StudentConfig
 from .errors import CheckpointError, StudentError
 from .registry import build_block
@@ -59,6 +60,8 @@ class StudentModel(nn.Module):
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         if cfg.decode != "argmax" and cfg.task != "ner":
             raise StudentError(f"decode={cfg.decode!r} is for ner students (an mlm student predicts tokens)")
+        if cfg.char_dim < 0:
+            raise StudentError(f"char_dim must be 0 (off) or positive, got {cfg.char_dim}")
         rows = cfg.kept_vocab or cfg.vocab_size
         if not 0 < rows <= cfg.vocab_size:
             raise StudentError(f"kept_vocab {cfg.kept_vocab} must be between 1 and vocab_size {cfg.vocab_size}")
@@ -73,6 +76,10 @@ class StudentModel(nn.Module):
         # zeros without drawing random numbers: a seeded shape student starts exactly as the plain one
         self.shape_embed = (nn.Embedding.from_pretrained(torch.zeros(NUM_SHAPES, cfg.embed_dim), freeze=False)
                             if cfg.word_shapes else None)
+        self.chars = None
+        if cfg.char_dim:
+            self.chars = CharEncoder(cfg.char_dim, cfg.embed_dim)
+            self.register_buffer("token_chars", torch.zeros(cfg.vocab_size, MAX_CHARS + 1, dtype=torch.int16))
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = build_block(cfg.embed_dim, cfg)
         if cfg.task == "ner":
@@ -95,6 +102,9 @@ class StudentModel(nn.Module):
         x = self.embed(rows)
         if self.shape_embed is not None:
             x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
+        if self.chars is not None:      # each distinct id of the batch spelled once
+            uniq, inverse = torch.unique(input_ids, return_inverse=True)
+            x = x + self.chars(self.token_chars[uniq].long())[inverse]
         x = self.drop(x)
         h = self.encoder(x, mask)
         if positions is not None:
@@ -120,6 +130,16 @@ class StudentModel(nn.Module):
         if int(token_map.min()) < 0 or int(token_map.max()) >= self.embed.num_embeddings:
             raise StudentError(f"token_map points outside the embedding table (rows 0..{self.embed.num_embeddings - 1})")
         self.token_map.copy_(token_map)
+
+    @torch.no_grad()
+    def set_token_chars(self, chars: torch.Tensor) -> None:
+        """Install the spelling of every teacher id (``students.chars.token_char_ids`` of the tokenizer's
+        vocabulary), ``[vocab_size, MAX_CHARS + 1]``; only for a student built with ``char_dim``."""
+        if self.chars is None:
+            raise StudentError("this student has no character encoder (char_dim=0)")
+        if chars.shape != self.token_chars.shape:
+            raise StudentError(f"token_chars has shape {tuple(chars.shape)}, expected {tuple(self.token_chars.shape)}")
+        self.token_chars.copy_(chars)
 
     @torch.no_grad()
     def init_embeddings(self, matrix: torch.Tensor) -> None:

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from students import StudentConfig, StudentModel
+from students.chars import token_char_ids
 
 from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
@@ -249,6 +250,8 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
     torch.manual_seed(cfg.train.seed)
     model = StudentModel(scfg)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
     if cfg.embed_init == "pca":
         from .ner import pca_embeddings
         model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from students import StudentConfig, StudentModel
+from students.chars import token_char_ids
 
 from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
@@ -204,6 +205,8 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     model = StudentModel(scfg)
     if token_map is not None:
         model.set_vocab(token_map)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
     if cfg.embed_init == "pca":
         emb = input_embeddings(tpath)
         model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
