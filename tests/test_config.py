@@ -32,3 +32,58 @@ def test_recipes_found_through_entry_points():
         get_recipe("bert-sru-nr")
     nokd = get_recipe("bert-cnn-ner-nokd").config
     assert nokd.loss.mse == 0 and nokd.loss.kl == 0 and nokd.loss.ce > 0
+
+
+# ---------------------------------------------------------------- issue 14: bad values, bad config files
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.lr=-0.001", "train.lr=-0.001: must be a number > 0"),
+    ("teacher.lr=-1e-4", "teacher.lr=-0.0001: must be a number > 0"),
+    ("train.batch_size=0", "train.batch_size=0: must be at least 1"),
+    ("data.max_length=2", "data.max_length=2: must be at least 3"),
+    ("train.lr=nan", "train.lr=nan"),
+    ("data.train_limit=-5", "data.train_limit=-5: must be 0 (all sentences) or a positive number"),
+    ("train.mixed_precision=fp8", "train.mixed_precision='fp8': must be one of no, fp16, bf16"),
+    ("data.scheme=IOB3", "data.scheme='IOB3'"),
+    ("student.dropout=1.5", "student.dropout=1.5"),
+])
+def test_bad_values_are_refused_when_the_config_is_built(override, needle):
+    """Every field is checked as the config is built (overrides, TOML, JSON, dicts), not when it is used."""
+    import re
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        resolve_config("bert-lstm-ner", [override])
+    key, value = override.split("=")
+    section, name = key.split(".")
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        from_toml(f"[{section}]\n{name} = {value if value[0] in '-0123456789n' else repr(value)}\n")
+
+
+def _cli(args, capsys):
+    from xarchkd.cli import main
+    rc = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err
+
+
+def test_cli_bad_config_file_or_value_is_one_line_before_any_work(tmp_path, capsys):
+    """--config naming a missing file, a folder or non-UTF-8 bytes, and out-of-range values from the command
+    line or the file: exit 2 with one `xarchkd: error:` line naming the file or field; no run folder made."""
+    out = tmp_path / "run"
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b"recipe = \"bert-lstm-ner\"\n# caf\xe9\n")
+    neg = tmp_path / "neg.toml"
+    neg.write_text("[train]\nlr = -0.5\n")
+    cases = [(["--config", str(tmp_path / "nope.toml")], "nope.toml: no such file"),
+             (["--config", str(tmp_path)], "is a folder, not a TOML file"),
+             (["--config", str(bad)], "latin1.toml:2: not valid UTF-8"),
+             (["--config", str(neg)], "neg.toml: invalid config: train.lr=-0.5"),
+             (["--set", "train.batch_size=0"], "train.batch_size=0: must be at least 1"),
+             (["--set", "data.max_length=2"], "data.max_length=2")]
+    for extra, needle in cases:
+        rc, err = _cli(["run", "bert-lstm-ner", "--out", str(out), *extra], capsys)
+        assert rc == 2 and len(err) == 1 and err[0].startswith("xarchkd: error: ") and needle in err[0], (extra, err)
+        assert not out.exists()
+    rc, err = _cli(["teacher", "--lr", "-1", "--out", str(out)], capsys)
+    assert rc == 2 and err == ["xarchkd: error: --lr=-1.0: must be a number > 0 (the teacher fine-tune's peak "
+                               "learning rate)"]
+    assert not out.exists()

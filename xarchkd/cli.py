@@ -138,6 +138,9 @@ def _dispatch(args):
     elif args.cmd == "run":
         return _run(args)
     elif args.cmd == "teacher":
+        from .config import check_values
+        check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
+                      "data.max_length": args.max_length}, label=_TEACHER_OPTIONS.get)
         from .finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
@@ -162,9 +165,13 @@ def _dispatch(args):
         return bench.main_from_args(args)
 
 
+_TEACHER_OPTIONS = {"teacher.epochs": "--epochs", "teacher.lr": "--lr", "teacher.batch_size": "--batch-size",
+                    "data.max_length": "--max-length"}
+
+
 def _run(args):
     from pathlib import Path
-    from .config import from_toml, to_toml
+    from .config import to_toml
     from .recipe import get_recipe, resolve_config
     recipe = get_recipe(args.recipe)
     overrides = list(args.overrides)
@@ -175,8 +182,12 @@ def _run(args):
     if args.init_from:
         overrides.append(f"init_from={args.init_from}")
     if args.config:
-        from .config import apply_overrides
-        cfg = apply_overrides(from_toml(Path(args.config).read_text()), overrides)
+        from .config import RunConfig, apply_overrides, from_dict, read_config_file
+        from .errors import ConfigError
+        try:
+            cfg = apply_overrides(from_dict(RunConfig, read_config_file(args.config)), overrides)
+        except ConfigError as e:        # name the file, unless the message starts with it already
+            raise e if str(e).startswith(str(args.config)) else ConfigError(f"{args.config}: {e}") from None
     else:
         cfg = resolve_config(args.recipe, overrides)
     if args.print_config:
@@ -206,7 +217,8 @@ def _print_table(res: dict) -> None:
 
 def _cache(args):
     from pathlib import Path
-    from transformers import AutoTokenizer
+    from .config import check_values
+    check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
     from .cache import ner_cache
     from .conll import load_splits
     from .ner_data import encode_sentences

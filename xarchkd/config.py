@@ -3,6 +3,10 @@
 A recipe is one ``RunConfig``. ``to_toml``/``from_toml`` and ``to_json``/``from_json`` are exact
 inverses; ``apply_overrides(cfg, ["train.epochs=3", "student.block=lstm"])`` coerces each value to
 the field's type and refuses unknown keys with a "did you mean".
+
+Every ``RunConfig`` built from a dict, TOML, JSON or overrides is checked field by field
+(``check_config``: ranges, choices, fields that only make sense together) as it is built, so a bad
+value is a one-line ``ConfigError`` naming the field before any work starts.
 """
 from __future__ import annotations
 
@@ -12,12 +16,19 @@ import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from students import StudentConfig
 
+from .conll import SCHEMES
 from .errors import ConfigError, did_you_mean
 from .loss import LossConfig
 from .transfer import AugmentConfig
+
+
+TASKS = ("ner", "mlm")
+EMBED_INITS = ("pca", "random")
+PRECISIONS = ("no", "fp16", "bf16")
 
 
 @dataclass
@@ -101,7 +112,10 @@ def from_dict(cls, d: dict, where: str = ""):
             raise ConfigError(f"unknown config key {key!r}{did_you_mean(k, names)}")
         t = hints[k]
         kwargs[k] = from_dict(t, v, key) if dataclasses.is_dataclass(t) else _check_type(t, v, key)
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if cls is RunConfig:
+        check_config(obj)
+    return obj
 
 
 def to_json(cfg) -> str:
@@ -209,3 +223,158 @@ def _coerce(t, s: str, key: str):
         return s
     except (ValueError, json.JSONDecodeError):
         raise ConfigError(f"{key}={s!r}: expected {getattr(origin, '__name__', origin)}") from None
+
+
+# ---------------------------------------------------------------- checks made as a config is built
+
+def _at_least(n):
+    return lambda v: v >= n
+
+
+def _finite(v) -> bool:
+    return math.isfinite(v)
+
+
+def _positive(v) -> bool:
+    return math.isfinite(v) and v > 0
+
+
+def _non_negative(v) -> bool:
+    return math.isfinite(v) and v >= 0
+
+
+def _fraction(v) -> bool:       # a probability or a share: 0 <= v <= 1
+    return math.isfinite(v) and 0 <= v <= 1
+
+
+def _below_one(v) -> bool:      # a dropout rate: 0 <= v < 1
+    return math.isfinite(v) and 0 <= v < 1
+
+
+def _one_of(choices, fold=False):
+    return lambda v: (v.upper() if fold else v) in choices
+
+
+def _nonempty(v) -> bool:
+    return bool(v.strip())
+
+
+# dotted key -> (test, what a good value is). Every numeric field with a range is here.
+FIELD_RULES: dict = {
+    "task": (_one_of(TASKS), f"one of {', '.join(TASKS)}"),
+    "embed_init": (_one_of(EMBED_INITS), f"one of {', '.join(EMBED_INITS)}"),
+    "teacher.name": (_nonempty, "a resource name, a folder or a Hub id"),
+    "teacher.epochs": (_at_least(1), "at least 1"),
+    "teacher.lr": (_positive, "a number > 0 (the teacher fine-tune's peak learning rate)"),
+    "teacher.batch_size": (_at_least(1), "at least 1"),
+    "data.name": (_nonempty, "a resource name or a data folder"),
+    "data.scheme": (_one_of(SCHEMES, fold=True), f"one of {', '.join(SCHEMES)}"),
+    "data.max_length": (_at_least(3), "at least 3 ([CLS], one sub-word and [SEP])"),
+    "data.train_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
+    "data.eval_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
+    "data.transfer_factor": (_non_negative, "a number >= 0"),
+    "data.augment.p_mask": (_fraction, "a probability in [0, 1]"),
+    "data.augment.p_replace": (_fraction, "a probability in [0, 1]"),
+    "data.augment.p_swap": (_fraction, "a probability in [0, 1]"),
+    "data.augment.p_ngram": (_fraction, "a probability in [0, 1]"),
+    "data.augment.min_ngram": (_at_least(1), "at least 1"),
+    "data.augment.max_ngram": (_at_least(1), "at least 1"),
+    "data.augment.retries": (_at_least(0), "at least 0"),
+    "student.block": (_nonempty, "a block name (lstm, sru, srupp, cnn or a registered one)"),
+    "student.embed_dim": (_at_least(1), "at least 1"),
+    "student.hidden": (_at_least(2), "at least 2 (a bidirectional block splits it in two)"),
+    "student.layers": (_at_least(1), "at least 1"),
+    "student.dropout": (_below_one, "a rate in [0, 1)"),
+    "student.unk_dropout": (_below_one, "a rate in [0, 1)"),
+    "loss.mse": (_non_negative, "a weight >= 0"),
+    "loss.ce": (_non_negative, "a weight >= 0"),
+    "loss.kl": (_non_negative, "a weight >= 0"),
+    "loss.hidden": (_non_negative, "a weight >= 0"),
+    "loss.temperature": (_positive, "a number > 0"),
+    "train.epochs": (_at_least(1), "at least 1"),
+    "train.batch_size": (_at_least(1), "at least 1"),
+    "train.lr": (_positive, "a number > 0 (the student's peak learning rate)"),
+    "train.weight_decay": (_non_negative, "a number >= 0"),
+    "train.warmup": (_fraction, "a share of the steps in [0, 1]"),
+    "train.grad_clip": (_non_negative, "a number >= 0 (0: no clipping)"),
+    "train.grad_accum": (_at_least(1), "at least 1"),
+    "train.mixed_precision": (_one_of(PRECISIONS), f"one of {', '.join(PRECISIONS)}"),
+    "train.seed": (_at_least(0), "at least 0"),
+    "train.patience": (_at_least(0), "at least 0 (0: never stop early)"),
+    "train.log_every": (_at_least(1), "at least 1"),
+    "train.min_steps": (_at_least(0), "at least 0 (0: train.epochs as given)"),
+}
+
+
+def value_problems(values: dict, label=lambda key: key) -> list[str]:
+    """``"KEY=VALUE: must be ..."`` for each of ``values`` (dotted key -> value) that breaks its rule in
+    ``FIELD_RULES``; ``label(key)`` names the key as the user wrote it (e.g. a CLI option)."""
+    out = []
+    for key, v in values.items():
+        rule = FIELD_RULES.get(key)
+        if rule is not None and not rule[0](v):
+            out.append(f"{label(key)}={v!r}: must be {rule[1]}")
+    return out
+
+
+def check_values(values: dict, label=lambda key: key) -> None:
+    """Raise one ``ConfigError`` listing every bad value of ``values`` (see ``value_problems``)."""
+    problems = value_problems(values, label)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def config_problems(cfg: RunConfig) -> list[str]:
+    """Every problem of ``cfg`` that needs no file, model or data to see: field ranges and choices, and
+    fields that only make sense together."""
+    flat = _flat_values(to_dict(cfg))
+    out = value_problems(flat)
+    aug = cfg.data.augment
+    if aug.max_ngram < aug.min_ngram:
+        out.append(f"data.augment.max_ngram={aug.max_ngram} is below data.augment.min_ngram={aug.min_ngram}")
+    lc = cfg.loss
+    if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden)):
+        out.append("loss.mse, loss.ce, loss.kl and loss.hidden are all 0: nothing would train the student")
+    return out
+
+
+def check_config(cfg: RunConfig) -> RunConfig:
+    """Raise one ``ConfigError`` naming every bad field of ``cfg`` (``config_problems``); return ``cfg``."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+    return cfg
+
+
+def _flat_values(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and f"{prefix}{k}" != "student.block_args":
+            out.update(_flat_values(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The table of a TOML config file (``--config``); a missing, unreadable, non-UTF-8 or malformed file
+    is a ``ConfigError`` naming the file (and the line, where there is one)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--config {path}: is a folder, not a TOML file (a run writes OUT/config.toml)") from None
+    except OSError as e:
+        raise ConfigError(f"--config {path}: cannot read it ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start:e.start + 1]!r}); "
+                          "a config file is TOML text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
-
 from .errors import DataError
 
 SCHEMES = ("IOB2", "BIO", "IOB1")
 
 
-def read_conll(path: str | Path, scheme: str = "IOB2") -> datasets.Dataset:
+def read_conll(path: str | Path, scheme: str = "IOB2") -> "datasets.Dataset":
     """Parse a CoNLL file. Returns a Dataset with columns ``words``, ``tags`` (IOB2) and ``line``.
 
     ``line`` is the 1-based line number of each sentence's first token, for error messages.
@@ -72,6 +70,7 @@ def read_conll(path: str | Path, scheme: str = "IOB2") -> datasets.Dataset:
     close_sentence()
     if not words_all:
         raise DataError("no sentences found (empty file, or only -DOCSTART- lines)", str(path))
+    import datasets     # imported here: reading a config or listing recipes needs no datasets/pyarrow
     return datasets.Dataset.from_dict({"words": words_all, "tags": tags_all, "line": lines_all})
 
 
@@ -96,7 +95,7 @@ def label_list(*tag_lists) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
 
-def load_splits(data: str = "conll2003", scheme: str = "IOB2") -> dict[str, datasets.Dataset]:
+def load_splits(data: str = "conll2003", scheme: str = "IOB2") -> dict[str, "datasets.Dataset"]:
     """Read ``train``/``valid``/``test`` (``.txt``) from a resource name or a local folder."""
     from .resources import resolve
     folder = Path(resolve(data))

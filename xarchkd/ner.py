@@ -19,7 +19,7 @@ from students.chars import token_char_ids
 
 from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
-from .config import RunConfig, to_json, to_toml
+from .config import RunConfig, check_config, to_json, to_toml
 from .conll import load_splits
 from .decode import decode_tags, starts_sentence
 from .errors import DataError
@@ -171,6 +171,7 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
+    check_config(cfg)           # a config built in Python is checked like one read from a file
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(cfg))
