@@ -542,7 +542,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
     say = progress if callable(progress) else ((lambda m: print(f"[bench] {m}", flush=True)) if progress
                                                else (lambda m: None))
     entries = load_entries(teachers, students, cfg, say)
-    split = load_splits(cfg.data)[cfg.split]
+    split = load_splits(cfg.data, need=(cfg.split,))[cfg.split]
     corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
     live = [e for e in entries if e.forward is not None]
     latency, e2e = [], []

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _p(sub, "cache", "build (or verify) the teacher-logits cache for a NER data split")
     p.add_argument("--teacher", required=True, help="token-classification teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
-    p.add_argument("--split", default="train", help="which split's rows to cache")
+    p.add_argument("--split", default="train", choices=("train", "valid", "test"), help="which split's rows to cache")
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
     p.add_argument("--root", default=None, help="cache folder (default $XARCHKD_HOME/cache)")
     p.add_argument("--hidden", action="store_true", help="also store the teacher's last hidden states")
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
     p.add_argument("model", help="student or teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
-    p.add_argument("--split", default="test", help="split to score")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
     p.add_argument("--decode", choices=("argmax", "bio"), default=None,
                    help="a student's tag decoding (default: the one it was saved with)")
 
@@ -226,7 +226,7 @@ def _cache(args):
     from .teacher import Teacher
     tpath = resolve(args.teacher)
     teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
-    split = load_splits(args.data)[args.split]
+    split = load_splits(args.data, need=(args.split,))[args.split]
     rows = encode_sentences(list(split["words"]), list(split["tags"]), teacher.tokenizer, teacher.labels,
                             args.max_length, source=args.split)
     c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden)
@@ -263,7 +263,7 @@ def _eval(args):
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
         m.cfg.decode = args.decode
-    split = load_splits(args.data)[args.split]
+    split = load_splits(args.data, need=(args.split,))[args.split]
     rows = encode_sentences(list(split["words"]), list(split["tags"]), tok, labels, 128, source=args.split)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows)
     res = evaluate_tags(pred, rows, list(split["tags"]))

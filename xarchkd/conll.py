@@ -8,6 +8,7 @@ naming the file, the line and the offending text.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import DataError
@@ -95,14 +96,43 @@ def label_list(*tag_lists) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
 
-def load_splits(data: str = "conll2003", scheme: str = "IOB2") -> dict[str, "datasets.Dataset"]:
-    """Read ``train``/``valid``/``test`` (``.txt``) from a resource name or a local folder."""
+# Why a NER run reads each split (said when one is missing).
+SPLIT_ROLES = {
+    "train": "the teacher is fine-tuned and the student trained on it",
+    "valid": "it picks the best epoch of the teacher fine-tune and of the student",
+    "test": "the student's reported F1 is its score on it",
+}
+SPLITS = tuple(SPLIT_ROLES)
+
+
+def check_data_folder(data: str, need=SPLITS) -> Path:
+    """The data folder of ``data`` (a resource name or a folder), after checking that each split in ``need``
+    is a readable ``<split>.txt`` file; otherwise one ``DataError`` naming the folder, each missing split
+    and why it is needed. Reads no sentences: it is the check a run makes before any work."""
     from .resources import resolve
     folder = Path(resolve(data))
     if not folder.is_dir():
-        raise DataError("expected a folder with train.txt / valid.txt / test.txt", str(folder))
-    splits = {s: read_conll(folder / f"{s}.txt", scheme) for s in ("train", "valid", "test")
-              if (folder / f"{s}.txt").is_file()}
-    if "train" not in splits:
-        raise DataError("no train.txt in the data folder", str(folder))
-    return splits
+        raise DataError("expected a data folder with train.txt, valid.txt and test.txt", str(folder))
+    problems = []
+    for split in need:
+        f = folder / f"{split}.txt"
+        if f.is_dir():
+            state = "is a folder, not a file"
+        elif not f.exists():
+            state = "is missing"
+        elif not f.is_file() or not os.access(f, os.R_OK):
+            state = "is not a readable file"
+        else:
+            continue
+        problems.append(f"{split}.txt {state} (needed: {SPLIT_ROLES[split]})")
+    if problems:
+        raise DataError("; ".join(problems) + f". This needs {', '.join(f'{s}.txt' for s in need)}: CoNLL files, "
+                        "one word per line with its tag in the last column", str(folder))
+    return folder
+
+
+def load_splits(data: str = "conll2003", scheme: str = "IOB2", need=("train",)) -> dict[str, "datasets.Dataset"]:
+    """Read ``train``/``valid``/``test`` (``.txt``) from a resource name or a local folder: the splits in
+    ``need`` must be there (``check_data_folder``), the others are read when present."""
+    folder = check_data_folder(data, need)
+    return {s: read_conll(folder / f"{s}.txt", scheme) for s in SPLITS if s in need or (folder / f"{s}.txt").is_file()}

@@ -43,8 +43,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
+    splits = load_splits(data, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
     enc_path = resolve(encoder)
-    splits = load_splits(data)
     labels = label_list(splits["train"]["tags"])
     settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,
                     lr=lr, batch_size=batch_size, max_length=max_length, warmup=warmup, seed=seed)
@@ -80,7 +80,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             work.mkdir(parents=True)
         record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
                   "epochs": [], "scoring": "seqeval default (conlleval-compatible)", "build": build_info(acc)}
-        best = -1.0
+        best = -math.inf
         lengths = [len(x) for x in train.input_ids]
         for epoch in range(1, epochs + 1):
             model.train()

@@ -20,7 +20,7 @@ from students.chars import token_char_ids
 from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, check_config, to_json, to_toml
-from .conll import load_splits
+from .conll import SPLITS, check_data_folder, load_splits
 from .decode import decode_tags, starts_sentence
 from .errors import DataError
 from .finetune import evaluate_tags, ner_teacher
@@ -151,7 +151,7 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
     tcfg = json.loads((Path(tpath) / "config.json").read_text()) if (Path(tpath) / "config.json").is_file() else {}
     id2label = tcfg.get("id2label") or {}
     labels = [id2label[str(i)] for i in range(len(id2label))]
-    splits = load_splits(cfg.data.name, cfg.data.scheme)
+    splits = load_splits(cfg.data.name, cfg.data.scheme, need=SPLITS)
     data_labels = sorted({t for s in splits.values() for seq in s["tags"] for t in seq})
     missing = [t for t in data_labels if t not in labels]
     if missing:
@@ -172,6 +172,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
     check_config(cfg)           # a config built in Python is checked like one read from a file
+    check_data_folder(cfg.data.name, SPLITS)     # before any work: train, valid and test are all read
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(cfg))
@@ -214,7 +215,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if cfg.init_from:
         init_student_from(model, cfg.init_from)
 
-    valid_rows, valid_tags, _ = rows.get("valid", rows["train"])
+    valid_rows, valid_tags, _ = rows["valid"]
     evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
     examples = NerExamples(parts, tok.pad_token_id)
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
@@ -233,7 +234,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         return {}
     tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
-    test_rows, test_tags, _ = rows.get("test", rows.get("valid"))
+    test_rows, test_tags, _ = rows["test"]
     scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
     size_mb = (out / "student" / "model.safetensors").stat().st_size / 1e6
     results = {

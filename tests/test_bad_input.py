@@ -1,0 +1,59 @@
+"""Issue 14, bad input to a run: each case fails with one clear line before any work (or works, where
+the input was valid all along). Real tiny teachers and CoNLL-2003 subsets from conftest; no mocks."""
+import shutil
+
+import pytest
+
+import xarchkd
+from xarchkd.errors import DataError
+
+
+def tiny(tmp_path, tiny_teacher, data, out="run", **extra):
+    o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+         "teacher.finetune": False, "data.name": str(data), "student.block": "cnn", "student.embed_dim": 16,
+         "student.hidden": 16, "student.layers": 1, "train.epochs": 1, "train.batch_size": 16,
+         "train.min_steps": 0}
+    o.update(extra)
+    return o
+
+
+def data_copy(tmp_path, conll_small, name="data"):
+    folder = tmp_path / name
+    shutil.copytree(conll_small, folder)
+    return folder
+
+
+@pytest.mark.parametrize("how", ["missing", "folder"])
+def test_data_without_valid_is_refused_before_the_teacher_fine_tune(tmp_path, tiny_teacher, conll_small, how,
+                                                                    monkeypatch, capsys):
+    """Issue 14.1: no usable valid.txt used to crash with FileNotFoundError .../partial/best/xarchkd_teacher.json
+    after the whole fine-tune, leaving a .partial folder. Now: one DataError naming the split and why it is
+    needed, before any work (no teacher folder, no run folder)."""
+    monkeypatch.setenv("XARCHKD_HOME", str(tmp_path / "home"))
+    data = data_copy(tmp_path, conll_small)
+    (data / "valid.txt").unlink()
+    if how == "folder":
+        (data / "valid.txt").mkdir()
+    state = "is missing" if how == "missing" else "is a folder, not a file"
+    o = tiny(tmp_path, tiny_teacher, data, **{"teacher.finetune": True})
+    with pytest.raises(DataError, match=f"valid.txt {state} \\(needed: it picks the best epoch"):
+        xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "home" / "teachers").exists()
+    from xarchkd.cli import main
+    assert main(["teacher", "--encoder", str(tiny_teacher), "--data", str(data), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"valid.txt {state}" in err[0] and str(data) in err[0]
+    assert not list(tmp_path.glob("t*"))
+
+
+@pytest.mark.parametrize("how", ["missing", "folder"])
+def test_data_without_test_is_refused_not_scored_on_valid(tmp_path, tiny_teacher, conll_small, how):
+    """Issue 14.3: no usable test.txt used to report the valid score as the student's test F1. Now the run
+    refuses before any work, saying test.txt gives the reported F1."""
+    data = data_copy(tmp_path, conll_small)
+    (data / "test.txt").unlink()
+    if how == "folder":
+        (data / "test.txt").mkdir()
+    with pytest.raises(DataError, match="test.txt (is missing|is a folder).*the student's reported F1"):
+        xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, data))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
