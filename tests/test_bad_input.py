@@ -57,3 +57,47 @@ def test_data_without_test_is_refused_not_scored_on_valid(tmp_path, tiny_teacher
     with pytest.raises(DataError, match="test.txt (is missing|is a folder).*the student's reported F1"):
         xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, data))
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+
+
+def iob1_copy(tmp_path, conll_small):
+    """conll_small rewritten in IOB1: an entity opens with I- unless it follows one of the same type."""
+    folder = tmp_path / "iob1"
+    folder.mkdir()
+    changed = 0
+    for split in ("train", "valid", "test"):
+        out, prev = [], "O"
+        for line in (conll_small / f"{split}.txt").read_text().splitlines():
+            cols = line.split()
+            if cols and cols[-1].startswith("B-") and prev[2:] != cols[-1][2:]:
+                cols[-1] = "I-" + cols[-1][2:]
+                changed += 1
+            prev = cols[-1] if cols else "O"
+            out.append(" ".join(cols))
+        (folder / f"{split}.txt").write_text("\n".join(out) + "\n")
+    assert changed > 100
+    return folder
+
+
+def test_iob1_data_trains_its_teacher_and_student_with_data_scheme(tmp_path, tiny_teacher, conll_small,
+                                                                   monkeypatch, capsys):
+    """Issue 14.2: the teacher fine-tune read the data as IOB2 whatever data.scheme said, and `xarchkd teacher`
+    had no scheme option; the error told the user to pass the scheme they had passed. Now data.scheme reaches
+    the fine-tune, `xarchkd teacher --scheme IOB1` builds the same teacher, and reading IOB1 as IOB2 names
+    the option to set."""
+    monkeypatch.setenv("XARCHKD_HOME", str(tmp_path / "home"))
+    data = iob1_copy(tmp_path, conll_small)
+    o = tiny(tmp_path, tiny_teacher, data, **{"teacher.finetune": True, "teacher.epochs": 1,
+                                              "teacher.batch_size": 16, "data.scheme": "IOB1"})
+    res = xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert 0.0 <= res["student"]["f1"] <= 1.0 and res["teacher"]["valid_f1"] is not None
+    capsys.readouterr()
+    from xarchkd.cli import main
+    teacher_args = ["teacher", "--encoder", str(tiny_teacher), "--data", str(data), "--epochs", "1",
+                    "--batch-size", "16"]
+    assert main(teacher_args + ["--scheme", "iob1"]) == 0
+    assert capsys.readouterr().out.strip() == res["teacher"]["path"]      # the run's teacher, reused
+    assert main(teacher_args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "I- without B- under IOB2" in err[0] and "--scheme IOB1" in err[0]
+    with pytest.raises(DataError, match="data.scheme=IOB1"):
+        xarchkd.run("bert-cnn-ner", progress=False, **{**o, "data.scheme": "IOB2"})

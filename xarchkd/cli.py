@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (AdamW, 10%% warm-up, linear decay)")
     p.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
+    _scheme_option(p)
     p.add_argument("--out", default=None, help="output folder (default under $XARCHKD_HOME/teachers)")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
                    help="autocast precision on a GPU (refused on the CPU); not part of the teacher's fingerprint")
@@ -60,22 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
            "data.transfer=conll:OUT/rest.txt, which reads their words only)")
     p.add_argument("n", type=int, help="labelled train sentences to keep (the first N)")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
+    _scheme_option(p)
     p.add_argument("--out", required=True, help="the new data folder")
 
     p = _p(sub, "cache", "build (or verify) the teacher-logits cache for a NER data split")
     p.add_argument("--teacher", required=True, help="token-classification teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
     p.add_argument("--split", default="train", choices=("train", "valid", "test"), help="which split's rows to cache")
+    _scheme_option(p)
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
     p.add_argument("--root", default=None, help="cache folder (default $XARCHKD_HOME/cache)")
     p.add_argument("--hidden", action="store_true", help="also store the teacher's last hidden states")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
                    help="teacher autocast on a GPU (refused on the CPU); logits are stored fp16 either way")
+    p.add_argument("--batch-size", type=int, default=64, help="rows per teacher batch (part of the batch plan, "
+                   "not of the fingerprint: a different size rebuilds nothing that exists)")
+    p.add_argument("--limit", type=int, default=0, help="cache the split's first N sentences only (0: all)")
 
     p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
     p.add_argument("model", help="student or teacher folder")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
+    _scheme_option(p)
     p.add_argument("--decode", choices=("argmax", "bio"), default=None,
                    help="a student's tag decoding (default: the one it was saved with)")
 
@@ -102,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     return ap
+
+
+def _scheme_option(p) -> None:
+    p.add_argument("--scheme", default="IOB2", type=str.upper, choices=("IOB2", "BIO", "IOB1"),
+                   help="the data's tag scheme (IOB1 is read into IOB2)")
 
 
 def main(argv=None) -> int:
@@ -144,10 +156,10 @@ def _dispatch(args):
         from .finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
-                          mixed_precision=args.mixed_precision))
+                          mixed_precision=args.mixed_precision, scheme=args.scheme))
     elif args.cmd == "subset":
         from .subset import write_subset
-        counts = write_subset(args.data, args.n, args.out)
+        counts = write_subset(args.data, args.n, args.out, scheme=args.scheme)
         print(json.dumps({"out": args.out, "sentences": counts}))
     elif args.cmd == "cache":
         _cache(args)
@@ -226,12 +238,17 @@ def _cache(args):
     from .teacher import Teacher
     tpath = resolve(args.teacher)
     teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
-    split = load_splits(args.data, need=(args.split,))[args.split]
-    rows = encode_sentences(list(split["words"]), list(split["tags"]), teacher.tokenizer, teacher.labels,
+    split = load_splits(args.data, args.scheme, need=(args.split,))[args.split]
+    n = args.limit or len(split)
+    rows = encode_sentences(list(split["words"][:n]), list(split["tags"][:n]), teacher.tokenizer, teacher.labels,
                             args.max_length, source=args.split)
-    c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden)
-    print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
-                      "teacher_forwards_this_call": teacher.forward_count}, indent=2))
+    # under `accelerate launch` every process computes its share of the batches; the main one reports
+    c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden,
+                  batch_size=args.batch_size)
+    from .shards import is_main_process
+    if is_main_process():
+        print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
+                          "teacher_forwards_this_call": teacher.forward_count}, indent=2))
 
 
 def _load_any(folder, teacher=None):
@@ -263,7 +280,7 @@ def _eval(args):
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
         m.cfg.decode = args.decode
-    split = load_splits(args.data, need=(args.split,))[args.split]
+    split = load_splits(args.data, args.scheme, need=(args.split,))[args.split]
     rows = encode_sentences(list(split["words"]), list(split["tags"]), tok, labels, 128, source=args.split)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows)
     res = evaluate_tags(pred, rows, list(split["tags"]))

@@ -83,8 +83,9 @@ def _to_iob2(tags, scheme, path, first_line):
             if scheme == "IOB1":
                 tag = "B-" + tag[2:]  # IOB1 starts a chunk with I-
             else:
-                raise DataError(f"{tag} does not continue a {tag[2:]} entity (I- without B- under {scheme}; "
-                                f"pass scheme='IOB1' if the file is IOB1)", str(path), lineno, line)
+                raise DataError(f"{tag} does not continue a {tag[2:]} entity (I- without B- under {scheme}); "
+                                "if the file is IOB1, say so: data.scheme=IOB1 (xarchkd run) or --scheme IOB1 "
+                                "(xarchkd teacher/eval/cache/subset)", str(path), lineno, line)
         out.append(tag)
         prev = tag
     return out

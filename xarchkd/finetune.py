@@ -39,11 +39,13 @@ from .teacher import INFO_FILE, Teacher, is_built
 
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                 lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
-                seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True) -> Path:
+                seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True,
+                scheme: str = "IOB2") -> Path:
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
-    ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs."""
+    ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
+    ``scheme`` is the data's tag scheme (IOB2/BIO or IOB1; read into IOB2 either way)."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    splits = load_splits(data, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
+    splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
     enc_path = resolve(encoder)
     labels = label_list(splits["train"]["tags"])
     settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,

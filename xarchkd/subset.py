@@ -37,12 +37,13 @@ def conll_blocks(path: str | Path) -> list[list[str]]:
     return blocks
 
 
-def write_subset(data: str, n: int, out: str | Path) -> dict:
-    """Write the labelled folder and ``rest.txt`` described in the module docstring; return the counts."""
+def write_subset(data: str, n: int, out: str | Path, scheme: str = "IOB2") -> dict:
+    """Write the labelled folder and ``rest.txt`` described in the module docstring (``scheme``: the tag
+    scheme the source is checked with; files are copied as they are); return the counts."""
     from .conll import load_splits
     from .resources import resolve
     src = Path(resolve(data))
-    load_splits(str(src))                       # a bad source fails here, naming its file and line
+    load_splits(str(src), scheme)               # a bad source fails here, naming its file and line
     blocks = conll_blocks(src / "train.txt")
     if not 0 < n < len(blocks):
         raise ConfigError(f"n={n}: the train split of {src} has {len(blocks)} sentences; take 1..{len(blocks) - 1}")
