@@ -302,11 +302,17 @@ def open_cache(path: str | Path, key: str | None = None, verify: bool = True) ->
         manifest = json.loads(mf.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CacheError(f"cache at {path}: manifest.json is corrupt ({e})") from None
+    if not isinstance(manifest, dict):
+        raise CacheError(f"cache at {path}: manifest.json has the wrong shape (a JSON {type(manifest).__name__}, "
+                         "not an object)")
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise CacheError(f"cache at {path} is not an {FORMAT} v{VERSION} cache")
     if key is not None and manifest.get("fingerprint") != key:
         raise CacheError(f"cache at {path} was built for other inputs (teacher, data or settings differ: "
-                         f"fingerprint {manifest.get('fingerprint', '?')[:16]} != {key[:16]})")
+                         f"fingerprint {str(manifest.get('fingerprint', '?'))[:16]} != {key[:16]})")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise CacheError(f"cache at {path}: manifest.json has the wrong shape ({problem})")
     arrays = {}
     for name, meta in manifest["files"].items():
         f = path / f"{name}.npy"
@@ -319,6 +325,30 @@ def open_cache(path: str | Path, key: str | None = None, verify: bool = True) ->
             raise CacheError(f"cache at {path}: {f.name} fails its sha256 checksum (corrupt)")
         arrays[name] = np.load(f, mmap_mode="r", allow_pickle=False)
     return Cache(path, manifest, arrays)
+
+
+# What every reader of a manifest looks up, per task (besides "files").
+MANIFEST_KEYS = {"ner": {"n_rows": int, "build": dict}, "mlm": {"n_rows": int, "build": dict, "k": int,
+                                                                  "bytes_per_item": int,
+                                                                  "dense_fp16_bytes_per_item": int}}
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What is missing from an ``xarchkd-cache`` manifest that readers rely on, or None: a ``files`` table
+    with ``offsets`` and each file's int ``bytes`` and str ``sha256``, and the task's keys (``MANIFEST_KEYS``)."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or "offsets" not in files:
+        return "no 'files' table listing offsets.npy"
+    for name, meta in files.items():
+        if not (isinstance(meta, dict) and isinstance(meta.get("bytes"), int) and isinstance(meta.get("sha256"), str)):
+            return f"files.{name} has no int 'bytes' and str 'sha256'"
+    keys = MANIFEST_KEYS.get(manifest.get("task"))
+    if keys is None:
+        return f"task {manifest.get('task')!r} is not one of {', '.join(MANIFEST_KEYS)}"
+    for k, t in keys.items():
+        if not isinstance(manifest.get(k), t) or isinstance(manifest.get(k), bool):
+            return f"no {t.__name__} {k!r}"
+    return None
 
 
 def _atomic_write(path: Path, text: str) -> None:
