@@ -56,3 +56,18 @@ def test_set_token_chars_refuses_a_student_without_chars_and_a_wrong_shape():
         plain.set_token_chars(token_char_ids(VOCAB))
     with pytest.raises(StudentError, match="shape"):
         char_student().set_token_chars(token_char_ids(VOCAB[:10]))
+
+
+def test_a_ner_run_spells_the_teachers_vocabulary(tmp_path, tiny_teacher, conll_small):
+    from transformers import AutoTokenizer
+
+    import xarchkd
+    res = xarchkd.run("bert-lstm-ner", progress=False, **{
+        "out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+        "teacher.finetune": False, "data.name": str(conll_small), "data.train_limit": 20, "data.eval_limit": 10,
+        "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1, "student.char_dim": 8,
+        "train.epochs": 1, "train.min_steps": 0})
+    student = StudentModel.from_pretrained(res["student_dir"])
+    tok = AutoTokenizer.from_pretrained(res["student_dir"])
+    assert torch.equal(student.token_chars, token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    assert student.chars.out.weight.abs().sum() > 0     # the spelling path trained
