@@ -1,5 +1,6 @@
 """Issue 14, bad input to a run: each case fails with one clear line before any work (or works, where
 the input was valid all along). Real tiny teachers and CoNLL-2003 subsets from conftest; no mocks."""
+import re
 import shutil
 
 import pytest
@@ -101,3 +102,18 @@ def test_iob1_data_trains_its_teacher_and_student_with_data_scheme(tmp_path, tin
     assert len(err) == 1 and "I- without B- under IOB2" in err[0] and "--scheme IOB1" in err[0]
     with pytest.raises(DataError, match="data.scheme=IOB1"):
         xarchkd.run("bert-cnn-ner", progress=False, **{**o, "data.scheme": "IOB2"})
+
+
+@pytest.mark.parametrize("block, args, needle", [
+    ("cnn", {"kernel": 5}, "block 'cnn' does not take block_args ['kernel'] (it reads: dilations, kernel_size)"),
+    ("lstm", {"proj_size": 64}, "block 'lstm' does not take block_args ['proj_size'] (it reads: none)"),
+    ("cnn", {"kernel_size": 4}, "kernel_size must be odd"),
+])
+def test_unknown_block_args_are_refused_before_any_work(tmp_path, tiny_teacher, conll_small, block, args, needle):
+    """Issue 14.8: unknown student.block_args keys were ignored. The run builds the block once before any
+    work and refuses keys the block does not read, naming those it does."""
+    from xarchkd.errors import ConfigError
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        xarchkd.run("bert-cnn-ner", progress=False,
+                    **tiny(tmp_path, tiny_teacher, conll_small, **{"student.block": block, "student.block_args": args}))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()

@@ -8,7 +8,8 @@ from xarchkd.recipe import get_recipe, recipes, resolve_config
 
 def test_toml_and_json_round_trip():
     cfg = resolve_config("bert-srupp-ner", ["train.epochs=3", "student.block_args={\"proj_size\": 64}",
-                                            "loss.kl=0.5", "prune_vocab=false", "data.augment.p_ngram=0"])
+                                            "loss.kl=0.5", "prune_vocab=false", "data.augment.p_ngram=0",
+                                            "data.transfer=augment", "data.transfer_factor=1"])
     assert from_toml(to_toml(cfg)) == cfg
     assert from_json(to_json(cfg)) == cfg
     assert cfg.data.augment.p_ngram == 0.0 and cfg.data.augment.p_swap == 0.3     # nested table, one key set
@@ -87,3 +88,74 @@ def test_cli_bad_config_file_or_value_is_one_line_before_any_work(tmp_path, caps
     assert rc == 2 and err == ["xarchkd: error: --lr=-1.0: must be a number > 0 (the teacher fine-tune's peak "
                                "learning rate)"]
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- issue 14.8: silent surprises
+
+def test_partial_config_file_applies_over_the_named_recipe(tmp_path):
+    """A --config file that sets a few keys changes those keys of the recipe named on the command line
+    (it used to start from RunConfig's defaults, dropping the recipe); --set applies after it."""
+    f = tmp_path / "few.toml"
+    f.write_text("[train]\nepochs = 2\n[student]\nhidden = 64\n")
+    cfg = resolve_config("bert-srupp-ner", ["train.lr=0.01"], config_file=f)
+    recipe = get_recipe("bert-srupp-ner").config
+    assert (cfg.train.epochs, cfg.student.hidden, cfg.train.lr) == (2, 64, 0.01)
+    assert cfg.student.block == "srupp" and cfg.student.block_args == recipe.student.block_args
+    assert cfg.recipe == "bert-srupp-ner" and cfg.student.decode == recipe.student.decode
+    full = tmp_path / "full.toml"       # a run's whole config.toml reads back to the same config
+    full.write_text(to_toml(cfg))
+    assert resolve_config("bert-srupp-ner", config_file=full) == cfg
+
+
+def test_config_of_another_recipe_or_task_is_refused(tmp_path):
+    """--config of another recipe, or a config whose task is not the named recipe's, is refused (the NER
+    runner used to run an MLM config); so is a runner called on a config of the other task."""
+    other = tmp_path / "mlm.toml"
+    other.write_text(to_toml(resolve_config("bert-lstm-mlm")))
+    with pytest.raises(ConfigError, match="is a config of recipe 'bert-lstm-mlm', but the command runs 'bert-lstm-ner'"):
+        resolve_config("bert-lstm-ner", config_file=other)
+    task_only = tmp_path / "task.toml"
+    task_only.write_text('task = "mlm"\n[student]\ntask = "mlm"\n')
+    with pytest.raises(ConfigError, match="recipe 'bert-lstm-ner' runs a ner task, but the config says task='mlm'"):
+        resolve_config("bert-lstm-ner", config_file=task_only)
+    with pytest.raises(ConfigError, match="this is the NER runner, but the config has task='mlm'"):
+        get_recipe("bert-lstm-ner").run(resolve_config("bert-lstm-mlm"), progress=False)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("upload=s3://bucket/x", "upload='s3://bucket/x' is not used by the masked-LM runner"),
+    ("init_from=runs/x/student", "init_from='runs/x/student' is not used by the masked-LM runner"),
+    ("prune_vocab=true", "prune_vocab=True is not used by the masked-LM runner"),
+    ("loss.hidden=1.0", "loss.hidden=1.0 is not used by the masked-LM runner"),
+    ("train.min_steps=100", "train.min_steps=100 is not used by the masked-LM runner"),
+    ("data.transfer=augment", "data.transfer='augment' is not used by the masked-LM runner"),
+    ("student.word_shapes=true", "student.word_shapes=True is not used by the masked-LM runner"),
+])
+def test_fields_the_mlm_runner_does_not_read_are_errors(override, needle):
+    """The MLM runner silently ignored upload, init_from, prune_vocab, data.transfer, loss.hidden and
+    train.min_steps; a field a runner does not use is now an error naming it."""
+    import re
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        resolve_config("bert-lstm-mlm", [override])
+
+
+def test_cli_mlm_upload_is_refused_in_one_line(capsys):
+    from xarchkd.cli import main
+    assert main(["run", "bert-lstm-mlm", "--upload", "s3://bucket/x", "--print-config"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "upload='s3://bucket/x' is not used by the masked-LM runner" in err[0]
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["data.transfer=augment"], "data.transfer='augment' with data.transfer_factor=0.0 makes no transfer rows"),
+    (["data.transfer_factor=2"], "data.transfer_factor=2.0 without data.transfer"),
+    (["data.augment.p_mask=0.5"], "data.augment.p_mask is set but data.transfer=''"),
+    (["student.vocab_size=100"], "student.vocab_size=100 is not used by the NER runner"),
+    (["student.task=mlm"], "student.task='mlm' but task='ner'"),
+])
+def test_ner_settings_that_would_do_nothing_are_errors(overrides, needle):
+    """data.transfer with transfer_factor 0 was silently skipped; a factor without a source, augmentation
+    settings without augment, and student fields the run derives itself did nothing either."""
+    import re
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        resolve_config("bert-lstm-ner", overrides)

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run folder (default runs/<recipe>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.epochs=3 (repeatable)")
-    p.add_argument("--config", default=None, help="a TOML file with a full config (as written to OUT/config.toml)")
+    p.add_argument("--config", default=None, help="a TOML config over the recipe's (all of OUT/config.toml, or "
+                   "only the keys to change); --set applies after it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--upload", default=None, help="push checkpoints to s3://bucket/prefix")
     p.add_argument("--init-from", default=None, help="start the student's encoder from another student folder")
@@ -193,15 +194,7 @@ def _run(args):
         overrides.append(f"upload={args.upload}")
     if args.init_from:
         overrides.append(f"init_from={args.init_from}")
-    if args.config:
-        from .config import RunConfig, apply_overrides, from_dict, read_config_file
-        from .errors import ConfigError
-        try:
-            cfg = apply_overrides(from_dict(RunConfig, read_config_file(args.config)), overrides)
-        except ConfigError as e:        # name the file, unless the message starts with it already
-            raise e if str(e).startswith(str(args.config)) else ConfigError(f"{args.config}: {e}") from None
-    else:
-        cfg = resolve_config(args.recipe, overrides)
+    cfg = resolve_config(args.recipe, overrides, config_file=args.config)
     if args.print_config:
         print(to_toml(cfg), end="")
         return 0

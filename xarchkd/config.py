@@ -167,6 +167,21 @@ def _check_type(t, v, key):
     return v
 
 
+def merge_tables(base: dict, table: dict, where: str = "") -> dict:
+    """``base`` (a config as a nested dict) with the keys of ``table`` set over it, table by table (a key
+    missing from ``table`` keeps its ``base`` value; ``student.block_args`` is one value, replaced whole)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where or 'the config'}: expected a table, got {type(table).__name__}")
+    out = dict(base)
+    for k, v in table.items():
+        key = f"{where}.{k}" if where else k
+        if isinstance(out.get(k), dict) and key != "student.block_args":
+            out[k] = merge_tables(out[k], v, key)
+        else:
+            out[k] = v
+    return out
+
+
 def apply_overrides(cfg, overrides) -> object:
     """Return a copy of ``cfg`` with ``"a.b=value"`` strings (or a dict of dotted keys) applied."""
     items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
@@ -335,6 +350,56 @@ def config_problems(cfg: RunConfig) -> list[str]:
     lc = cfg.loss
     if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden)):
         out.append("loss.mse, loss.ce, loss.kl and loss.hidden are all 0: nothing would train the student")
+    return out + unused_problems(cfg)
+
+
+# Fields a runner does not read: (dotted key, the value that means "not used", why). Setting one to anything
+# else is an error, not a no-op. The student fields a run derives from its teacher are unused by both.
+_DERIVED = [(f"student.{k}", getattr(StudentConfig(), k), "the run sets it from the teacher's tokenizer and labels")
+            for k in ("vocab_size", "kept_vocab", "num_labels", "labels", "pad_id", "unk_id")]
+UNUSED = {
+    "mlm": _DERIVED + [
+        ("upload", "", "checkpoint uploads are made by the NER runner only"),
+        ("init_from", "", "two-stage initialisation starts a NER student from another student"),
+        ("prune_vocab", False, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
+        ("data.transfer", "", "transfer sets feed NER students; the masked-LM corpus is data.name"),
+        ("data.transfer_factor", 0.0, "transfer sets feed NER students"),
+        ("data.scheme", "IOB2", "the masked-LM corpus is plain text, it has no tags"),
+        ("data.augment", dataclasses.asdict(AugmentConfig()), "augmentation makes NER transfer sets"),
+        ("loss.hidden", 0.0, "hidden-state matching is built for NER students (their cache stores hidden states)"),
+        ("train.min_steps", 0, "the masked-LM runner trains for train.epochs as given"),
+        ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
+    ],
+    "ner": _DERIVED,
+}
+
+
+def unused_problems(cfg: RunConfig) -> list[str]:
+    """The fields of ``cfg`` that its task's runner would not read (``UNUSED``) but that are set, and the
+    settings that only work together (a transfer source and its factor, augmentation and its source)."""
+    flat = _flat_values(to_dict(cfg), keep=("data.augment",))
+    runner = "masked-LM" if cfg.task == "mlm" else "NER"
+    out = []
+    for key, neutral, why in UNUSED.get(cfg.task, []):
+        value = flat[key]
+        if isinstance(neutral, dict) and value != neutral:       # a table: name its first changed key
+            key = next(f"{key}.{k}" for k in neutral if value[k] != neutral[k])
+            value, neutral = value[key.rsplit(".", 1)[1]], neutral[key.rsplit(".", 1)[1]]
+        if value != neutral:
+            out.append(f"{key}={value!r} is not used by the {runner} runner ({why}): set {key}={_toml_value(neutral)}")
+    if cfg.student.task != cfg.task:
+        out.append(f"student.task={cfg.student.task!r} but task={cfg.task!r}: the run builds a {cfg.task} student")
+    d = cfg.data
+    if cfg.task == "ner" and d.transfer and not d.transfer_factor > 0:
+        out.append(f"data.transfer={d.transfer!r} with data.transfer_factor={d.transfer_factor} makes no transfer "
+                   "rows: set data.transfer_factor > 0 (e.g. 1) or data.transfer=''")
+    if cfg.task == "ner" and d.transfer_factor > 0 and not d.transfer:
+        out.append(f"data.transfer_factor={d.transfer_factor} without data.transfer: name a transfer source "
+                   "(augment, pydoc-text, a text file, conll:PATH) or set data.transfer_factor=0")
+    if cfg.task == "ner" and d.transfer != "augment" and d.augment != AugmentConfig():
+        changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
+        out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "
+                   "read only with data.transfer=augment")
     return out
 
 
@@ -346,11 +411,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def _flat_values(d: dict, prefix: str = "") -> dict:
+def _flat_values(d: dict, prefix: str = "", keep=()) -> dict:
+    """Dotted key -> value for a nested config dict (``student.block_args`` and the tables in ``keep`` are
+    values, not tables)."""
     out = {}
     for k, v in d.items():
-        if isinstance(v, dict) and f"{prefix}{k}" != "student.block_args":
-            out.update(_flat_values(v, f"{prefix}{k}."))
+        if isinstance(v, dict) and f"{prefix}{k}" not in ("student.block_args", *keep):
+            out.update(_flat_values(v, f"{prefix}{k}.", keep))
         else:
             out[f"{prefix}{k}"] = v
     return out

@@ -22,9 +22,10 @@ from students.chars import token_char_ids
 from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
-from .config import RunConfig, check_config, to_json, to_toml
+from .config import RunConfig, to_json, to_toml
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
+from .preflight import check_run
 from .resources import home, resolve
 from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, is_built
 from .train import train_student
@@ -219,7 +220,7 @@ def student_logits_fn(model: StudentModel, m: MaskedRows):
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
-    check_config(cfg)           # a config built in Python is checked like one read from a file
+    check_run(cfg, "mlm")       # before any work: config, corpus, teacher folder, student block, ...
     from transformers import AutoTokenizer
     out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
     out.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,13 @@ from students.chars import token_char_ids
 
 from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
-from .config import RunConfig, check_config, to_json, to_toml
-from .conll import SPLITS, check_data_folder, load_splits
+from .config import RunConfig, to_json, to_toml
+from .conll import SPLITS, load_splits
 from .decode import decode_tags, starts_sentence
 from .errors import DataError
 from .finetune import evaluate_tags, ner_teacher
 from .ner_data import NO_LABEL, Rows, encode_sentences
+from .preflight import check_run
 from .resources import home, resolve
 from .teacher import input_embeddings, teacher_summary
 from .train import train_student
@@ -172,8 +173,7 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
-    check_config(cfg)           # a config built in Python is checked like one read from a file
-    check_data_folder(cfg.data.name, SPLITS)     # before any work: train, valid and test are all read
+    check_run(cfg, "ner")       # before any work: config, data folder, teacher folder, student block, ...
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(cfg))
@@ -263,7 +263,8 @@ def _cache_facts(c: Cache) -> dict:
     """Where a teacher-logits cache lives, its size, and what building it cost (from its manifest)."""
     build = c.manifest.get("build", {})
     return {"path": str(c.path), "rows": len(c), "mb": round(c.size_bytes / 1e6, 2),
-            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s")}
+            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s"),
+            "processes": build.get("processes", 1), "shards": build.get("shards", [])}
 
 
 def init_student_from(model: StudentModel, folder: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable
 
-from .config import RunConfig, apply_overrides
+from .config import RunConfig, apply_overrides, from_dict, merge_tables, read_config_file, to_dict
 from .errors import ConfigError, did_you_mean
 
 
@@ -48,13 +48,39 @@ def get_recipe(name: str) -> Recipe:
     return known[name]
 
 
-def resolve_config(name: str, overrides=()) -> RunConfig:
-    """The recipe's config with overrides applied (``["a.b=v", ...]`` or a dict of dotted keys)."""
-    cfg = copy.deepcopy(get_recipe(name).config)
+def resolve_config(name: str, overrides=(), config_file=None) -> RunConfig:
+    """The recipe's config, then the tables of ``config_file`` (a TOML file, e.g. a run's ``config.toml``:
+    it may set only some keys, the recipe gives the rest), then ``overrides`` (``["a.b=v", ...]`` or a dict
+    of dotted keys). A file written for another recipe, or a config of another task than the recipe's
+    runner, is a ``ConfigError``."""
+    recipe = get_recipe(name)
+    cfg = copy.deepcopy(recipe.config)
+    table = read_config_file(config_file) if config_file is not None else {}
+    named = table.get("recipe")
+    if named and named != name:
+        raise ConfigError(f"{config_file} is a config of recipe {named!r}, but the command runs {name!r}: run "
+                          f"`xarchkd run {named} --config {config_file}`, or remove its recipe line")
+    task = _override_value(overrides, "task", table.get("task", recipe.config.task))
+    if task != recipe.config.task:
+        raise ConfigError(f"recipe {name!r} runs a {recipe.config.task} task, but the config says task={task!r}"
+                          f"{f' ({config_file})' if config_file else ''}: pick a {task} recipe (`xarchkd recipes`)")
+    if config_file is not None:
+        try:
+            cfg = from_dict(RunConfig, merge_tables(to_dict(cfg), table))
+        except ConfigError as e:
+            raise ConfigError(f"{config_file}: {e}") from None
     cfg = apply_overrides(cfg, overrides)
     if not cfg.out:
         cfg.out = f"runs/{name}"
     return cfg
+
+
+def _override_value(overrides, key: str, default):
+    """The value ``overrides`` (``["k=v", ...]`` or a dict) give ``key`` (the last one wins), else ``default``."""
+    items = overrides.items() if isinstance(overrides, dict) else \
+        [o.split("=", 1) for o in overrides if isinstance(o, str) and "=" in o]
+    found = [v.strip() if isinstance(v, str) else v for k, v in items if k.strip() == key]
+    return found[-1] if found else default
 
 
 def run(name: str, resume: bool = False, progress: bool = True, **overrides) -> dict:

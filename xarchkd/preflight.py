@@ -1,0 +1,89 @@
+"""What a run checks before any work: the checks that need the file system or the student registry.
+
+The config's own fields are checked as it is built (``config.check_config``: ranges, choices, fields its
+task's runner does not read). ``check_run(cfg, task)`` adds, in a second or less: the runner's task, the
+data (NER: a folder with train/valid/test; MLM: each corpus part exists), the teacher folder when it is
+not fine-tuned here, the student block and its ``block_args`` (built once, small), the loss name, the
+upload target and the ``init_from`` folder. Every problem is a one-line ``XarchkdError``/``StudentError``
+raised before a teacher is fine-tuned, a cache built or a run folder written.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+from .config import RunConfig, check_config
+from .errors import ConfigError, ResourceError
+
+RUNNERS = {"ner": "NER", "mlm": "masked-LM"}
+
+
+def check_run(cfg: RunConfig, task: str) -> None:
+    """Raise the first problem of running ``cfg`` with the ``task`` runner that can be seen before any work."""
+    check_config(cfg)
+    if cfg.task != task:
+        raise ConfigError(f"this is the {RUNNERS[task]} runner, but the config has task={cfg.task!r} (a config of a "
+                          f"{RUNNERS.get(cfg.task, cfg.task)} recipe?): run it with a {cfg.task} recipe")
+    if task == "ner":
+        from .conll import SPLITS, check_data_folder
+        check_data_folder(cfg.data.name, SPLITS)
+    else:
+        check_corpus(cfg.data.name)
+    if not cfg.teacher.finetune:
+        check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
+    check_student(cfg, task)
+    from .loss import get_loss
+    get_loss(cfg.loss)
+    if cfg.upload:
+        from .upload import parse_s3
+        parse_s3(cfg.upload)
+    if cfg.init_from:
+        from students.checkpoint import read_config
+        read_config(os.path.expanduser(cfg.init_from))     # a student folder, or a CheckpointError naming it
+
+
+def check_student(cfg: RunConfig, task: str) -> None:
+    """Build the student's block once (small) so an unknown block, an unknown ``block_args`` key or a bad
+    value of one is refused now; MLM's own ``block_args["topk"]`` (the cached top-k) is checked here."""
+    from students import StudentError, build_block
+    from students.model import DECODES
+    s = copy.deepcopy(cfg.student)
+    if task == "mlm":
+        topk = s.block_args.pop("topk", 64)
+        if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+            raise ConfigError(f"student.block_args topk={topk!r}: must be a whole number >= 1 (the cached top-k)")
+    if s.decode not in DECODES:
+        raise ConfigError(f"student.decode={s.decode!r}: must be one of {', '.join(DECODES)}")
+    try:
+        build_block(s.embed_dim, s)
+    except StudentError as e:
+        raise ConfigError(f"student: {e}") from None
+
+
+def check_corpus(spec: str) -> None:
+    """Each ``+``-joined part of a masked-LM corpus is a resource name or an existing file or folder."""
+    from .resources import RESOURCES
+    for part in spec.split("+"):
+        if part not in RESOURCES and not os.path.exists(os.path.expanduser(part)):
+            raise ResourceError(f"data.name part {part!r}: no such file or folder, and not a resource "
+                                f"({', '.join(RESOURCES)})")
+
+
+def check_teacher_folder(name: str, max_length: int) -> None:
+    """A teacher used as it is (``teacher.finetune=false``): a resource, Hub id or existing folder (a missing
+    local path is a ``ResourceError``); a folder's position limit must hold ``data.max_length`` sub-words."""
+    from .resources import RESOURCES, resolve
+    if name in RESOURCES:
+        return      # fetched (once) when the run starts
+    path = Path(resolve(name))
+    cfg_file = path / "config.json"
+    if path.is_dir() and cfg_file.is_file():
+        try:
+            limit = json.loads(cfg_file.read_text()).get("max_position_embeddings")
+        except (OSError, ValueError, AttributeError):
+            return      # loading the teacher will say what is wrong with it
+        if isinstance(limit, int) and max_length > limit:
+            raise ConfigError(f"data.max_length={max_length} is more than teacher {name}'s "
+                              f"max_position_embeddings={limit}: set data.max_length <= {limit}")
