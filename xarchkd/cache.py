@@ -19,6 +19,14 @@ the batch it stopped at and ends byte-identical to an uninterrupted one; the fin
 folder appears by an atomic rename. Loading checks sizes and sha256 checksums, so a
 truncated or corrupt cache is never read.
 
+Under ``accelerate launch --num_processes N`` (GPUs, or CPU processes with gloo) the N processes
+build one cache together (``shards.py``): each computes its share of the (fixed, length-sorted)
+batches into the same files, so the cache is the one-process cache -- same fingerprint, same
+bytes -- and a kill -9 of any rank resumes at the batches each one had flushed. The manifest's
+``build`` records ``processes`` and ``shards`` (per rank: batches, rows, items, bytes, seconds).
+While building, ``<folder>.partial`` also holds ``build.json`` (what is being built) and
+``batches_done.npy`` (one byte per batch, set once its rows are flushed).
+
 The teacher runs on the GPU when there is one (``device="auto"``), under fp16/bf16 autocast if
 ``mixed_precision`` asks; the stored arrays are float16 logits either way, so a cache has the same
 format, byte for byte in layout, wherever it was built. The fingerprint does not depend on the
@@ -30,18 +38,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from .batching import length_batches
 from .errors import CacheError
 from .fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir
+from .shards import get_or_build, is_main_process
 
 FORMAT, VERSION = "xarchkd-cache", 1
 DTYPE = np.float16
@@ -102,18 +108,18 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(p) for p in rows.word_pos], out=offsets[1:])
 
-    def compute(tch: Teacher, arrays, batches, start, on_batch):
+    def compute(tch: Teacher, arrays, batches, todo, on_batch):
         if tch.labels != list(rows.labels_vocab):
             raise CacheError(f"teacher {tch.name} has labels {tch.labels}, the data has {rows.labels_vocab}: "
                              "the label sets must match (same names, same order)")
-        for bi in range(start, len(batches)):
+        for bi in todo:
             idx = batches[bi]
             outs = _ner_batch(tch, rows, idx, hidden)
             for i, (lg, hs) in zip(idx, outs):
                 arrays["logits"][offsets[i]:offsets[i + 1]] = lg
                 if hidden:
                     arrays["hidden"][offsets[i]:offsets[i + 1]] = hs
-            on_batch(bi + 1)
+            on_batch(bi)
 
     def shapes(tch):
         s = {"logits": ((n_words, len(rows.labels_vocab)), DTYPE)}
@@ -158,9 +164,9 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
     def shapes(tch):
         return {"values": ((n, k), DTYPE), "indices": ((n, k), index_dtype), "positions": ((n,), np.int32)}
 
-    def compute(tch, arrays, batches, start, on_batch):
+    def compute(tch, arrays, batches, todo, on_batch):
         from .batching import flat_positions, pad_ids
-        for bi in range(start, len(batches)):
+        for bi in todo:
             idx = batches[bi]
             ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
             which, pos = flat_positions([rows.positions[i] for i in idx])
@@ -173,7 +179,7 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
                 arrays["indices"][sl] = top.indices[got].numpy()
                 arrays["positions"][sl] = rows.positions[i]
                 start_item += n_i
-            on_batch(bi + 1)
+            on_batch(bi)
 
     batches = length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False)
     per_item = k * (np.dtype(DTYPE).itemsize + index_dtype.itemsize) + 4     # values + ids + the position
@@ -181,7 +187,7 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
                       extra={"k": k, "n_masked": n, "vocab_size": vocab, "bytes_per_item": per_item,
                              "dense_fp16_bytes_per_item": 2 * vocab},
                       load=dict(device=device, mixed_precision=mixed_precision))
-    _say(progress, f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
+    _say(progress and is_main_process(), f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
                    f"token, {c.size_bytes / 1e6:.1f} MB; dense fp16 logits would take {2 * vocab:,} B per token, "
                    f"{n * 2 * vocab / 1e6:,.0f} MB ({2 * vocab / per_item:.0f}x more)")
     return c
@@ -204,92 +210,8 @@ def _resolve(teacher) -> str:
 
 def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra,
                   load: dict) -> Cache:
-    root = Path(root)
-    final = Path(path) if path is not None else root / f"{task}-{key[:16]}"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final) + ".lock"):
-        if final.exists():
-            try:
-                return open_cache(final, key)
-            except CacheError as e:
-                if path is not None and "built for other inputs" in str(e):
-                    raise
-                _say(progress, f"[xarchkd] {e}; rebuilding it")
-                shutil.rmtree(final)
-        return _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load)
-
-
-def _build(task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load) -> Cache:
-    from .teacher import Teacher
-    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task, **load)
-    engine = tch.build_info()
-    work = final.with_name(final.name + ".partial")
-    state_file = work / "progress.json"
-    spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in shapes(tch).items()}
-    start = 0
-    if state_file.is_file():
-        try:
-            state = json.loads(state_file.read_text())
-        except json.JSONDecodeError:
-            state = {}
-        same_engine = {k: state.get("engine", {}).get(k) for k in ("device", "precision")} == \
-            {k: engine[k] for k in ("device", "precision")}
-        if state.get("key") == key and state.get("spec") == spec and state.get("n_batches") == len(batches) \
-                and same_engine:
-            start = int(state["batches_done"])
-            _say(progress, f"[xarchkd] resuming cache build at batch {start}/{len(batches)}")
-    if start == 0:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-    arrays = {}
-    for name, (shape, dt) in spec.items():
-        f = work / f"{name}.npy"
-        arrays[name] = np.lib.format.open_memmap(f, mode="r+" if start else "w+", dtype=np.dtype(dt), shape=tuple(shape))
-    np.save(work / "offsets.npy", offsets)
-
-    t0, last_flush = time.time(), [time.time()]
-    n_items = int(offsets[-1])
-
-    def on_batch(done):
-        if done == len(batches) or time.time() - last_flush[0] >= FLUSH_SECONDS:
-            for a in arrays.values():
-                a.flush()
-            _atomic_write(state_file, json.dumps({"key": key, "spec": spec, "n_batches": len(batches),
-                                                  "batches_done": done, "engine": engine}))
-            last_flush[0] = time.time()
-
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(batches), initial=start, desc=f"caching {task} teacher outputs", unit="batch",
-               disable=not progress, mininterval=2)
-
-    def on_batch_bar(done):
-        bar.update(1)
-        on_batch(done)
-
-    compute(tch, arrays, batches, start, on_batch_bar)
-    bar.close()
-    for a in arrays.values():
-        a.flush()
-    del arrays
-    seconds = time.time() - t0
-    files = {}
-    for f in sorted(work.glob("*.npy")):
-        files[f.stem] = {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()}
-    n_rows = len(offsets) - 1
-    manifest = {"format": FORMAT, "version": VERSION, "task": task, "fingerprint": key,
-                "n_rows": n_rows, "n_items": n_items, "files": files, "arrays": spec,
-                "teacher": tch.summary(), **extra,
-                "build": {"seconds": round(seconds, 2), "rows_per_s": round((n_rows) / max(seconds, 1e-9), 1),
-                          "resumed_at_batch": start, "bytes": sum(v["bytes"] for v in files.values()), **engine}}
-    _atomic_write(work / "manifest.json", json.dumps(manifest, indent=2))
-    state_file.unlink()
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(work, final)
-    b = manifest["build"]
-    _say(progress, f"[xarchkd] cached {task} teacher outputs for {n_rows} rows ({n_items} items) in "
-                   f"{b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s), {b['bytes'] / 1e6:.1f} MB at {final}")
-    return open_cache(final, key)
+    """Open or build (with every process of an ``accelerate launch``): ``shards.get_or_build``."""
+    return get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra, load)
 
 
 def open_cache(path: str | Path, key: str | None = None, verify: bool = True) -> Cache:

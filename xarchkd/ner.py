@@ -263,7 +263,8 @@ def _cache_facts(c: Cache) -> dict:
     """Where a teacher-logits cache lives, its size, and what building it cost (from its manifest)."""
     build = c.manifest.get("build", {})
     return {"path": str(c.path), "rows": len(c), "mb": round(c.size_bytes / 1e6, 2),
-            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s")}
+            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s"),
+            "processes": build.get("processes", 1), "shards": build.get("shards", [])}
 
 
 def init_student_from(model: StudentModel, folder: str) -> None:
