@@ -35,3 +35,33 @@ def test_manifest_of_the_wrong_shape_is_refused_and_rebuilt(tmp_path, tiny_teach
     again = ner_cache(str(tiny_teacher), rows, tmp_path, progress=True)
     assert "rebuilding it" in capsys.readouterr().err
     assert again.path == c.path and json.loads((c.path / "manifest.json").read_text())["files"] == good["files"]
+
+
+def test_a_changed_shard_of_a_sharded_teacher_changes_the_fingerprint(tmp_path, tokenizer, rows):
+    """Issue 14.11: model-0000x-of-0000y.safetensors were not hashed, so a changed shard reused a stale
+    cache. Every shard (and the index) is hashed now; an unsharded folder keeps its old fingerprint."""
+    from transformers import AutoModelForTokenClassification
+    from xarchkd.fingerprint import hash_model_dir
+    from conftest import make_tiny_teacher
+    one = make_tiny_teacher(tmp_path / "one", tokenizer)
+    model = AutoModelForTokenClassification.from_pretrained(one)
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="1MB")
+    tokenizer.save_pretrained(tmp_path / "sharded")
+    shards = sorted((tmp_path / "sharded").glob("model-*-of-*.safetensors"))
+    assert len(shards) >= 2 and not (tmp_path / "sharded" / "model.safetensors").exists()
+    first = ner_cache(str(tmp_path / "sharded"), rows, tmp_path / "cache", progress=False)
+    before = hash_model_dir(tmp_path / "sharded")
+    with open(shards[-1], "r+b") as f:       # a changed weight in the last shard (its tensor data ends the file)
+        f.seek(-64, 2)
+        f.write(b"\x11" * 64)
+    assert hash_model_dir(tmp_path / "sharded") != before
+    second = ner_cache(str(tmp_path / "sharded"), rows, tmp_path / "cache", progress=False)
+    assert second.path != first.path                # another fingerprint: a new cache, not the stale one
+    import hashlib
+    h = hashlib.sha256()                            # the unsharded layout hashes exactly as before
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                 "special_tokens_map.json"):
+        if (one / name).is_file():
+            h.update(name.encode())
+            h.update((one / name).read_bytes())
+    assert hash_model_dir(one) == h.hexdigest()

@@ -53,3 +53,25 @@ def test_every_cli_option_is_explained_with_its_default():
             if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
                 assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)
         assert "(default: None)" not in text, name
+
+
+def test_resolve_expands_the_home_folder(tmp_path, monkeypatch):
+    """Issue 14.11: `~/data` was not expanded (it was taken for a missing path)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    assert resolve("~/data") == str(tmp_path / "data")
+    with pytest.raises(ResourceError, match="no such file or folder"):
+        resolve("~/nope")
+
+
+def test_eval_of_a_missing_relative_folder_does_not_go_to_the_hub(tmp_path, monkeypatch, capsys):
+    """Issue 14.11: `xarchkd eval runs/lstm` with no such folder was passed on as a Hub id. A path whose
+    first part is a folder here is a local path: one line, 'no such file or folder'."""
+    from xarchkd.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["eval", "runs/lstm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["xarchkd: error: runs/lstm: no such file or folder (and not a resource name: conll2003, "
+                   "minilm-l6, splade-tiny, mpnet-base, pydoc-text)"]
+    assert resolve("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"  # a Hub id

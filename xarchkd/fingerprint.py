@@ -9,6 +9,9 @@ import numpy as np
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "config.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+# A model saved in shards (save_pretrained's max_shard_size): its index and every shard.
+SHARD_PATTERNS = ("model.safetensors.index.json", "model-*-of-*.safetensors", "pytorch_model.bin.index.json",
+                  "pytorch_model-*-of-*.bin")
 
 
 def hash_file(path: str | Path, h=None, chunk: int = 1 << 22):
@@ -20,17 +23,24 @@ def hash_file(path: str | Path, h=None, chunk: int = 1 << 22):
     return h
 
 
+def model_files(path: str | Path, names=WEIGHT_FILES + TOKENIZER_FILES) -> list[Path]:
+    """The files of a model folder that define it: the named ones that exist, then a sharded model's index
+    and shards (``SHARD_PATTERNS``, sorted by name)."""
+    path = Path(path)
+    files = [path / n for n in names if (path / n).is_file()]
+    return files + [p for pattern in SHARD_PATTERNS for p in sorted(path.glob(pattern)) if p.is_file()]
+
+
 def hash_model_dir(path: str | Path, names=WEIGHT_FILES + TOKENIZER_FILES) -> str:
-    """sha256 over the named files of a model folder that exist (weights, config, tokenizer)."""
+    """sha256 over the files of a model folder that exist (weights -- every shard of a sharded model --,
+    config, tokenizer; ``model_files``)."""
     h = hashlib.sha256()
     path = Path(path)
     found = False
-    for name in names:
-        p = path / name
-        if p.is_file():
-            found = True
-            h.update(name.encode())
-            hash_file(p, h)
+    for p in model_files(path, names):
+        found = True
+        h.update(p.name.encode())
+        hash_file(p, h)
     if not found:  # a Hub id or an unusual layout: fall back to the name itself
         h.update(str(path).encode())
     return h.hexdigest()

@@ -66,11 +66,21 @@ def resolve(name_or_path: str | os.PathLike) -> str:
     s = str(name_or_path)
     if s in RESOURCES:
         return str(fetch(s))
+    if s.startswith("~"):
+        s = os.path.expanduser(s)
     if os.path.exists(s):
         return s
-    if s.startswith((".", "/", "~")) or os.sep in s and s.count("/") > 1:
+    if _looks_local(s):
         raise ResourceError(f"{s}: no such file or folder (and not a resource name: {', '.join(RESOURCES)})")
     return s  # a Hub id: transformers will handle (or, offline, refuse) it
+
+
+def _looks_local(s: str) -> bool:
+    """A missing path that cannot be a Hub id (``org/name``): it starts with ``.``, ``/`` or ``~``, has more
+    than one ``/``, or its first part is a folder here (``runs/lstm`` where ``runs/`` exists)."""
+    if s.startswith((".", "/", "~")) or s.count("/") > 1 or (os.sep != "/" and os.sep in s):
+        return True
+    return "/" in s and os.path.isdir(s.split("/", 1)[0])
 
 
 def fetch(name: str, quiet: bool = False) -> Path:
