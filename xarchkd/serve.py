@@ -119,7 +119,49 @@ class Demo:
                 .replace("__TNAME__", html.escape(self.names[0])).replace("__SNAME__", html.escape(self.names[1])))
 
 
-def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+MAX_BODY = 1 << 20        # bytes a request body may have (a sentence is a few hundred)
+
+
+class BadRequest(Exception):
+    """A request the API refuses: ``code`` is its HTTP status, the message goes back as ``{"error": ...}``."""
+
+    def __init__(self, message: str, code: int = 400):
+        super().__init__(message)
+        self.code = code
+
+
+def read_json_body(rfile, headers) -> dict:
+    """The request's JSON object body, or ``BadRequest``: a missing or bad Content-Length, a body over
+    ``MAX_BODY`` bytes, a body shorter than its Content-Length (the socket's timeout ends the wait), not
+    JSON, or JSON that is not an object with a string ``text``."""
+    raw = headers.get("Content-Length")
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest("a POST needs a Content-Length header with the body's size in bytes", 411) from None
+    if n < 0:
+        raise BadRequest(f"Content-Length {n} is negative")
+    if n > MAX_BODY:
+        raise BadRequest(f"the body is {n} bytes; at most {MAX_BODY} are read", 413)
+    try:
+        body = rfile.read(n)
+    except (TimeoutError, OSError):
+        body = None
+    if body is None or len(body) < n:
+        raise BadRequest(f"the body is shorter than its Content-Length ({n} bytes)")
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"the body is not JSON ({e})") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("text", ""), str):
+        raise BadRequest('the body must be a JSON object like {"text": "Angela Merkel visited Paris ."}')
+    return obj
+
+
+def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000, timeout: float = 10.0) -> ThreadingHTTPServer:
+    """The demo's HTTP server (not started). A connection that sends nothing for ``timeout`` seconds (e.g. a
+    body shorter than its Content-Length) is answered 400 and closed, never left waiting; every refused
+    request gets a 4xx status and ``{"error": ...}``."""
     class Handler(BaseHTTPRequestHandler):
         def _send(self, code, body: bytes, ctype):
             self.send_response(code)
@@ -138,16 +180,18 @@ def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000) -> Thread
             if self.path != "/api":
                 return self._send(404, b"not found", "text/plain")
             try:
-                n = int(self.headers.get("Content-Length", 0))
-                text = str(json.loads(self.rfile.read(n) or b"{}").get("text", ""))[:2000]
+                text = read_json_body(self.rfile, self.headers).get("text", "")[:2000]
                 res = demo.ner(text) if demo.task == "ner" else demo.fill(text)
-            except (ValueError, json.JSONDecodeError) as e:
-                res = {"error": f"bad request: {e}"}
-            self._send(200, json.dumps(res).encode(), "application/json")
+                code = 400 if "error" in res else 200
+            except BadRequest as e:
+                res, code = {"error": f"bad request: {e}"}, e.code
+                self.close_connection = True     # what is left of a refused body is not read
+            self._send(code, json.dumps(res).encode(), "application/json")
 
         def log_message(self, *args):
             pass
 
+    Handler.timeout = timeout        # StreamRequestHandler puts it on the socket: a stalled read ends
     return ThreadingHTTPServer((host, port), Handler)
 
 
