@@ -1,13 +1,16 @@
 """Reading and writing a student checkpoint folder: ``config.json`` + ``model.safetensors``.
 
-``config.json`` holds the ``StudentConfig`` fields plus ``"format": "xarchkd-student"`` and
-``"format_version"``. Weights are safetensors only (never pickle / ``torch.load``). Each file is
+``config.json`` holds the ``StudentConfig`` fields plus ``"format": "xarchkd-student"``,
+``"format_version"`` and ``"weights_sha256"`` (the sha256 of ``model.safetensors``, checked on every load,
+so flipped or changed weight bytes are refused; a checkpoint saved before the checksum existed loads
+unchecked). Weights are safetensors only (never pickle / ``torch.load``). Each file is
 written to a temporary name in the same folder, flushed to disk, then renamed over the old one,
 so a crash never leaves a half-written file under the real name. Every problem on reading is a
 ``CheckpointError`` that names the folder or file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -20,6 +23,17 @@ from .errors import CheckpointError
 
 FORMAT, FORMAT_VERSION = "xarchkd-student", 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+CHECKSUM = "weights_sha256"
+_META = ("format", "format_version", CHECKSUM)     # config.json keys that are not StudentConfig fields
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -45,7 +59,8 @@ def write_checkpoint(folder: str | os.PathLike, cfg: StudentConfig, state: dict[
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     _atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(state, p, metadata={"format": "pt", "xarchkd": FORMAT}))
-    text = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **cfg.to_dict()}, indent=2)
+    text = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, CHECKSUM: sha256_file(folder / WEIGHTS_FILE),
+                       **cfg.to_dict()}, indent=2)
     _atomic_write(folder / CONFIG_FILE, lambda p: Path(p).write_text(text + "\n"))
 
 
@@ -68,7 +83,7 @@ def read_config(folder: str | os.PathLike) -> StudentConfig:
     if version != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint at {folder} has format_version {version!r}; this version of "
                               f"students reads {FORMAT_VERSION}")
-    fields = {k: v for k, v in raw.items() if k not in ("format", "format_version")}
+    fields = {k: v for k, v in raw.items() if k not in _META}
     try:
         return StudentConfig.from_dict(fields)
     except CheckpointError as e:
@@ -76,14 +91,31 @@ def read_config(folder: str | os.PathLike) -> StudentConfig:
 
 
 def read_weights(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read ``folder/model.safetensors``; a truncated or corrupt file is a ``CheckpointError``."""
+    """Read ``folder/model.safetensors``; a file that fails the checksum its ``config.json`` records, or a
+    truncated or corrupt one, is a ``CheckpointError``."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     path = Path(folder) / WEIGHTS_FILE
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint at {folder}: {WEIGHTS_FILE} is unreadable or truncated ({e})") from None
+    expected = _recorded_checksum(folder)
+    if expected is not None and sha256_file(path) != expected:
+        raise CheckpointError(f"checkpoint at {folder}: {WEIGHTS_FILE} fails its sha256 checksum (its bytes changed "
+                              f"since it was saved: a damaged copy?); {CONFIG_FILE} records {expected[:16]}...")
+    return state
+
+
+def _recorded_checksum(folder) -> str | None:
+    """The weights' sha256 that ``folder/config.json`` records, or None (saved before checksums, or unreadable:
+    ``read_config`` reports that)."""
+    try:
+        raw = json.loads((Path(folder) / CONFIG_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    value = raw.get(CHECKSUM) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def check_state_fits(folder, expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], block: str) -> None:

@@ -65,3 +65,56 @@ def test_a_changed_shard_of_a_sharded_teacher_changes_the_fingerprint(tmp_path, 
             h.update(name.encode())
             h.update((one / name).read_bytes())
     assert hash_model_dir(one) == h.hexdigest()
+
+
+def _flip_4kb(path):
+    """Overwrite 4 KB in the middle of a file (same size: the file still parses)."""
+    n = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(n // 2)
+        old = f.read(4096)
+        f.seek(n // 2)
+        f.write(bytes(b ^ 0x5A for b in old))
+
+
+def test_flipped_student_weight_bytes_are_refused(tmp_path, tokenizer, capsys):
+    """Issue 14.4: 4 KB of flipped weight bytes loaded silently. config.json now records the weights' sha256,
+    checked on every load (the CLI prints one line)."""
+    import torch
+    from students import CheckpointError, StudentConfig, StudentModel
+    torch.manual_seed(0)
+    m = StudentModel(StudentConfig(block="lstm", vocab_size=len(tokenizer), embed_dim=16, hidden=16, layers=1,
+                                   num_labels=9, labels=LABELS, pad_id=tokenizer.pad_token_id,
+                                   unk_id=tokenizer.unk_token_id))
+    m.save_pretrained(tmp_path / "s")
+    StudentModel.from_pretrained(tmp_path / "s")
+    _flip_4kb(tmp_path / "s" / "model.safetensors")
+    from safetensors.torch import load_file
+    assert set(load_file(str(tmp_path / "s" / "model.safetensors"))) == set(m.state_dict())   # still parses
+    with pytest.raises(CheckpointError, match="model.safetensors fails its sha256 checksum"):
+        StudentModel.from_pretrained(tmp_path / "s")
+    tokenizer.save_pretrained(tmp_path / "s")
+    from xarchkd.cli import main
+    assert main(["predict", str(tmp_path / "s"), "Paris"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fails its sha256 checksum" in err[0]
+
+
+def test_a_damaged_teacher_fine_tuned_here_is_refused_or_trained_again(tmp_path, tiny_teacher, conll_small, capsys):
+    """Issue 14.4, teachers built here: the fine-tuning record lists each file's sha256. Loading a damaged one
+    is a ResourceError; asking for it again fine-tunes it again instead of reusing it."""
+    from xarchkd.errors import ResourceError
+    from xarchkd.finetune import ner_teacher
+    from xarchkd.teacher import Teacher
+    kw = dict(epochs=1, batch_size=16, out=str(tmp_path / "t"), progress=False)
+    out = ner_teacher(str(tiny_teacher), str(conll_small), **kw)
+    info = json.loads((out / "xarchkd_teacher.json").read_text())
+    assert {"model.safetensors", "config.json", "tokenizer_config.json"} <= set(info["files"])
+    Teacher.load(str(out), "ner", device="cpu")
+    _flip_4kb(out / "model.safetensors")
+    with pytest.raises(ResourceError, match="model.safetensors fails its sha256 checksum"):
+        Teacher.load(str(out), "ner", device="cpu")
+    assert ner_teacher(str(tiny_teacher), str(conll_small), **{**kw, "progress": True}) == out
+    assert "fails its sha256 checksum (its bytes changed since it was saved); fine-tuning it again" in \
+        capsys.readouterr().out
+    Teacher.load(str(out), "ner", device="cpu")          # the new one is intact

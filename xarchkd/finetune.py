@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
-from .fingerprint import hash_arrays, hash_json, hash_model_dir
+from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
 from .metrics import ner_scores
 from .ner_data import encode_sentences, join_sentences
 from .resources import home, resolve
@@ -54,6 +54,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
     out = Path(out) if out else home() / "teachers" / f"ner-{Path(str(encoder)).name}-{fp}"
     if is_built(out, fp):
         return out
+    _say_rebuild(out, progress)
 
     torch.manual_seed(seed)
     acc = make_accelerator(mixed_precision, cpu=cpu)
@@ -129,6 +130,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                 record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
             acc.wait_for_everyone()
         if acc.is_main_process:
+            record["files"] = file_checksums(work / "best")    # checked whenever the teacher is loaded or reused
             (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
             shutil.rmtree(out, ignore_errors=True)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +138,14 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             shutil.rmtree(work, ignore_errors=True)
         acc.wait_for_everyone()
         return out
+
+
+def _say_rebuild(out: Path, progress: bool) -> None:
+    """One line when a finished teacher folder is there but fails its checksums (it is trained again)."""
+    from .teacher import teacher_problem
+    problem = teacher_problem(out) if (out / INFO_FILE).is_file() else None
+    if problem and progress:
+        print(f"[xarchkd] teacher at {out}: {problem}; fine-tuning it again", flush=True)
 
 
 def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:

@@ -46,6 +46,23 @@ def hash_model_dir(path: str | Path, names=WEIGHT_FILES + TOKENIZER_FILES) -> st
     return h.hexdigest()
 
 
+def file_checksums(path: str | Path) -> dict[str, str]:
+    """``{file name: sha256}`` of a model folder's files (``model_files``): what a teacher built here records
+    so a later load can tell its bytes are the ones it saved."""
+    return {p.name: hash_file(p).hexdigest() for p in model_files(path)}
+
+
+def checksum_problem(path: str | Path, recorded: dict) -> str | None:
+    """What differs between a folder's files and ``recorded`` (``file_checksums`` output), or None."""
+    for name, digest in sorted(recorded.items()):
+        p = Path(path) / name
+        if not p.is_file():
+            return f"{name} is missing"
+        if hash_file(p).hexdigest() != digest:
+            return f"{name} fails its sha256 checksum (its bytes changed since it was saved)"
+    return None
+
+
 def hash_arrays(arrays) -> str:
     h = hashlib.sha256()
     for a in arrays:

@@ -23,7 +23,7 @@ from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_acc
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, to_json, to_toml
-from .fingerprint import hash_arrays, hash_json, hash_model_dir
+from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .preflight import check_run
 from .resources import home, resolve
@@ -129,6 +129,7 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             shutil.rmtree(tmp, ignore_errors=True)
             mlm.save_pretrained(tmp)
             tok.save_pretrained(tmp)
+            record["files"] = file_checksums(tmp)      # checked whenever the teacher is loaded or reused
             (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
             shutil.rmtree(out, ignore_errors=True)
             os.replace(tmp, out)

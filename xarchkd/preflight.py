@@ -73,11 +73,14 @@ def check_corpus(spec: str) -> None:
 
 def check_teacher_folder(name: str, max_length: int) -> None:
     """A teacher used as it is (``teacher.finetune=false``): a resource, Hub id or existing folder (a missing
-    local path is a ``ResourceError``); a folder's position limit must hold ``data.max_length`` sub-words."""
+    local path is a ``ResourceError``), intact if it was fine-tuned here, whose position limit holds
+    ``data.max_length`` sub-words."""
     from .resources import RESOURCES, resolve
     if name in RESOURCES:
         return      # fetched (once) when the run starts
     path = Path(resolve(name))
+    from .teacher import verify_teacher
+    verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
     cfg_file = path / "config.json"
     if path.is_dir() and cfg_file.is_file():
         try:

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .accel import autocast, check_precision, engine_info, inference_device
 from .batching import length_batches, pad_ids
 from .errors import ResourceError
-from .fingerprint import hash_model_dir
+from .fingerprint import checksum_problem, hash_model_dir
 from .resources import resolve
 
 INFO_FILE = "xarchkd_teacher.json"
@@ -64,6 +64,7 @@ class Teacher:
         dev = inference_device(device)
         check_precision(mixed_precision, dev.type == "cuda")
         path = resolve(name_or_path)
+        verify_teacher(path)
         auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
         kwargs = {"num_labels": num_labels} if (task == "ner" and num_labels) else {}
         try:
@@ -166,9 +167,32 @@ class Teacher:
 
 def is_built(folder: Path, fingerprint: str) -> bool:
     """Whether ``folder`` holds a finished fine-tuned teacher with this fingerprint (its record,
-    ``xarchkd_teacher.json``, is the last thing written)."""
-    info = Path(folder) / INFO_FILE
-    return info.is_file() and json.loads(info.read_text()).get("fingerprint") == fingerprint
+    ``xarchkd_teacher.json``, is the last thing written) whose files pass the checksums it records."""
+    return _record(folder).get("fingerprint") == fingerprint and teacher_problem(folder) is None
+
+
+def _record(folder) -> dict:
+    """The fine-tuning record of a teacher folder, or {} (none, or unreadable)."""
+    try:
+        info = json.loads((Path(folder) / INFO_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def teacher_problem(folder) -> str | None:
+    """What is wrong with the files of a teacher fine-tuned here (its record's ``files`` checksums), or None
+    (also for a folder without such a record: a teacher made elsewhere)."""
+    files = _record(folder).get("files")
+    return checksum_problem(folder, files) if isinstance(files, dict) else None
+
+
+def verify_teacher(folder) -> None:
+    """Refuse (``ResourceError``) a teacher fine-tuned here whose files changed since it was saved."""
+    problem = teacher_problem(folder) if Path(folder).is_dir() else None
+    if problem:
+        raise ResourceError(f"teacher at {folder}: {problem}, as {INFO_FILE} records; a damaged copy? Delete the "
+                            "folder (a recipe fine-tunes it again) or copy it anew")
 
 
 def teacher_summary(path: str) -> dict:
