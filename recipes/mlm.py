@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from students import StudentConfig
 from xarchkd.config import DataConfig, RunConfig, TeacherConfig, TrainConfig
-from xarchkd.loss import LossConfig
-from xarchkd.mlm import distill_mlm
+from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
+
+
+def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """``xarchkd.mlm.distill_mlm``, imported when a recipe runs (listing recipes imports no torch)."""
+    from xarchkd.mlm import distill_mlm as run
+    return run(cfg, resume=resume, progress=progress)
 
 STUDENTS = {
     "lstm": StudentConfig(block="lstm", task="mlm", embed_dim=128, hidden=384, layers=2, dropout=0.1),

@@ -10,9 +10,14 @@ import copy
 
 from students import StudentConfig
 from xarchkd.config import RunConfig, TrainConfig
-from xarchkd.loss import LossConfig
-from xarchkd.ner import distill_ner
+from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
+
+
+def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """``xarchkd.ner.distill_ner``, imported when a recipe runs (listing recipes imports no torch)."""
+    from xarchkd.ner import distill_ner as run
+    return run(cfg, resume=resume, progress=progress)
 
 # Student sizes chosen to stay under 4.4M parameters (1/25 of BERT-base) with the pruned vocabulary.
 # word_shapes: the students read each word's shape (case, digits), which the uncased teacher tokenizer

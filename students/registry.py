@@ -42,6 +42,8 @@ def build_block(in_dim: int, cfg) -> nn.Module:
 
     Raises ``StudentError`` for an unknown name (with a "did you mean" hint) or a block without ``out_dim``.
     """
+    import students
+    students.load_blocks()          # the built-in blocks register themselves when first imported
     if cfg.block not in BLOCKS:
         close = difflib.get_close_matches(cfg.block, list(BLOCKS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -75,3 +75,22 @@ def test_eval_of_a_missing_relative_folder_does_not_go_to_the_hub(tmp_path, monk
     assert err == ["xarchkd: error: runs/lstm: no such file or folder (and not a resource name: conll2003, "
                    "minilm-l6, splade-tiny, mpnet-base, pydoc-text)"]
     assert resolve("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"  # a Hub id
+
+
+CHEAP = """
+import sys
+from xarchkd.cli import main
+assert main(sys.argv[1:]) == 0
+print("HEAVY", sorted(m for m in ("torch", "transformers", "accelerate", "datasets", "sru") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args", [["recipes"], ["run", "bert-sru-ner", "--print-config"],
+                                  ["run", "bert-lstm-mlm", "--set", "train.epochs=1", "--print-config"]])
+def test_commands_that_train_nothing_import_neither_torch_nor_transformers(args):
+    """Issue 14.9: `xarchkd recipes` and `--print-config` cost ~4 s of CPU importing torch and transformers to
+    list names and print a TOML. The parser, config, recipes and students' config are plain Python now."""
+    p = subprocess.run([sys.executable, "-c", CHEAP, *args], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "HEAVY []"
+    assert ("bert-" in p.stdout) and ("Traceback" not in p.stderr)

@@ -104,11 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    try:
-        from . import bench
-        bench.add_parser(sub, _Defaults)
-    except ImportError:
-        pass
+    from . import bench_args
+    bench_args.add_parser(sub, _Defaults)
     return ap
 
 

@@ -22,7 +22,7 @@ from students import StudentConfig
 
 from .conll import SCHEMES
 from .errors import ConfigError, did_you_mean
-from .loss import LossConfig
+from .loss_config import LossConfig
 from .transfer import AugmentConfig
 
 

@@ -20,24 +20,14 @@ it logs, so a GPU step never stalls on the host.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from .loss_config import LossConfig  # noqa: F401  (defined apart so a config is read without torch)
+
 NO_LABEL = -1
-
-
-@dataclass
-class LossConfig:
-    """Weights of each term (0 turns a term off) and the KL temperature."""
-    mse: float = 1.0
-    ce: float = 1.0
-    kl: float = 0.0
-    temperature: float = 2.0
-    hidden: float = 0.0
-    name: str = "distill"      # a key of LOSSES
 
 
 def distill_loss(student_logits: torch.Tensor, mask: torch.Tensor, cfg: LossConfig,
