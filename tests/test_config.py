@@ -8,11 +8,11 @@ from xarchkd.recipe import get_recipe, recipes, resolve_config
 
 def test_toml_and_json_round_trip():
     cfg = resolve_config("bert-srupp-ner", ["train.epochs=3", "student.block_args={\"proj_size\": 64}",
-                                            "loss.kl=0.5", "prune_vocab=false", "data.augment.p_ngram=0",
-                                            "data.transfer=augment", "data.transfer_factor=1"])
+                                            "loss.kl=0.5", "prune_vocab=false", "data.augment.p_mask=0.2",
+                                            "data.transfer=augment", "data.transfer_factor=2"])
     assert from_toml(to_toml(cfg)) == cfg
     assert from_json(to_json(cfg)) == cfg
-    assert cfg.data.augment.p_ngram == 0.0 and cfg.data.augment.p_swap == 0.3     # nested table, one key set
+    assert cfg.data.augment.p_mask == 0.2 and cfg.data.augment.p_swap == 0.5     # nested table, one key set
     assert cfg.train.epochs == 3 and cfg.loss.kl == 0.5 and cfg.prune_vocab is False
     assert cfg.student.block_args == {"proj_size": 64}
 
@@ -147,15 +147,16 @@ def test_cli_mlm_upload_is_refused_in_one_line(capsys):
 
 
 @pytest.mark.parametrize("overrides, needle", [
-    (["data.transfer=augment"], "data.transfer='augment' with data.transfer_factor=0.0 makes no transfer rows"),
-    (["data.transfer_factor=2"], "data.transfer_factor=2.0 without data.transfer"),
-    (["data.augment.p_mask=0.5"], "data.augment.p_mask is set but data.transfer=''"),
+    (["loss.mse=0"], "data.transfer='augment' makes rows without gold labels, which only the teacher terms"),
+    (["data.transfer="], "data.transfer_factor=1.0 without data.transfer"),
+    (["data.transfer=pydoc-text", "data.augment.p_mask=0.3"], "data.augment.p_mask is set but data.transfer='pydoc-text'"),
     (["student.vocab_size=100"], "student.vocab_size=100 is not used by the NER runner"),
     (["student.task=mlm"], "student.task='mlm' but task='ner'"),
 ])
 def test_ner_settings_that_would_do_nothing_are_errors(overrides, needle):
-    """data.transfer with transfer_factor 0 was silently skipped; a factor without a source, augmentation
-    settings without augment, and student fields the run derives itself did nothing either."""
+    """A factor without a source, transfer rows without a teacher term, augmentation settings without
+    augment, and student fields the run derives itself did nothing. (data.transfer_factor=0 is the
+    documented off switch of the recipes' transfer set.)"""
     import re
     with pytest.raises(ConfigError, match=re.escape(needle)):
         resolve_config("bert-lstm-ner", overrides)

@@ -23,7 +23,7 @@ from students import StudentConfig
 from .conll import SCHEMES
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig
-from .transfer import AugmentConfig
+from .transfer import ENTITY_SWAPS, AugmentConfig
 
 
 TASKS = ("ner", "mlm")
@@ -390,13 +390,17 @@ def unused_problems(cfg: RunConfig) -> list[str]:
     if cfg.student.task != cfg.task:
         out.append(f"student.task={cfg.student.task!r} but task={cfg.task!r}: the run builds a {cfg.task} student")
     d = cfg.data
-    if cfg.task == "ner" and d.transfer and not d.transfer_factor > 0:
-        out.append(f"data.transfer={d.transfer!r} with data.transfer_factor={d.transfer_factor} makes no transfer "
-                   "rows: set data.transfer_factor > 0 (e.g. 1) or data.transfer=''")
+    # data.transfer_factor=0 is the off switch (the distilling NER recipes name a transfer set by default)
     if cfg.task == "ner" and d.transfer_factor > 0 and not d.transfer:
         out.append(f"data.transfer_factor={d.transfer_factor} without data.transfer: name a transfer source "
                    "(augment, pydoc-text, a text file, conll:PATH) or set data.transfer_factor=0")
-    if cfg.task == "ner" and d.transfer != "augment" and d.augment != AugmentConfig():
+    l = cfg.loss
+    if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer and not (l.mse or l.kl or l.hidden):
+        out.append(f"data.transfer={d.transfer!r} makes rows without gold labels, which only the teacher terms "
+                   "(loss.mse, loss.kl, loss.hidden) train on, and they are all 0: set data.transfer_factor=0")
+    # augmentation settings other than the dataclass's and the recipes' (ENTITY_SWAPS) are the user's
+    if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer != "augment" and \
+            d.augment not in (AugmentConfig(), ENTITY_SWAPS):
         changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
         out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "
                    "read only with data.transfer=augment")
