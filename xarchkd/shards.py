@@ -51,7 +51,7 @@ def process_state(cpu: bool):
 def is_main_process() -> bool:
     """True on the main process of a launch, and in a process no launch started."""
     from accelerate import PartialState
-    return PartialState().is_main_process if PartialState._shared_state else True
+    return PartialState().is_main_process if PartialState._shared_state != {} else True   # as PartialState.initialized
 
 
 def on_main(state, fn):
