@@ -144,6 +144,29 @@ class EpochStats:
 
 
 LOSS_READ_EVERY = 50    # teacher fine-tunes read the loss (a GPU sync) for the progress bar every N steps
+ETA_AFTER = 20          # teacher fine-tunes time their first N steps, then print one line with an estimate
+
+
+def eta_line(what: str, epochs: int, steps_per_epoch: int, done: int, seconds: float) -> str:
+    """The one line a teacher fine-tune prints after its first ``done`` steps took ``seconds``: its steps and
+    an estimate of the whole training (scoring after each epoch comes on top)."""
+    total = epochs * steps_per_epoch
+    per = seconds / max(1, done)
+    est = per * total
+    pretty = f"{est / 3600:.1f} h" if est >= 3600 else f"{est / 60:.1f} min" if est >= 60 else f"{est:.0f} s"
+    return (f"[xarchkd] {what}: {epochs} epoch{'s' if epochs != 1 else ''} x {steps_per_epoch} steps = {total} "
+            f"steps at {per:.2f} s/step (first {done} steps) -> about {pretty} of training, plus scoring after each "
+            "epoch; one-off: the result is reused by fingerprint")
+
+
+def first_steps_done(acc: Accelerator, epoch: int, step: int, steps_per_epoch: int) -> bool:
+    """Whether step ``step`` (0-based) of ``epoch`` is where the main process prints ``eta_line`` (waiting
+    for the GPU first, so the time is the steps' own)."""
+    if not (acc.is_main_process and epoch == 1 and step + 1 == min(ETA_AFTER, steps_per_epoch)):
+        return False
+    if acc.device.type == "cuda":
+        torch.cuda.synchronize(acc.device)
+    return True
 
 
 def engine_info(dev: torch.device, precision: str) -> dict:

@@ -546,7 +546,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
     split = load_splits(cfg.data, need=(cfg.split,))[cfg.split]
     corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
     live = [e for e in entries if e.forward is not None]
-    latency, e2e = [], []
+    latency, e2e, busy = [], [], []
     threads_before = torch.get_num_threads()
     try:
         for threads in cfg.threads:
@@ -558,7 +558,12 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
                 for mode, length, repeats in settings:
                     t0 = time.perf_counter()
                     calls = _calls(live, corpus, batch, length, mode, cfg.warmup + repeats, cfg.seed + batch)
+                    c0, w0 = time.process_time(), time.perf_counter()
                     stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory)
+                    share = cpu_share(time.process_time() - c0, time.perf_counter() - w0)
+                    if share < BUSY_SHARE:
+                        busy.append({"threads": threads, "batch_size": batch, "mode": mode, "length": length,
+                                     "cpu_per_wall": share})
                     for e in live:
                         st = stats[e.key]
                         row = {"model": e.name, "kind": e.kind, "task": e.task, "variant": e.variant,
@@ -572,7 +577,11 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
         torch.set_num_threads(threads_before)
     _add_speedups(latency)
     _add_speedups(e2e)
+    warnings_ = oversubscription_warnings(busy)
+    for w in warnings_:
+        say(f"WARNING: {w}")
     return {"format": "xarchkd-bench", "version": 1, "machine": machine_info(), "config": asdict(cfg),
+            "warnings": warnings_, "busy_settings": busy,
             "memory_method": MEMORY_METHOD if cfg.memory else "not measured",
             "sent_per_s": "batch size / mean latency of one call",
             "models": _model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e}
@@ -623,6 +632,32 @@ def _add_speedups(results: list[dict]) -> None:
     for r in results:
         if r["kind"] == "student":
             r["speedup_p50"] = {t["model"]: round(t["p50_ms"] / r["p50_ms"], 2) for t in teachers.get(key(r), [])}
+
+
+BUSY_SHARE = 0.8     # below this many CPU-seconds per wall second, the timed loop was kept waiting for a core
+
+
+def cpu_share(cpu_seconds: float, wall_seconds: float) -> float:
+    """CPU-seconds this process used per wall-clock second (all its threads together), rounded."""
+    return round(cpu_seconds / max(wall_seconds, 1e-9), 3)
+
+
+def oversubscription_warnings(busy: list[dict]) -> list[str]:
+    """One line per kind of evidence that other work shared the CPU while timing: settings whose timed loop
+    got under ``BUSY_SHARE`` CPU-seconds per wall second (a forward pass computes all the time, so an idle
+    machine gives it at least one core), and a 1-minute load average above the core count + 1 (the bench
+    itself counts for about one)."""
+    out = []
+    if busy:
+        worst = min(busy, key=lambda b: b["cpu_per_wall"])
+        out.append(f"{len(busy)} setting(s) got under {BUSY_SHARE} CPU-seconds per wall second (worst "
+                   f"{worst['cpu_per_wall']} at threads={worst['threads']} batch={worst['batch_size']} "
+                   f"{worst['mode']} length={worst['length']}): other processes shared the CPU, so these "
+                   "latencies are inflated; rerun on an idle machine")
+    load, cores = (os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0), os.cpu_count() or 1
+    if load > cores + 1:
+        out.append(f"1-minute load average {load:.1f} on {cores} cores: the machine was oversubscribed")
+    return out
 
 
 def machine_info() -> dict:
@@ -677,5 +712,6 @@ def summary_table(report: dict) -> str:
     w = [max(len(r[i]) for r in lines) for i in range(len(head))]
     text = ["  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(r)) for r in lines]
     notes = [f"  {m['name']} {m['variant']}: {m['notes']}" for m in report["models"] if m.get("notes")]
+    warned = [f"  WARNING: {w}" for w in report.get("warnings", [])]
     return "\n".join(["p50 ms (threads/batch/length; e2e = text in -> entities out):", *text,
-                      *(["notes:", *notes] if notes else [])])
+                      *(["notes:", *notes] if notes else []), *warned])

@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
     p.add_argument("model", help="student or teacher folder")
-    p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
+    p.add_argument("--data", default=None, help="resource name or folder with train/valid/test .txt (default: the "
+                   "data the model was trained on, as its folder records; else conll2003)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
-    _scheme_option(p)
+    _scheme_option(p, None, " (default: the model's recorded scheme, else IOB2)")
     p.add_argument("--decode", choices=("argmax", "bio"), default=None,
                    help="a student's tag decoding (default: the one it was saved with)")
 
@@ -109,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _scheme_option(p) -> None:
-    p.add_argument("--scheme", default="IOB2", type=str.upper, choices=("IOB2", "BIO", "IOB1"),
-                   help="the data's tag scheme (IOB1 is read into IOB2)")
+def _scheme_option(p, default="IOB2", more="") -> None:
+    p.add_argument("--scheme", default=default, type=str.upper, choices=("IOB2", "BIO", "IOB1"),
+                   help="the data's tag scheme (IOB1 is read into IOB2)" + more)
 
 
 def main(argv=None) -> int:
@@ -263,19 +264,29 @@ def _load_any(folder, teacher=None):
 
 def _eval(args):
     from .conll import load_splits
+    from .errors import DataError
     from .finetune import evaluate_tags
-    from .ner import predict_student
+    from .ner import predict_student, trained_on
     from .ner_data import encode_sentences
+    from .resources import resolve
     kind, m, tok = _load_any(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
         m.cfg.decode = args.decode
-    split = load_splits(args.data, args.scheme, need=(args.split,))[args.split]
+    own = trained_on(resolve(args.model))
+    data = args.data or (own["path"] if os.path.isdir(own.get("path", "")) else own.get("name", "conll2003"))
+    split = load_splits(data, args.scheme or own.get("scheme", "IOB2"), need=(args.split,))[args.split]
+    unknown = sorted({t for seq in split["tags"] for t in seq} - set(labels))
+    if unknown:
+        hint = (f"it was trained on {own.get('name')} ({own.get('path')}): pass --data {own.get('path')}" if own else
+                "pass --data with the data it was trained on")
+        raise DataError(f"{kind} {args.model} does not know the tags {unknown} in {args.split}.txt (it knows "
+                        f"{', '.join(labels)}); {hint}", str(resolve(data)))
     rows = encode_sentences(list(split["words"]), list(split["tags"]), tok, labels, 128, source=args.split)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows)
     res = evaluate_tags(pred, rows, list(split["tags"]))
     decode = {"decode": m.cfg.decode} if kind == "student" else {}
-    print(json.dumps({"model": args.model, "split": args.split, **decode, **res}, indent=2))
+    print(json.dumps({"model": args.model, "data": str(data), "split": args.split, **decode, **res}, indent=2))
 
 
 def _predict(args):

@@ -167,6 +167,16 @@ def _check_type(t, v, key):
     return v
 
 
+def write_run_config(cfg: RunConfig, out: Path, resume: bool = False) -> None:
+    """Write ``out/config.toml`` and ``out/config.json`` (what ``--config`` reads back and ``--resume`` compares
+    with). A resumed run whose folder has no ``config.json`` (made before there was one) writes neither: had
+    its schedule changed, the training loop refuses it later, and the folder must still describe the run."""
+    if resume and not (Path(out) / "config.json").is_file():
+        return
+    (Path(out) / "config.toml").write_text(to_toml(cfg))
+    (Path(out) / "config.json").write_text(to_json(cfg))
+
+
 def merge_tables(base: dict, table: dict, where: str = "") -> dict:
     """``base`` (a config as a nested dict) with the keys of ``table`` set over it, table by table (a key
     missing from ``table`` keeps its ``base`` value; ``student.block_args`` is one value, replaced whole)."""

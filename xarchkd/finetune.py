@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
+from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, eta_line, first_steps_done, make_accelerator,
+                    scheduler_steps, teacher_step)
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
@@ -81,7 +82,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
         if acc.is_main_process:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
-        record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "labels": labels, "settings": settings,
+        record = {"fingerprint": fp, "encoder": str(encoder), "data": str(data), "scheme": scheme.upper(),
+                  "labels": labels, "settings": settings,
                   "epochs": [], "scoring": "seqeval default (conlleval-compatible)", "build": build_info(acc)}
         best = -math.inf
         lengths = [len(x) for x in train.input_ids]
@@ -104,6 +106,9 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
                 if k % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                if first_steps_done(acc, epoch, k, steps_per_epoch):
+                    print(eta_line(f"fine-tuning the NER teacher {Path(str(encoder)).name}", epochs, steps_per_epoch,
+                                   k + 1, time.time() - t0), flush=True)
             train_s = time.time() - t0
             model.eval()
             if not acc.is_main_process:      # the main process scores and saves; the others wait for it

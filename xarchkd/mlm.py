@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
-from .accel import LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, scheduler_steps, teacher_step
+from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, eta_line, first_steps_done, make_accelerator,
+                    scheduler_steps, teacher_step)
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
-from .config import RunConfig, to_json, to_toml
+from .config import RunConfig, write_run_config
 from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .preflight import check_run
@@ -112,6 +113,9 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
                 if step % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                if first_steps_done(acc, epoch, step, steps_per_epoch):
+                    print(eta_line(f"MLM-adapting the teacher {Path(str(encoder)).name}", epochs, steps_per_epoch,
+                                   step + 1, time.time() - t0), flush=True)
             train_s = time.time() - t0
             model.eval()                 # held-out scores without dropout
             if acc.is_main_process:      # the main process scores; the others wait for it
@@ -221,11 +225,11 @@ def student_logits_fn(model: StudentModel, m: MaskedRows):
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
-    check_run(cfg, "mlm")       # before any work: config, corpus, teacher folder, student block, ...
+    check_run(cfg, "mlm", resume)    # before any work: config, corpus, teacher folder, student block, ...
     from transformers import AutoTokenizer
     out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.toml").write_text(to_toml(cfg))
+    write_run_config(cfg, out, resume)
     if cfg.teacher.finetune:
         tpath = str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
                                 batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,

@@ -19,7 +19,7 @@ from students.chars import token_char_ids
 
 from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
 from .cache import Cache, ner_cache
-from .config import RunConfig, to_json, to_toml
+from .config import RunConfig, write_run_config
 from .conll import SPLITS, load_splits
 from .decode import decode_tags, starts_sentence
 from .errors import DataError
@@ -173,11 +173,10 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
-    check_run(cfg, "ner")       # before any work: config, data folder, teacher folder, student block, ...
+    check_run(cfg, "ner", resume)    # before any work: config, data folder, teacher folder, student block, ...
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.toml").write_text(to_toml(cfg))
-    (out / "config.json").write_text(to_json(cfg))
+    write_run_config(cfg, out, resume)
     tpath, tok, labels, rows = prepare_ner(cfg, progress)
     train_rows = rows["train"].rows
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
@@ -234,6 +233,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
         return {}
     tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
+    write_student_record(out / "student", cfg, tpath)     # ... and knows its data (xarchkd eval's default)
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
     test_rows, test_tags, _ = rows["test"]
     scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
@@ -257,6 +257,36 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if uploader is not None:
         uploader(out / "student", final=True)
     return results
+
+
+STUDENT_RECORD = "xarchkd_student.json"
+
+
+def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> None:
+    """Write ``folder/xarchkd_student.json``: the recipe, the teacher and the data the student was trained on
+    (``data.name``, its absolute folder, ``data.scheme``), so ``xarchkd eval`` scores it on its own data."""
+    from .cache import _atomic_write
+    record = {"recipe": cfg.recipe, "teacher": str(teacher_path),
+              "data": {"name": cfg.data.name, "path": str(Path(resolve(cfg.data.name)).resolve()),
+                       "scheme": cfg.data.scheme.upper()}}
+    _atomic_write(Path(folder) / STUDENT_RECORD, json.dumps(record, indent=2))
+
+
+def trained_on(folder) -> dict:
+    """``{"name", "path", "scheme"}`` of the data a student (its ``xarchkd_student.json``) or a teacher fine-tuned
+    here (its ``xarchkd_teacher.json``) was trained on; {} when the folder does not say."""
+    from .teacher import INFO_FILE
+    for name in (STUDENT_RECORD, INFO_FILE):
+        try:
+            rec = json.loads((Path(folder) / name).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        data = rec.get("data") if isinstance(rec, dict) else None
+        if isinstance(data, dict):
+            return data
+        if isinstance(data, str):       # a teacher's record: the data as it was named, and its scheme
+            return {"name": data, "path": data, "scheme": rec.get("scheme", "IOB2")}
+    return {}
 
 
 def _cache_facts(c: Cache) -> dict:

@@ -20,8 +20,13 @@ from .errors import ConfigError, ResourceError
 RUNNERS = {"ner": "NER", "mlm": "masked-LM"}
 
 
-def check_run(cfg: RunConfig, task: str) -> None:
-    """Raise the first problem of running ``cfg`` with the ``task`` runner that can be seen before any work."""
+# Settings a resumed run may change (they do not change what is trained or how).
+RESUME_MAY_CHANGE = ("upload", "train.log_every")
+
+
+def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
+    """Raise the first problem of running ``cfg`` with the ``task`` runner that can be seen before any work
+    (with ``resume``: also a config that differs from the one the checkpoint was trained with)."""
     check_config(cfg)
     if cfg.task != task:
         raise ConfigError(f"this is the {RUNNERS[task]} runner, but the config has task={cfg.task!r} (a config of a "
@@ -42,6 +47,28 @@ def check_run(cfg: RunConfig, task: str) -> None:
     if cfg.init_from:
         from students.checkpoint import read_config
         read_config(os.path.expanduser(cfg.init_from))     # a student folder, or a CheckpointError naming it
+    if resume:
+        check_resume(cfg, Path(cfg.out or f"runs/{cfg.recipe or task}"))
+
+
+def check_resume(cfg: RunConfig, out: Path) -> None:
+    """``--resume`` continues the run in ``out`` under its own settings: a config that differs from the one it
+    saved (``out/config.json``) in anything but ``RESUME_MAY_CHANGE`` is a ``CheckpointError`` listing the
+    changes (a changed ``train.epochs`` would continue under another learning-rate schedule)."""
+    from students import CheckpointError
+    from .config import _flat_values, to_json
+    try:
+        old = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return          # a run folder from before config.json: train.py still checks the schedule
+    new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
+    old = _flat_values(old) if isinstance(old, dict) else {}
+    changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if k not in RESUME_MAY_CHANGE and old.get(k) != v]
+    if changed:
+        raise CheckpointError(f"--resume: {out} was trained with other settings ({'; '.join(changed[:6])}"
+                              f"{' ...' if len(changed) > 6 else ''}): resuming would continue under another "
+                              f"schedule or model. Resume with its own settings (--config {out / 'config.toml'}), "
+                              "or start anew without --resume")
 
 
 def check_student(cfg: RunConfig, task: str) -> None:

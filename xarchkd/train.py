@@ -82,12 +82,17 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     acc.register_save_state_pre_hook(_own_storage)      # every weight saved, even views of one buffer
     acc.register_load_state_pre_hook(_load_weights)     # ... and loaded back into them
 
-    state = {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0}
+    schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
+                "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup}
+    state = {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0,
+             "schedule": schedule}
     if resume:
         if not (ckpt / "trainer_state.json").is_file():
             raise CheckpointError(f"--resume: no finished checkpoint in {ckpt} (nothing to resume; run without it)")
-        acc.load_state(str(ckpt))
         state = json.loads((ckpt / "trainer_state.json").read_text())
+        _check_schedule(ckpt, state.get("schedule"), schedule)
+        state["schedule"] = schedule
+        acc.load_state(str(ckpt))
         _say(acc, progress, f"[xarchkd] resuming after epoch {state['epoch']} (step {state['step']})")
     log = _open_log(out / "metrics.jsonl", resume, state["epoch"]) if acc.is_main_process else None
     tb = _tensorboard(out / "tensorboard") if acc.is_main_process else None
@@ -168,6 +173,17 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     return {"history": state["history"], "best": {"epoch": state["best_epoch"], "score": state["best_score"]},
             "train_seconds": round(state.get("train_seconds", time.time() - t_start), 1),
             "student_dir": str(student_dir), "main_process": acc.is_main_process}
+
+
+def _check_schedule(ckpt: Path, saved: dict | None, now: dict) -> None:
+    """A resumed run keeps the schedule its checkpoint was trained under (epochs, steps, batch, learning rate):
+    another one is a ``CheckpointError`` naming the changes (a checkpoint from before schedules were saved
+    resumes unchecked)."""
+    if saved is None or saved == now:
+        return
+    changed = ", ".join(f"{k} {saved.get(k)} -> {v}" for k, v in now.items() if saved.get(k) != v)
+    raise CheckpointError(f"--resume: {ckpt} was trained under another schedule ({changed}); resume with its "
+                          "settings, or start anew without --resume")
 
 
 def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
