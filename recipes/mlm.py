@@ -29,7 +29,7 @@ def _mlm(block: str) -> RunConfig:
                      teacher=TeacherConfig(name="minilm-l6", finetune=True, epochs=1, lr=1e-4, batch_size=32),
                      data=DataConfig(name="pydoc-text+conll2003", max_length=128),
                      loss=LossConfig(mse=1.0, ce=1.0),
-                     train=TrainConfig(epochs=3, batch_size=32, lr=2e-3, min_steps=0))   # 3 epochs: ~30-60 min on 2 cores
+                     train=TrainConfig(epochs=3, batch_size=32, lr=2e-3, min_steps=0))   # 3 epochs: ~30-60 min, 2 cores
 
 
 RECIPES = {c.recipe: Recipe(c.recipe, c, distill_mlm, f"distil an MLM-adapted teacher into a {b} masked-LM student")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
@@ -159,14 +160,16 @@ def eta_line(what: str, epochs: int, steps_per_epoch: int, done: int, seconds: f
             "epoch; one-off: the result is reused by fingerprint")
 
 
-def first_steps_done(acc: Accelerator, epoch: int, step: int, steps_per_epoch: int) -> bool:
-    """Whether step ``step`` (0-based) of ``epoch`` is where the main process prints ``eta_line`` (waiting
-    for the GPU first, so the time is the steps' own)."""
+def say_eta(acc: Accelerator, what: str, epoch: int, step: int, epochs: int, steps_per_epoch: int,
+            started: float) -> None:
+    """On the main process, at step ``step`` (0-based) ``ETA_AFTER - 1`` of the first epoch (or its last, if
+    shorter), print ``eta_line`` for a fine-tune whose first epoch began at ``time.time()`` = ``started``
+    (waiting for the GPU first, so the time is the steps' own)."""
     if not (acc.is_main_process and epoch == 1 and step + 1 == min(ETA_AFTER, steps_per_epoch)):
-        return False
+        return
     if acc.device.type == "cuda":
         torch.cuda.synchronize(acc.device)
-    return True
+    print(eta_line(what, epochs, steps_per_epoch, step + 1, time.time() - started), flush=True)
 
 
 def engine_info(dev: torch.device, precision: str) -> dict:

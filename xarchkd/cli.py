@@ -79,19 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "not of the fingerprint: a different size rebuilds nothing that exists)")
     p.add_argument("--limit", type=int, default=0, help="cache the split's first N sentences only (0: all)")
 
-    p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
-    p.add_argument("model", help="student or teacher folder")
-    p.add_argument("--data", default=None, help="resource name or folder with train/valid/test .txt (default: the "
-                   "data the model was trained on, as its folder records; else conll2003)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
-    _scheme_option(p, None, " (default: the model's recorded scheme, else IOB2)")
-    p.add_argument("--decode", choices=("argmax", "bio"), default=None,
-                   help="a student's tag decoding (default: the one it was saved with)")
-
-    p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
-    p.add_argument("model", help="student or teacher folder")
-    p.add_argument("--teacher", default=None, help="teacher folder (for a student: its tokenizer)")
-    p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
+    _model_commands(sub)
 
     p = _p(sub, "fill", "fill [MASK] tokens: teacher and student top-5 side by side, with scores and time")
     p.add_argument("text", help='text with [MASK], e.g. "Happy birthday to [MASK]!"')
@@ -108,6 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     from . import bench_args
     bench_args.add_parser(sub, _Defaults)
     return ap
+
+
+def _model_commands(sub) -> None:
+    """The parsers of ``eval`` and ``predict`` (a student or teacher folder, scored or tagging text)."""
+    p = _p(sub, "eval", "score a student (or teacher) folder on a CoNLL split with seqeval")
+    p.add_argument("model", help="student or teacher folder")
+    p.add_argument("--data", default=None, help="resource name or folder with train/valid/test .txt (default: the "
+                   "data the model was trained on, as its folder records; else conll2003)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
+    _scheme_option(p, None, " (default: the model's recorded scheme, else IOB2)")
+    p.add_argument("--decode", choices=("argmax", "bio"), default=None,
+                   help="a student's tag decoding (default: the one it was saved with)")
+
+    p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
+    p.add_argument("model", help="student or teacher folder")
+    p.add_argument("--teacher", default=None, help="teacher folder (for a student: its tokenizer)")
+    p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
 
 
 def _scheme_option(p, default="IOB2", more="") -> None:

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, eta_line, first_steps_done, make_accelerator,
-                    scheduler_steps, teacher_step)
+from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
+                    teacher_step)
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
@@ -106,9 +106,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
                 if k % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-                if first_steps_done(acc, epoch, k, steps_per_epoch):
-                    print(eta_line(f"fine-tuning the NER teacher {Path(str(encoder)).name}", epochs, steps_per_epoch,
-                                   k + 1, time.time() - t0), flush=True)
+                say_eta(acc, f"fine-tuning the NER teacher {Path(str(encoder)).name}", epoch, k, epochs,
+                        steps_per_epoch, t0)
             train_s = time.time() - t0
             model.eval()
             if not acc.is_main_process:      # the main process scores and saves; the others wait for it
@@ -135,14 +134,20 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
                 record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
             acc.wait_for_everyone()
         if acc.is_main_process:
-            record["files"] = file_checksums(work / "best")    # checked whenever the teacher is loaded or reused
-            (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
-            shutil.rmtree(out, ignore_errors=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(work / "best", out)
-            shutil.rmtree(work, ignore_errors=True)
+            _put_in_place(work, out, record)
         acc.wait_for_everyone()
         return out
+
+
+def _put_in_place(work: Path, out: Path, record: dict) -> None:
+    """Write the record (with each file's sha256, checked whenever the teacher is loaded or reused) into the
+    best epoch's folder and move that folder to ``out`` in one rename; drop the work folder."""
+    record["files"] = file_checksums(work / "best")
+    (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(work / "best", out)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _say_rebuild(out: Path, progress: bool) -> None:

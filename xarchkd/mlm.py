@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
-from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, eta_line, first_steps_done, make_accelerator,
-                    scheduler_steps, teacher_step)
+from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
+                    teacher_step)
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, write_run_config
@@ -113,9 +113,8 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
                 stats.add(teacher_step(acc, model, loss, opt, sched), loss)
                 if step % LOSS_READ_EVERY == 0 and acc.is_main_process:     # reading the loss waits for the GPU
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-                if first_steps_done(acc, epoch, step, steps_per_epoch):
-                    print(eta_line(f"MLM-adapting the teacher {Path(str(encoder)).name}", epochs, steps_per_epoch,
-                                   step + 1, time.time() - t0), flush=True)
+                say_eta(acc, f"MLM-adapting the teacher {Path(str(encoder)).name}", epoch, step, epochs,
+                        steps_per_epoch, t0)
             train_s = time.time() - t0
             model.eval()                 # held-out scores without dropout
             if acc.is_main_process:      # the main process scores; the others wait for it
@@ -129,16 +128,22 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
             record.update(record["epochs"][-1] if record["epochs"] else
                           mlm_accuracy(lambda idx: _masked_logits(MaskedLogits(mlm).eval(), held_m, idx,
                                                                   tok.pad_token_id)[0], held_m))
-            tmp = out.with_name(out.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            mlm.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
-            record["files"] = file_checksums(tmp)      # checked whenever the teacher is loaded or reused
-            (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp, out)
+            _save_teacher(mlm, tok, record, out)
         acc.wait_for_everyone()
         return out
+
+
+def _save_teacher(mlm, tok, record: dict, out: Path) -> None:
+    """Save the MLM teacher and its record (with each file's sha256, checked whenever it is loaded or reused)
+    into ``out.tmp``, then rename that over ``out``."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    mlm.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    record["files"] = file_checksums(tmp)
+    (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
 
 
 def _masked_logits(model: torch.nn.Module, m: MaskedRows, idx, pad_id):

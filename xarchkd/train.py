@@ -84,16 +84,9 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
 
     schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
                 "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup}
-    state = {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0,
-             "schedule": schedule}
-    if resume:
-        if not (ckpt / "trainer_state.json").is_file():
-            raise CheckpointError(f"--resume: no finished checkpoint in {ckpt} (nothing to resume; run without it)")
-        state = json.loads((ckpt / "trainer_state.json").read_text())
-        _check_schedule(ckpt, state.get("schedule"), schedule)
-        state["schedule"] = schedule
-        acc.load_state(str(ckpt))
-        _say(acc, progress, f"[xarchkd] resuming after epoch {state['epoch']} (step {state['step']})")
+    state = _start_state(acc, ckpt, schedule, progress) if resume else \
+        {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0,
+         "schedule": schedule}
     log = _open_log(out / "metrics.jsonl", resume, state["epoch"]) if acc.is_main_process else None
     tb = _tensorboard(out / "tensorboard") if acc.is_main_process else None
     t_start = time.time() - state.get("train_seconds", 0.0)
@@ -173,6 +166,19 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     return {"history": state["history"], "best": {"epoch": state["best_epoch"], "score": state["best_score"]},
             "train_seconds": round(state.get("train_seconds", time.time() - t_start), 1),
             "student_dir": str(student_dir), "main_process": acc.is_main_process}
+
+
+def _start_state(acc, ckpt: Path, schedule: dict, progress: bool) -> dict:
+    """``--resume``: the loop state of the checkpoint in ``ckpt``, after checking it was trained under
+    ``schedule``, with model, optimizer, scheduler and RNG state loaded into ``acc``'s prepared objects."""
+    if not (ckpt / "trainer_state.json").is_file():
+        raise CheckpointError(f"--resume: no finished checkpoint in {ckpt} (nothing to resume; run without it)")
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    _check_schedule(ckpt, state.get("schedule"), schedule)
+    state["schedule"] = schedule
+    acc.load_state(str(ckpt))
+    _say(acc, progress, f"[xarchkd] resuming after epoch {state['epoch']} (step {state['step']})")
+    return state
 
 
 def _check_schedule(ckpt: Path, saved: dict | None, now: dict) -> None:
