@@ -199,6 +199,7 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
     acc.save_state(str(tmp))
+    acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
     if acc.is_main_process:
         (tmp / "trainer_state.json").write_text(json.dumps(state))
         old = ckpt.with_name(ckpt.name + ".old")
