@@ -25,7 +25,7 @@ def main():
 
     from students import StudentModel
     from xarchkd.conll import load_splits
-    from xarchkd.ner import predict_student
+    from xarchkd.predict import predict_student
     from xarchkd.ner_data import encode_sentences, join_sentences
     from xarchkd.transfer import entity_spans
 

@@ -446,7 +446,7 @@ def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
 
 def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
     """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher or an MLM model)."""
-    from .finetune import evaluate_tags
+    from .metrics import evaluate_tags
     if entry.head != "trained" or entry.forward is None or entry.task != "ner":
         return None
     rows = encode_sentences(corpus.words, corpus.tags, entry.tokenizer, entry.labels, 128)

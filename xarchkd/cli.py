@@ -270,8 +270,9 @@ def _load_any(folder, teacher=None):
 def _eval(args):
     from .conll import load_splits
     from .errors import DataError
-    from .finetune import evaluate_tags
-    from .ner import predict_student, trained_on
+    from .metrics import evaluate_tags
+    from .ner import trained_on
+    from .predict import predict_student
     from .ner_data import encode_sentences
     from .resources import resolve
     kind, m, tok = _load_any(args.model)
@@ -295,7 +296,7 @@ def _eval(args):
 
 
 def _predict(args):
-    from .ner import predict_student
+    from .predict import predict_student
     from .ner_data import encode_sentences
     kind, m, tok = _load_any(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels

@@ -32,8 +32,8 @@ from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_ac
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
 from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
-from .metrics import ner_scores
-from .ner_data import encode_sentences, join_sentences
+from .metrics import evaluate_tags
+from .ner_data import encode_sentences
 from .resources import home, resolve
 from .teacher import INFO_FILE, Teacher, is_built
 
@@ -156,12 +156,6 @@ def _say_rebuild(out: Path, progress: bool) -> None:
     problem = teacher_problem(out) if (out / INFO_FILE).is_file() else None
     if problem and progress:
         print(f"[xarchkd] teacher at {out}: {problem}; fine-tuning it again", flush=True)
-
-
-def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:
-    """Join per-row predictions back into sentences and score them against the gold tags."""
-    pred = join_sentences(rows.sent_id, pred_rows)
-    return ner_scores([list(t) for t in gold_sentences], pred)
 
 
 def _data_fp(splits) -> str:

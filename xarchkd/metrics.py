@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
+from .ner_data import join_sentences
+
 
 def ner_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
     """Entity-level micro P/R/F1 plus per-type scores (conlleval-style, lenient mode)."""
@@ -21,3 +23,9 @@ def ner_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
             "precision": float(precision_score(gold, pred, zero_division=0)),
             "recall": float(recall_score(gold, pred, zero_division=0)),
             "per_type": per_type, "scoring": "seqeval default (conlleval-compatible, lenient)"}
+
+
+def evaluate_tags(pred_rows: list[list[str]], rows, gold_sentences) -> dict:
+    """Join per-row predictions back into sentences and score them against the gold tags."""
+    pred = join_sentences(rows.sent_id, pred_rows)
+    return ner_scores([list(t) for t in gold_sentences], pred)

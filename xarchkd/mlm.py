@@ -28,7 +28,7 @@ from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .preflight import check_run
 from .resources import home, resolve
-from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, is_built
+from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings, is_built
 from .train import train_student
 
 HELDOUT_EVERY = 20       # every 20th row of the corpus is held out
@@ -265,7 +265,6 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     if scfg.char_dim:
         model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
     if cfg.embed_init == "pca":
-        from .ner import pca_embeddings
         model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
     token_map = model.token_map.clone()
     evaluate = lambda m: {"score": (s := mlm_accuracy(student_logits_fn(m, held_m), held_m, teacher_top1))["rel_top5"],

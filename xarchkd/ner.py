@@ -17,17 +17,18 @@ import torch
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
-from .batching import Ragged, ids_and_positions, length_batches, pad_flat, pad_ids, pad_words, ragged_index
+from .batching import Ragged, ids_and_positions, pad_flat, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
 from .conll import SPLITS, load_splits
-from .decode import decode_tags, starts_sentence
 from .errors import DataError
-from .finetune import evaluate_tags, ner_teacher
+from .finetune import ner_teacher
+from .metrics import evaluate_tags
 from .ner_data import NO_LABEL, Rows, encode_sentences
+from .predict import predict_student
 from .preflight import check_run
 from .resources import home, resolve
-from .teacher import input_embeddings, teacher_summary
+from .teacher import input_embeddings, pca_embeddings, teacher_summary
 from .train import train_student
 
 
@@ -96,24 +97,6 @@ def _stack(ex: NerExamples, name: str, idx: np.ndarray, n_words: np.ndarray, pos
     return torch.from_numpy(out)
 
 
-@torch.inference_mode()
-def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> list[list[str]]:
-    """Tags per row (word level) from a student, in row order, decoded as its config says (argmax or BIO)."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out: list = [None] * len(rows)
-    for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
-        ids, mask = pad_ids([rows.input_ids[i] for i in idx], model.cfg.pad_id)
-        pos = pad_words([rows.word_pos[i] for i in idx], 0)
-        shapes = pad_words([rows.shapes[i] for i in idx], 0)
-        logits = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits
-        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], model.cfg.labels, model.cfg.decode,
-                           starts=[starts_sentence(rows.sent_id, i) for i in idx])
-        for i, t in zip(idx, tags):
-            out[i] = t
-    return out
-
-
 def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor, list[int]]:
     """Map teacher token ids to compact embedding rows: ids seen in ``rows_list`` plus ``keep_ids``
     (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK)."""
@@ -125,18 +108,6 @@ def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor,
     token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
     token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
     return token_map, kept
-
-
-def pca_embeddings(matrix: torch.Tensor, dim: int, seed: int = 0) -> torch.Tensor:
-    """Reduce the teacher's input embeddings to ``dim`` columns by PCA, scaled to unit variance."""
-    torch.manual_seed(seed)
-    x = matrix - matrix.mean(0, keepdim=True)
-    q = min(dim, min(x.shape))
-    _, _, v = torch.pca_lowrank(x, q=q, center=False, niter=4)
-    red = x @ v[:, :q]
-    if q < dim:  # student wider than the teacher's embedding: pad with small noise
-        red = torch.cat([red, 0.01 * torch.randn(len(red), dim - q)], 1)
-    return red / red.std()
 
 
 def prepare_ner(cfg: RunConfig, progress: bool = True):

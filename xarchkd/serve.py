@@ -72,7 +72,7 @@ class Demo:
                       f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
 
     def ner(self, text: str) -> dict:
-        from .ner import predict_student
+        from .predict import predict_student
         from .ner_data import encode_sentences, join_sentences
         from .text import words as split_words
         ws = split_words(text)

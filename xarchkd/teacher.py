@@ -224,3 +224,15 @@ def input_embeddings(path: str) -> torch.Tensor:
                 if k.endswith("embeddings.word_embeddings.weight"):
                     return st.get_tensor(k).float()
     raise ResourceError(f"no word_embeddings.weight in the safetensors files of {path}")
+
+
+def pca_embeddings(matrix: torch.Tensor, dim: int, seed: int = 0) -> torch.Tensor:
+    """Reduce the teacher's input embeddings to ``dim`` columns by PCA, scaled to unit variance."""
+    torch.manual_seed(seed)
+    x = matrix - matrix.mean(0, keepdim=True)
+    q = min(dim, min(x.shape))
+    _, _, v = torch.pca_lowrank(x, q=q, center=False, niter=4)
+    red = x @ v[:, :q]
+    if q < dim:  # student wider than the teacher's embedding: pad with small noise
+        red = torch.cat([red, 0.01 * torch.randn(len(red), dim - q)], 1)
+    return red / red.std()
