@@ -221,7 +221,8 @@ def main(argv=None) -> int:
         teacher = {"name": str(tdir), "finetune": False}
     cache_dir = out / "cache"
     base = {"cache_dir": str(cache_dir), "data.name": a.data, "data.train_limit": n_train,
-            "data.eval_limit": n_valid, **{f"teacher.{k}": v for k, v in teacher.items()}}
+            "data.eval_limit": n_valid, "data.transfer_factor": 0,    # the labelled rows alone: sentences/s of them
+            **{f"teacher.{k}": v for k, v in teacher.items()}}
     try:
         report["cache_build"] = build_cache(base, cache_dir)
         c = report["cache_build"]
