@@ -167,6 +167,8 @@ def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, 
     n_rows = len(offsets) - 1
     rows_before = int(batch_rows[done.astype(bool)].sum())
     todo = np.flatnonzero(done == 0)
+    if n_proc > 1:        # every rank reads the same marks before any rank writes new ones (else the deals differ
+        state.wait_for_everyone()                     # and batches fall between them)
     dealt = [int(b) for r in range(n_proc) for b in todo[r::n_proc]]   # rank r's chunk below is todo[r::n_proc]
     with state.split_between_processes(dealt) as mine:
         mine = list(mine)
