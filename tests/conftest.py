@@ -67,3 +67,13 @@ def conll_small(tmp_path_factory):
             lines.append(line)
         (out / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return out
+
+
+def tiny(tmp_path, tiny_teacher, data, out="run", **extra):
+    """``xarchkd.run`` overrides for a one-epoch CNN run on ``data`` with the tiny teacher (plus ``extra``)."""
+    o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+         "teacher.finetune": False, "data.name": str(data), "student.block": "cnn", "student.embed_dim": 16,
+         "student.hidden": 16, "student.layers": 1, "train.epochs": 1, "train.batch_size": 16,
+         "train.min_steps": 0}
+    o.update(extra)
+    return o

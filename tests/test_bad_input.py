@@ -8,14 +8,7 @@ import pytest
 import xarchkd
 from xarchkd.errors import DataError
 
-
-def tiny(tmp_path, tiny_teacher, data, out="run", **extra):
-    o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
-         "teacher.finetune": False, "data.name": str(data), "student.block": "cnn", "student.embed_dim": 16,
-         "student.hidden": 16, "student.layers": 1, "train.epochs": 1, "train.batch_size": 16,
-         "train.min_steps": 0}
-    o.update(extra)
-    return o
+from conftest import tiny
 
 
 def data_copy(tmp_path, conll_small, name="data"):

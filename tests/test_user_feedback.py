@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from conftest import LABELS
+from conftest import LABELS, tiny
 
 
 def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokenizer):
@@ -38,15 +38,6 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
     assert any("other processes shared the CPU" in w for w in rep["warnings"])
     assert "WARNING:" in bench.summary_table(rep)
     assert bench.cpu_share(3.0, 2.0) == 1.5
-
-
-def tiny(tmp_path, tiny_teacher, data, out="run", **extra):
-    o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
-         "teacher.finetune": False, "data.name": str(data), "student.block": "cnn", "student.embed_dim": 16,
-         "student.hidden": 16, "student.layers": 1, "train.epochs": 1, "train.batch_size": 16,
-         "train.min_steps": 0}
-    o.update(extra)
-    return o
 
 
 def test_teacher_fine_tune_prints_its_steps_and_an_estimate(tmp_path, tiny_teacher, conll_small, capsys):
