@@ -47,6 +47,7 @@ def test_recipes_found_through_entry_points():
     ("train.mixed_precision=fp8", "train.mixed_precision='fp8': must be one of no, fp16, bf16"),
     ("data.scheme=IOB3", "data.scheme='IOB3'"),
     ("student.dropout=1.5", "student.dropout=1.5"),
+    ("student.char_dim=-1", "student.char_dim=-1"),
 ])
 def test_bad_values_are_refused_when_the_config_is_built(override, needle):
     """Every field is checked as the config is built (overrides, TOML, JSON, dicts), not when it is used."""

@@ -311,6 +311,7 @@ FIELD_RULES: dict = {
     "student.layers": (_at_least(1), "at least 1"),
     "student.dropout": (_below_one, "a rate in [0, 1)"),
     "student.unk_dropout": (_below_one, "a rate in [0, 1)"),
+    "student.char_dim": (_at_least(0), "0 (off) or the width of the character encoder's embedding"),
     "loss.mse": (_non_negative, "a weight >= 0"),
     "loss.ce": (_non_negative, "a weight >= 0"),
     "loss.kl": (_non_negative, "a weight >= 0"),
