@@ -141,6 +141,32 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
     return tpath, tok, labels, rows
 
 
+def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list) -> StudentModel:
+    """A fresh NER student for ``cfg``: sized to the teacher's tokenizer and labels, its embedding table pruned
+    to the sub-words of ``rows_list`` (``prune_vocab``), spelled (``char_dim``), PCA-initialised from the
+    teacher's input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
+                            "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id})
+    token_map = kept = None
+    if cfg.prune_vocab:
+        specials = [tok.unk_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
+        token_map, kept = build_vocab_map(rows_list, len(tok), [s for s in specials if s is not None])
+        scfg.kept_vocab = len(kept)
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if token_map is not None:
+        model.set_vocab(token_map)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    if cfg.embed_init == "pca":
+        emb = input_embeddings(tpath)
+        model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
+    if cfg.init_from:
+        init_student_from(model, cfg.init_from)
+    return model
+
+
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
@@ -166,25 +192,8 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
 
-    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
-                            "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
-                            "unk_id": tok.unk_token_id})
-    token_map = kept = None
-    if cfg.prune_vocab:
-        specials = [tok.unk_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
-        token_map, kept = build_vocab_map([r for r, _ in parts], len(tok), [s for s in specials if s is not None])
-        scfg.kept_vocab = len(kept)
-    torch.manual_seed(cfg.train.seed)
-    model = StudentModel(scfg)
-    if token_map is not None:
-        model.set_vocab(token_map)
-    if scfg.char_dim:
-        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
-    if cfg.embed_init == "pca":
-        emb = input_embeddings(tpath)
-        model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
-    if cfg.init_from:
-        init_student_from(model, cfg.init_from)
+    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts])
+    scfg = model.cfg
 
     valid_rows, valid_tags, _ = rows["valid"]
     evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
