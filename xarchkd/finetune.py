@@ -31,11 +31,11 @@ from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_ac
                     teacher_step)
 from .batching import length_batches, pad_ids, pad_words
 from .conll import label_list, load_splits
-from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
+from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .metrics import evaluate_tags
 from .ner_data import encode_sentences
 from .resources import home, resolve
-from .teacher import INFO_FILE, Teacher, is_built
+from .teacher import INFO_FILE, Teacher, is_built, publish_teacher
 
 
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
@@ -140,13 +140,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
 
 
 def _put_in_place(work: Path, out: Path, record: dict) -> None:
-    """Write the record (with each file's sha256, checked whenever the teacher is loaded or reused) into the
-    best epoch's folder and move that folder to ``out`` in one rename; drop the work folder."""
-    record["files"] = file_checksums(work / "best")
-    (work / "best" / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(work / "best", out)
+    """Publish the best epoch's folder as the teacher at ``out`` (``teacher.publish_teacher``); drop the work folder."""
+    publish_teacher(work / "best", out, record)
     shutil.rmtree(work, ignore_errors=True)
 
 

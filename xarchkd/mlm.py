@@ -24,11 +24,11 @@ from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_ac
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, write_run_config
-from .fingerprint import file_checksums, hash_arrays, hash_json, hash_model_dir
+from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .mlm_data import MaskedRows, mask_rows, text_rows
 from .preflight import check_run
 from .resources import home, resolve
-from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings, is_built
+from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, is_built, pca_embeddings, publish_teacher
 from .train import train_student
 
 HELDOUT_EVERY = 20       # every 20th row of the corpus is held out
@@ -134,16 +134,12 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
 
 
 def _save_teacher(mlm, tok, record: dict, out: Path) -> None:
-    """Save the MLM teacher and its record (with each file's sha256, checked whenever it is loaded or reused)
-    into ``out.tmp``, then rename that over ``out``."""
+    """Save the MLM teacher into ``out.tmp``, then publish it at ``out`` (``teacher.publish_teacher``)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     mlm.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    record["files"] = file_checksums(tmp)
-    (tmp / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    publish_teacher(tmp, out, record)
 
 
 def _masked_logits(model: torch.nn.Module, m: MaskedRows, idx, pad_id):

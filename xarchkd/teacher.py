@@ -13,6 +13,8 @@ CPU like a training run's); outputs come back to the CPU as float32 either way.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from tqdm.auto import tqdm
 from .accel import autocast, check_precision, engine_info, inference_device
 from .batching import length_batches, pad_ids
 from .errors import ResourceError
-from .fingerprint import checksum_problem, hash_model_dir
+from .fingerprint import checksum_problem, file_checksums, hash_model_dir
 from .resources import resolve
 
 INFO_FILE = "xarchkd_teacher.json"
@@ -236,3 +238,13 @@ def pca_embeddings(matrix: torch.Tensor, dim: int, seed: int = 0) -> torch.Tenso
     if q < dim:  # student wider than the teacher's embedding: pad with small noise
         red = torch.cat([red, 0.01 * torch.randn(len(red), dim - q)], 1)
     return red / red.std()
+
+
+def publish_teacher(folder: Path, out: Path, record: dict) -> None:
+    """Write a teacher made here into place: its record (``INFO_FILE``, with each file's sha256, checked
+    whenever the teacher is loaded or reused) goes into ``folder``, which then replaces ``out`` in one rename."""
+    record["files"] = file_checksums(folder)
+    (folder / INFO_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, out)
