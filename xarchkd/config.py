@@ -305,6 +305,7 @@ FIELD_RULES: dict = {
     "data.augment.min_ngram": (_at_least(1), "at least 1"),
     "data.augment.max_ngram": (_at_least(1), "at least 1"),
     "data.augment.retries": (_at_least(0), "at least 0"),
+    "data.augment.p_names": (_fraction, "a probability in [0, 1]"),
     "student.block": (_nonempty, "a block name (lstm, sru, srupp, cnn or a registered one)"),
     "student.embed_dim": (_at_least(1), "at least 1"),
     "student.hidden": (_at_least(2), "at least 2 (a bidirectional block splits it in two)"),
@@ -358,6 +359,9 @@ def config_problems(cfg: RunConfig) -> list[str]:
     aug = cfg.data.augment
     if aug.max_ngram < aug.min_ngram:
         out.append(f"data.augment.max_ngram={aug.max_ngram} is below data.augment.min_ngram={aug.min_ngram}")
+    if bool(aug.names) != (_finite(aug.p_names) and aug.p_names > 0):
+        out.append(f"data.augment.names={aug.names!r} and data.augment.p_names={aug.p_names!r} work together: a "
+                   "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither")
     lc = cfg.loss
     if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden)):
         out.append("loss.mse, loss.ce, loss.kl and loss.hidden are all 0: nothing would train the student")

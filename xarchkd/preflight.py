@@ -36,6 +36,12 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
         check_data_folder(cfg.data.name, SPLITS)
     else:
         check_corpus(cfg.data.name)
+    aug = cfg.data.augment
+    if task == "ner" and cfg.data.transfer == "augment" and cfg.data.transfer_factor > 0 and aug.names:
+        from .resources import RESOURCES
+        if aug.names not in RESOURCES:      # a resource is fetched when the run starts
+            from .names import read_names
+            read_names(os.path.expanduser(aug.names))
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)

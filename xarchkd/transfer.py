@@ -50,6 +50,8 @@ class AugmentConfig:
     retries: int = 5             # redraw (up to this often) a result identical to its source sentence
     mlm: str = ""                # masked-LM folder/resource: replacements are its top-5 guesses (Tang et al.)
                                  # instead of same-tag training words; one forward per replaced word
+    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, xarchkd/names.py)
+    p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
 
 
 # The distilling NER recipes' transfer set: entity-span swaps only. With the mpnet-base teacher it lifted
@@ -124,21 +126,22 @@ def mlm_replacer(model_dir: str, top_k: int = 5, device: str = "cpu") -> Replace
     return replace
 
 
-def augment_one(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
-                mask_token: str = "[MASK]") -> list[str]:
-    """One augmented copy of sentence ``ws`` (tags ``ts``): span swaps, then per-word mask/replace, then n-gram."""
-    return augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token)[0]
-
-
 def augment_pair(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
-                 mask_token: str = "[MASK]") -> tuple[list[str], list[str]]:
-    """``augment_one`` plus the tags the new words imply: a swapped span carries its type, a replaced or
-    masked word keeps its tag, an n-gram window keeps its slice (an approximation: an I- tag can open the
-    window). The student never sees these tags; they measure how well the teacher labels transfer data."""
+                 mask_token: str = "[MASK]", names: dict | None = None) -> tuple[list[str], list[str]]:
+    """One augmented copy of sentence ``ws`` (tags ``ts``) -- span swaps, then per-word mask/replace, then
+    n-gram -- and the tags the new words imply: a swapped span carries its type, a replaced or masked word
+    keeps its tag, an n-gram window keeps its slice (an approximation: an I- tag can open the window). The
+    student never sees these tags; they measure how well the teacher labels transfer data.
+
+    A swapped span of a type that ``names`` (the gazetteer, ``{type: [word tuple]}``) has is drawn from it
+    with probability ``aug_cfg.p_names``, else from the training ``spans``."""
     ws, ts = list(ws), list(ts)
+    names = names or {}
     for s, e, typ in reversed(entity_spans(ts)):          # right to left: earlier indices stay valid
-        if rng.random() < aug_cfg.p_swap and spans.get(typ):
-            new = rng.choice(spans[typ])
+        if rng.random() < aug_cfg.p_swap and (spans.get(typ) or names.get(typ)):
+            # no extra draw without a gazetteer of this type, so such transfer sets stay as they were
+            from_names = names.get(typ) and (not spans.get(typ) or rng.random() < aug_cfg.p_names)
+            new = rng.choice(names[typ] if from_names else spans[typ])
             ws[s:e] = new
             ts[s:e] = ["B-" + typ] + ["I-" + typ] * (len(new) - 1)
     for i, t in enumerate(ts):
@@ -173,11 +176,16 @@ def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: Aug
         from .resources import resolve
         replacer = mlm_replacer(str(resolve(aug_cfg.mlm)))
     replacer = replacer or same_tag_replacer(words_list, tags_list)
+    names = {}
+    if aug_cfg.names and aug_cfg.p_names > 0 and aug_cfg.p_swap > 0:
+        from .names import read_names
+        from .resources import resolve
+        names = read_names(resolve(aug_cfg.names))
     out = []
     for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
         ws, ts = rng.choice(pairs)
         for _ in range(1 + max(0, aug_cfg.retries)):
-            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token)
+            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token, names)
             if new != list(ws):
                 break
         out.append((new, new_tags) if with_tags else new)
