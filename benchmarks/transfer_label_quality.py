@@ -37,6 +37,8 @@ def main():
     for f in ("p_mask", "p_replace", "p_swap", "p_ngram"):
         ap.add_argument(f"--{f.replace('_', '-')}", type=float, default=getattr(AugmentConfig(), f))
     ap.add_argument("--mlm", default="", help="data.augment.mlm of the run (masked-LM replacements)")
+    ap.add_argument("--names", default="", help="data.augment.names of the run (a gazetteer for the swaps)")
+    ap.add_argument("--p-names", type=float, default=0.0, help="data.augment.p_names of the run")
     a = ap.parse_args()
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.teacher)
@@ -49,7 +51,8 @@ def main():
     rows = encode_sentences(words, tags, tok, labels, 128)
     out["labelled train (gold tags)"] = ner_scores(tags, teacher_tags(ner_cache(a.teacher, rows, root, progress=False),
                                                                       rows, labels))
-    aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram, mlm=a.mlm)
+    aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram, mlm=a.mlm,
+                        names=a.names, p_names=a.p_names)
     pairs = augment_sentences(words, tags, int(round(a.factor * len(words))), a.seed, aug, mask_token=tok.mask_token,
                               with_tags=True)
     aug_words, implied = [w for w, _ in pairs], [t for _, t in pairs]

@@ -34,7 +34,8 @@ class StudentConfig:
     pad_id: int = 0
     unk_id: int = 100
     block_args: dict = field(default_factory=dict)     # block-specific extras (kernel_size, num_heads, ...)
-    decode: str = "argmax"      # ner only: "argmax" per word, or "bio" (Viterbi over valid IOB2 sequences)
+    decode: str = "argmax"      # ner only: "argmax" per word, "bio" (Viterbi over valid IOB2 sequences), or
+                                # "crf" (the same Viterbi plus learned tag-transition scores: a CRF, loss.crf)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy of the fields."""

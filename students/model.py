@@ -9,7 +9,7 @@
 - ``unk_dropout`` (training only) reads a random share of the sub-words as [UNK] (word dropout), so the
   tagger learns to lean on context for the words it has no trained row for.
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
-- Head: ``ner`` -- a linear tagger; ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
+- Head: ``ner`` -- a linear tagger (with ``decode="crf"`` also a CRF's tag-transition scores); ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
   tied to the input embedding (logits over embedding rows, plus a bias).
 - ``save_pretrained(dir)`` writes ``config.json`` + ``model.safetensors`` atomically;
   ``from_pretrained(dir, block=..., task=...)`` refuses a checkpoint of another architecture.
@@ -29,7 +29,19 @@ from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
-DECODES = ("argmax", "bio")     # how xarchkd.decode turns a ner student's word logits into tags
+DECODES = ("argmax", "bio", "crf")     # how xarchkd.decode turns a ner student's word logits into tags
+
+
+class TagTransitions(nn.Module):
+    """A linear-chain CRF's scores over ``num_labels`` tags: opening a row with tag j (``start[j]``), tag j after
+    tag i (``trans[i, j]``) and closing with tag j (``end[j]``); all start at 0. The student's word logits are the
+    CRF's emissions; ``xarchkd.loss`` trains these scores (``loss.crf``) and ``xarchkd.decode`` decodes with them."""
+
+    def __init__(self, num_labels: int):
+        super().__init__()
+        self.start = nn.Parameter(torch.zeros(num_labels))
+        self.trans = nn.Parameter(torch.zeros(num_labels, num_labels))
+        self.end = nn.Parameter(torch.zeros(num_labels))
 
 
 @dataclass
@@ -37,6 +49,7 @@ class StudentOutput:
     """What ``StudentModel.forward`` returns."""
     logits: torch.Tensor     # [B,P,C] at the requested positions ([B,T,C] without positions)
     hidden: torch.Tensor     # encoder states at the same positions, [B,P,out_dim]
+    crf: TagTransitions | None = None    # the tag-transition scores of a decode="crf" student
 
 
 def default_token_map(cfg: StudentConfig) -> torch.Tensor:
@@ -84,6 +97,7 @@ class StudentModel(nn.Module):
         self.encoder = build_block(cfg.embed_dim, cfg)
         if cfg.task == "ner":
             self.head = nn.Linear(self.encoder.out_dim, cfg.num_labels)
+            self.crf = TagTransitions(cfg.num_labels) if cfg.decode == "crf" else None
         else:
             self.head = nn.Sequential(nn.Linear(self.encoder.out_dim, cfg.embed_dim), nn.GELU(),
                                       nn.LayerNorm(cfg.embed_dim))
@@ -114,7 +128,7 @@ class StudentModel(nn.Module):
             logits = self.head(h)
         else:
             logits = self.head(h) @ self.embed.weight.t() + self.mlm_bias
-        return StudentOutput(logits, h)
+        return StudentOutput(logits, h, getattr(self, "crf", None))
 
     def num_parameters(self) -> int:
         """Number of trainable-parameter elements (the tied MLM output layer counted once)."""

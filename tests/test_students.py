@@ -286,8 +286,8 @@ def test_unk_dropout_reads_words_as_unk_in_training_only():
 
 
 def test_unknown_decode_is_refused_when_the_student_is_built():
-    with pytest.raises(StudentError, match="unknown decode 'crf'"):
-        tiny("cnn", decode="crf")
+    with pytest.raises(StudentError, match="unknown decode 'beam'"):
+        tiny("cnn", decode="beam")
 
 
 def test_unk_dropout_is_refused_for_an_mlm_student():

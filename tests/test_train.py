@@ -93,9 +93,11 @@ KILL_AFTER_EPOCH = textwrap.dedent("""
 """)
 
 
-def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small, ema):
+    """... and, with ``train.ema``, to the same moving average (the student that is scored and saved)."""
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3,
-                       "student.dropout": 0.3})
+                       "student.dropout": 0.3, "train.ema": ema})
     xarchkd.run("bert-lstm-ner", progress=False, **o)
     o["out"] = str(tmp_path / "killed")
     script = tmp_path / "kill.py"
@@ -114,6 +116,13 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
     hist = json.loads((tmp_path / "killed" / "results.json").read_text())["history"]
     assert [h["epoch"] for h in hist] == [1, 2, 3]
+    if ema:     # the saved students are the averages, the same in both runs, and not the last weights
+        best = json.loads((tmp_path / "straight" / "results.json").read_text())["student"]["best_epoch"]
+        sa, sb = (load_file(str(tmp_path / r / "student" / "model.safetensors")) for r in ("straight", "killed"))
+        for k in sa:
+            torch.testing.assert_close(sa[k], sb[k], atol=1e-5, rtol=1e-4)
+        if best == 3:
+            assert any(not torch.allclose(sa[k], a[k]) for k in a if k.startswith("encoder."))
 
 
 SHARED_LSTM_RUN = textwrap.dedent("""
@@ -334,3 +343,20 @@ def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher,
     steps = [json.loads(l) for l in (tmp_path / "hid" / "metrics.jsonl").read_text().splitlines() if '"eval"' not in l]
     assert steps and all({"mse", "kl", "ce", "hidden", "total"} <= set(s) for s in steps)
     assert all(s["hidden"] > 0 and s["kl"] >= 0 for s in steps)
+
+
+def test_a_crf_student_trains_its_transitions_and_decodes_with_them(tmp_path, tiny_teacher, conll_small):
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "crf", block="lstm",
+                       **{"student.decode": "crf", "loss.crf": 1.0})
+    res = xarchkd.run("bert-lstm-ner", progress=False, **o)
+    from students import StudentModel
+    m = StudentModel.from_pretrained(tmp_path / "crf" / "student")
+    assert m.cfg.decode == "crf" and m.crf.trans.abs().sum() > 0          # trained, saved and loaded back
+    lines = [json.loads(l) for l in (tmp_path / "crf" / "metrics.jsonl").read_text().splitlines()]
+    assert any("crf" in l for l in lines if "eval" not in l)             # the CRF term was logged
+    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "crf" / "student"), "--split",
+                        "test", "--data", str(conll_small)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-1000:]
+    assert abs(json.loads(p.stdout)["f1"] - res["student"]["f1"]) < 1e-9     # eval decodes as the run did
+    with pytest.raises(ConfigError, match="work together"):
+        xarchkd.run("bert-lstm-ner", progress=False, **{**o, "loss.crf": 0.0})

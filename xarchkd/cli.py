@@ -106,8 +106,8 @@ def _model_commands(sub) -> None:
                    "data the model was trained on, as its folder records; else conll2003)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score")
     _scheme_option(p, None, " (default: the model's recorded scheme, else IOB2)")
-    p.add_argument("--decode", choices=("argmax", "bio"), default=None,
-                   help="a student's tag decoding (default: the one it was saved with)")
+    p.add_argument("--decode", choices=("argmax", "bio", "crf"), default=None,
+                   help="a student's tag decoding (default: the one it was saved with; crf: a CRF student's only)")
 
     p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
     p.add_argument("model", help="student or teacher folder")
@@ -269,7 +269,7 @@ def _load_any(folder, teacher=None):
 
 def _eval(args):
     from .conll import load_splits
-    from .errors import DataError
+    from .errors import ConfigError, DataError
     from .metrics import evaluate_tags
     from .ner import trained_on
     from .predict import predict_student
@@ -278,6 +278,9 @@ def _eval(args):
     kind, m, tok = _load_any(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
+        if args.decode == "crf" and m.crf is None:
+            raise ConfigError(f"--decode crf: student {args.model} has no CRF scores (it was trained with "
+                              f"decode={m.cfg.decode!r}); use --decode argmax or bio")
         m.cfg.decode = args.decode
     own = trained_on(resolve(args.model))
     data = args.data or (own["path"] if os.path.isdir(own.get("path", "")) else own.get("name", "conll2003"))

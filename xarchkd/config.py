@@ -69,6 +69,7 @@ class TrainConfig:
     patience: int = 0              # stop after N epochs without a better valid score (0 = never)
     log_every: int = 50            # steps between log lines
     min_steps: int = 3000          # NER: small sets train for more epochs, to at least this many optimizer steps
+    ema: float = 0.0               # > 0: score and save the moving average of the weights (decay per step), 0: off
 
     def for_rows(self, rows: int) -> "TrainConfig":
         """This config with ``epochs`` raised to ``ceil(min_steps / steps_per_epoch)`` where that is
@@ -318,6 +319,7 @@ FIELD_RULES: dict = {
     "loss.kl": (_non_negative, "a weight >= 0"),
     "loss.hidden": (_non_negative, "a weight >= 0"),
     "loss.temperature": (_positive, "a number > 0"),
+    "loss.crf": (_non_negative, "a weight >= 0"),
     "train.epochs": (_at_least(1), "at least 1"),
     "train.batch_size": (_at_least(1), "at least 1"),
     "train.lr": (_positive, "a number > 0 (the student's peak learning rate)"),
@@ -330,6 +332,7 @@ FIELD_RULES: dict = {
     "train.patience": (_at_least(0), "at least 0 (0: never stop early)"),
     "train.log_every": (_at_least(1), "at least 1"),
     "train.min_steps": (_at_least(0), "at least 0 (0: train.epochs as given)"),
+    "train.ema": (_below_one, "0 (off) or a decay in (0, 1), e.g. 0.999"),
 }
 
 
@@ -363,8 +366,11 @@ def config_problems(cfg: RunConfig) -> list[str]:
         out.append(f"data.augment.names={aug.names!r} and data.augment.p_names={aug.p_names!r} work together: a "
                    "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither")
     lc = cfg.loss
-    if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden)):
-        out.append("loss.mse, loss.ce, loss.kl and loss.hidden are all 0: nothing would train the student")
+    if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden, lc.crf)):
+        out.append("loss.mse, loss.ce, loss.kl, loss.hidden and loss.crf are all 0: nothing would train the student")
+    if cfg.task == "ner" and (cfg.student.decode == "crf") != (_finite(lc.crf) and lc.crf > 0):
+        out.append(f"student.decode={cfg.student.decode!r} and loss.crf={lc.crf!r} work together: a CRF student "
+                   "(decode=crf) is trained by the CRF term (loss.crf > 0), and that term needs a CRF student")
     return out + unused_problems(cfg)
 
 
@@ -382,6 +388,7 @@ UNUSED = {
         ("data.scheme", "IOB2", "the masked-LM corpus is plain text, it has no tags"),
         ("data.augment", dataclasses.asdict(AugmentConfig()), "augmentation makes NER transfer sets"),
         ("loss.hidden", 0.0, "hidden-state matching is built for NER students (their cache stores hidden states)"),
+        ("loss.crf", 0.0, "a CRF scores tag sequences, a NER student's"),
         ("train.min_steps", 0, "the masked-LM runner trains for train.epochs as given"),
         ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
     ],

@@ -13,4 +13,5 @@ class LossConfig:
     kl: float = 0.0
     temperature: float = 2.0
     hidden: float = 0.0
+    crf: float = 0.0           # NER: CRF negative log-likelihood of the gold tags (needs student.decode="crf")
     name: str = "distill"      # a key of LOSSES

@@ -13,7 +13,7 @@ from .ner_data import Rows
 
 @torch.inference_mode()
 def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> list[list[str]]:
-    """Tags per row (word level) from a student, in row order, decoded as its config says (argmax or BIO)."""
+    """Tags per row (word level) from a student, in row order, decoded as its config says (argmax, BIO or CRF)."""
     model.eval()
     dev = next(model.parameters()).device
     out: list = [None] * len(rows)
@@ -23,7 +23,7 @@ def predict_student(model: StudentModel, rows: Rows, batch_size: int = 128) -> l
         shapes = pad_words([rows.shapes[i] for i in idx], 0)
         logits = model(ids.to(dev), mask.to(dev), positions=pos.to(dev), shapes=shapes.to(dev)).logits
         tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], model.cfg.labels, model.cfg.decode,
-                           starts=[starts_sentence(rows.sent_id, i) for i in idx])
+                           starts=[starts_sentence(rows.sent_id, i) for i in idx], crf=model.crf)
         for i, t in zip(idx, tags):
             out[i] = t
     return out

@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -58,32 +59,18 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     ``evaluate(model)`` returns a dict with a ``score`` (higher is better). The best student is
     saved to ``out_dir/student``; the resumable state to ``out_dir/checkpoints/last``.
     ``on_checkpoint(path)`` is called after each saved checkpoint (e.g. to upload it).
+    With ``cfg.ema`` > 0 the student that is scored and saved is the exponential moving average of the
+    trained weights (decay ``cfg.ema`` per optimizer step), kept beside them and in the checkpoint.
     """
     out = Path(out_dir)
-    ckpt, student_dir = out / "checkpoints" / "last", out / "student"
+    ckpt = out / "checkpoints" / "last"
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     acc = make_accelerator(cfg.mixed_precision, cpu=cfg.cpu, gradient_accumulation_steps=cfg.grad_accum)
-    loss_fn = get_loss(loss_cfg)
-    projection = None
-    if loss_cfg.hidden and teacher_hidden_size:
-        projection = torch.nn.Linear(model.encoder.out_dim, teacher_hidden_size)
-    params = list(model.parameters()) + (list(projection.parameters()) if projection else [])
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(examples.lengths) / cfg.batch_size / cfg.grad_accum)
-    total = max(1, steps_per_epoch * cfg.epochs)
-    warm = int(cfg.warmup * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    if projection is not None:
-        model, projection, opt, sched = acc.prepare(model, projection, opt, sched)
-    else:
-        model, opt, sched = acc.prepare(model, opt, sched)
-    acc.register_save_state_pre_hook(_own_storage)      # every weight saved, even views of one buffer
-    acc.register_load_state_pre_hook(_load_weights)     # ... and loaded back into them
-
-    schedule = {"epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "batch_size": cfg.batch_size,
-                "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup}
+    run = _Run(acc, cfg, loss_cfg, get_loss(loss_cfg), *_prepare(acc, model, len(examples.lengths), loss_cfg, cfg,
+                                                                 teacher_hidden_size))
+    schedule = {"epochs": cfg.epochs, "steps_per_epoch": run.steps_per_epoch, "batch_size": cfg.batch_size,
+                "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup, **({"ema": cfg.ema} if cfg.ema else {})}
     state = _start_state(acc, ckpt, schedule, progress) if resume else \
         {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0,
          "schedule": schedule}
@@ -92,48 +79,11 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     t_start = time.time() - state.get("train_seconds", 0.0)
 
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
-        model.train()
-        batches = length_batches(examples.lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)
-        # Plain lists: with several processes Accelerate shards this batch sampler and tests each batch's
-        # truth value, which a numpy index array does not have.
-        # Pinned host memory lets the prepared loader copy each batch to the GPU with non_blocking=True.
-        loader = acc.prepare_data_loader(DataLoader(examples, batch_sampler=[b.tolist() for b in batches],
-                                                    collate_fn=examples.collate,
-                                                    pin_memory=acc.device.type == "cuda"))
-        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and acc.is_main_process),
-                   mininterval=2)
-        sums: dict[str, torch.Tensor] = {}      # on the device: summing them waits for nothing
-        n_batches = 0
-        for batch in bar:
-            with acc.accumulate(model):
-                o = model(batch["input_ids"], batch["attention_mask"], positions=batch["positions"],
-                          shapes=batch.get("shapes"))
-                loss, parts = loss_fn(o.logits, batch["pos_mask"], loss_cfg,
-                                      teacher_logits=batch.get("teacher_logits"),
-                                      teacher_indices=batch.get("teacher_indices"), gold=batch.get("gold"),
-                                      student_hidden=o.hidden, teacher_hidden=batch.get("teacher_hidden"),
-                                      projection=projection)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.grad_clip:
-                    acc.clip_grad_norm_(params, cfg.grad_clip)
-                opt.step()
-                sched.step()
-                opt.zero_grad()
-            n_batches += 1
-            for k, v in parts.items():
-                sums[k] = sums[k] + v if k in sums else v
-            if acc.sync_gradients:
-                state["step"] += 1
-                if state["step"] % cfg.log_every == 0 and acc.is_main_process:
-                    rec = {"step": state["step"], "epoch": epoch, "lr": sched.get_last_lr()[0], **_read(parts)}
-                    log.write(json.dumps(rec) + "\n")
-                    _tb_log(tb, {f"train/{k}": v for k, v in rec.items() if k not in ("step", "epoch")},
-                            state["step"])
-                    bar.set_postfix(loss=f"{rec['total']:.3f}", refresh=False)
-        model.eval()
+        means = _train_epoch(run, examples, epoch, state, log, tb, progress)
+        scored = run.ema.module if run.ema is not None else acc.unwrap_model(run.model)
+        scored.eval()
         # The main process scores; the other ranks take its scores, so all decide best/patience alike.
-        scores = _from_main(acc, evaluate(acc.unwrap_model(model)) if acc.is_main_process else None)
-        means = _read({k: v / max(1, n_batches) for k, v in sums.items()})     # the epoch's one sync
+        scores = _from_main(acc, evaluate(scored) if acc.is_main_process else None)
         ep = {"epoch": epoch, "step": state["step"], "seconds": round(time.time() - t_start, 1),
               **{f"train_{k}": round(v, 5) for k, v in means.items()},
               **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
@@ -147,7 +97,7 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         if scores["score"] > state["best_score"]:
             state.update(best_score=scores["score"], best_epoch=epoch, bad_epochs=0)
             if acc.is_main_process:
-                acc.unwrap_model(model).save_pretrained(student_dir)
+                scored.save_pretrained(out / "student")
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
@@ -158,14 +108,103 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
         if cfg.patience and state["bad_epochs"] >= cfg.patience:
             _say(acc, progress, f"[xarchkd] no better valid score for {cfg.patience} epochs: stopping")
             break
-    if log is not None:
-        log.close()
-    if tb is not None:
-        tb.close()
+    for f in (log, tb):
+        if f is not None:
+            f.close()
     acc.wait_for_everyone()
     return {"history": state["history"], "best": {"epoch": state["best_epoch"], "score": state["best_score"]},
             "train_seconds": round(state.get("train_seconds", time.time() - t_start), 1),
-            "student_dir": str(student_dir), "main_process": acc.is_main_process}
+            "student_dir": str(out / "student"), "main_process": acc.is_main_process}
+
+
+@dataclass
+class _Run:
+    """What one training run's steps share: the accelerator, configs, loss, and the prepared objects."""
+    acc: object
+    cfg: TrainConfig
+    loss_cfg: LossConfig
+    loss_fn: Callable
+    model: torch.nn.Module
+    projection: torch.nn.Module | None
+    params: list
+    opt: torch.optim.Optimizer
+    sched: object
+    steps_per_epoch: int
+    ema: torch.nn.Module | None
+
+
+def _prepare(acc, model, rows: int, loss_cfg: LossConfig, cfg: TrainConfig, teacher_hidden_size: int) -> tuple:
+    """AdamW with linear warm-up and decay over the run's optimizer steps, the hidden-state projection (if the
+    loss matches hidden states), all prepared by ``acc``; the weights' moving average (``cfg.ema``), registered
+    for checkpointing. Returns ``(model, projection, params, opt, sched, steps_per_epoch, ema)``."""
+    projection = None
+    if loss_cfg.hidden and teacher_hidden_size:
+        projection = torch.nn.Linear(model.encoder.out_dim, teacher_hidden_size)
+    params = list(model.parameters()) + (list(projection.parameters()) if projection else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(rows / cfg.batch_size / cfg.grad_accum)
+    total = max(1, steps_per_epoch * cfg.epochs)
+    warm = int(cfg.warmup * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    if projection is not None:
+        model, projection, opt, sched = acc.prepare(model, projection, opt, sched)
+    else:
+        model, opt, sched = acc.prepare(model, opt, sched)
+    acc.register_save_state_pre_hook(_own_storage)      # every weight saved, even views of one buffer
+    acc.register_load_state_pre_hook(_load_weights)     # ... and loaded back into them
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        ema = AveragedModel(acc.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+        acc.register_for_checkpointing(ema)
+    return model, projection, params, opt, sched, steps_per_epoch, ema
+
+
+def _train_epoch(run: _Run, examples: Examples, epoch: int, state: dict, log, tb, progress: bool) -> dict:
+    """One pass over length-grouped, shuffled batches (seeded by ``seed`` and the epoch, so a resumed run sees
+    the same batches); returns the epoch's mean loss parts (read from the device once)."""
+    acc, cfg, model = run.acc, run.cfg, run.model
+    model.train()
+    batches = length_batches(examples.lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)
+    # Plain lists: with several processes Accelerate shards this batch sampler and tests each batch's
+    # truth value, which a numpy index array does not have.
+    # Pinned host memory lets the prepared loader copy each batch to the GPU with non_blocking=True.
+    loader = acc.prepare_data_loader(DataLoader(examples, batch_sampler=[b.tolist() for b in batches],
+                                                collate_fn=examples.collate, pin_memory=acc.device.type == "cuda"))
+    bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and acc.is_main_process),
+               mininterval=2)
+    sums: dict[str, torch.Tensor] = {}      # on the device: summing them waits for nothing
+    n_batches = 0
+    for batch in bar:
+        with acc.accumulate(model):
+            o = model(batch["input_ids"], batch["attention_mask"], positions=batch["positions"],
+                      shapes=batch.get("shapes"))
+            loss, parts = run.loss_fn(o.logits, batch["pos_mask"], run.loss_cfg,
+                                      teacher_logits=batch.get("teacher_logits"),
+                                      teacher_indices=batch.get("teacher_indices"), gold=batch.get("gold"),
+                                      student_hidden=o.hidden, teacher_hidden=batch.get("teacher_hidden"),
+                                      projection=run.projection, **({"crf": o.crf} if o.crf is not None else {}))
+            acc.backward(loss)
+            if acc.sync_gradients and cfg.grad_clip:
+                acc.clip_grad_norm_(run.params, cfg.grad_clip)
+            run.opt.step()
+            run.sched.step()
+            run.opt.zero_grad()
+        n_batches += 1
+        for k, v in parts.items():
+            sums[k] = sums[k] + v if k in sums else v
+        if acc.sync_gradients:
+            state["step"] += 1
+            if run.ema is not None:
+                run.ema.update_parameters(acc.unwrap_model(model))
+            if state["step"] % cfg.log_every == 0 and acc.is_main_process:
+                rec = {"step": state["step"], "epoch": epoch, "lr": run.sched.get_last_lr()[0], **_read(parts)}
+                log.write(json.dumps(rec) + "\n")
+                _tb_log(tb, {f"train/{k}": v for k, v in rec.items() if k not in ("step", "epoch")}, state["step"])
+                bar.set_postfix(loss=f"{rec['total']:.3f}", refresh=False)
+    model.eval()
+    return _read({k: v / max(1, n_batches) for k, v in sums.items()})     # the epoch's one sync
 
 
 def _start_state(acc, ckpt: Path, schedule: dict, progress: bool) -> dict:
