@@ -20,7 +20,7 @@ from xarchkd.conll import load_splits
 from xarchkd.metrics import ner_scores
 from xarchkd.ner_data import encode_sentences, join_sentences
 from xarchkd.resources import home
-from xarchkd.transfer import AugmentConfig, augment_sentences
+from xarchkd.transfer import AugmentConfig, augment_copies, augment_sentences
 
 
 def teacher_tags(cache, rows, labels):
@@ -53,11 +53,14 @@ def main():
                                                                       rows, labels))
     aug = AugmentConfig(p_mask=a.p_mask, p_replace=a.p_replace, p_swap=a.p_swap, p_ngram=a.p_ngram, mlm=a.mlm,
                         names=a.names, p_names=a.p_names)
-    pairs = augment_sentences(words, tags, int(round(a.factor * len(words))), a.seed, aug, mask_token=tok.mask_token,
-                              with_tags=True)
-    aug_words, implied = [w for w, _ in pairs], [t for _, t in pairs]
-    rows = encode_sentences(aug_words, None, tok, labels, 128)
-    pred = teacher_tags(ner_cache(a.teacher, rows, root, progress=False), rows, labels)
+    aug_words, implied, pred = [], [], []
+    for k, n in enumerate(augment_copies(a.factor, len(words))):      # the run's copies, seeded and cached as it does
+        pairs = augment_sentences(words, tags, n, a.seed if k == 0 else f"{a.seed}/{k}", aug, mask_token=tok.mask_token,
+                                  with_tags=True)
+        rows = encode_sentences([w for w, _ in pairs], None, tok, labels, 128)
+        aug_words += [w for w, _ in pairs]
+        implied += [t for _, t in pairs]
+        pred += teacher_tags(ner_cache(a.teacher, rows, root, progress=False), rows, labels)
     out[f"augment x{a.factor:g} {aug} (implied tags)"] = ner_scores(implied, pred)
     masked = [i for i, w in enumerate(aug_words) if tok.mask_token in w]
     if masked:

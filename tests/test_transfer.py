@@ -11,7 +11,7 @@ from xarchkd.errors import ConfigError
 from xarchkd.ner_data import NO_LABEL, encode_sentences
 from xarchkd.text import rst_to_text, split_sentences, words
 from xarchkd.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
-                              same_tag_table, text_sentences, transfer_rows, transfer_words)
+                              same_tag_table, text_sentences, transfer_parts, transfer_words)
 
 from conftest import LABELS
 
@@ -99,11 +99,11 @@ def test_masking_and_ngram_windows():
         assert any(src[k:k + len(s)] == s for src in TOY_WORDS for k in range(len(src)))
 
 
-def test_transfer_rows_are_aligned_and_have_no_gold(tokenizer, train):
+def test_transfer_parts_are_aligned_and_have_no_gold(tokenizer, train):
     ws, ts = train
     cfg = RunConfig()
     cfg.data.transfer, cfg.data.transfer_factor, cfg.data.max_length = "augment", 0.5, 64
-    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    (rows,) = transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)
     aug = transfer_words("augment", 0.5, ws, ts, seed=cfg.train.seed, mask_token=tokenizer.mask_token)
     assert len(aug) == round(0.5 * len(ws)) and rows.sent_id.max() == len(aug) - 1
     assert all((l == NO_LABEL).all() for l in rows.labels)
@@ -200,11 +200,11 @@ def test_text_source(tmp_path, tokenizer, train):
         text_sentences(f, 1000, seed=0)
     cfg = RunConfig()
     cfg.data.transfer, cfg.data.transfer_factor = f"text:{f}", 20 / len(ws)
-    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    (rows,) = transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)
     assert len(rows) == 20 and all((l == NO_LABEL).all() for l in rows.labels)
     cfg.data.transfer = str(f)                                        # a bare path works too
     assert all(np.array_equal(a, b) for a, b in
-               zip(transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False).input_ids, rows.input_ids))
+               zip(transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)[0].input_ids, rows.input_ids))
 
 
 def test_conll_source_reads_words_only(tokenizer, train, conll_small, capsys):
@@ -213,7 +213,7 @@ def test_conll_source_reads_words_only(tokenizer, train, conll_small, capsys):
     ws, ts = train
     labelled, path = ws[:100], conll_small / "train.txt"           # 100 labelled, the file has 300
     cfg = apply_overrides(RunConfig(), [f"data.transfer=conll:{path}", "data.transfer_factor=1.5"])
-    rows = transfer_rows(cfg, tokenizer, LABELS, labelled, ts[:100], progress=False)
+    (rows,) = transfer_parts(cfg, tokenizer, LABELS, labelled, ts[:100], progress=False)
     got = transfer_words(cfg.data.transfer, 1.5, labelled, ts[:100], seed=cfg.train.seed)
     assert len(got) == 150 and rows.sent_id.max() == 149 and rows.n_words == sum(map(len, got))
     assert all((l == NO_LABEL).all() for l in rows.labels)
@@ -289,8 +289,18 @@ def test_run_config_sets_the_augmentation(tokenizer, train):
     cfg = apply_overrides(RunConfig(), ["data.transfer=augment", "data.transfer_factor=0.5", "data.augment.p_mask=0",
                                         "data.augment.p_replace=0", "data.augment.p_ngram=0",
                                         "data.augment.p_swap=1"])
-    rows = transfer_rows(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    (rows,) = transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)
     assert not any(tokenizer.mask_token_id in ids for ids in rows.input_ids)
-    default = transfer_rows(apply_overrides(cfg, ["data.augment.p_mask=0.1"]), tokenizer, LABELS, ws, ts,
-                            progress=False)
+    (default,) = transfer_parts(apply_overrides(cfg, ["data.augment.p_mask=0.1"]), tokenizer, LABELS, ws, ts,
+                                progress=False)
     assert any(tokenizer.mask_token_id in ids for ids in default.input_ids)
+
+
+def test_augmented_copies_are_seeded_apart_so_a_larger_factor_keeps_the_smaller_ones(tokenizer, train):
+    ws, ts = train
+    cfg = apply_overrides(RunConfig(), ["data.transfer=augment", "data.transfer_factor=1"])
+    one = transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    more = transfer_parts(apply_overrides(cfg, ["data.transfer_factor=2.5"]), tokenizer, LABELS, ws, ts, progress=False)
+    assert [p.sent_id.max() + 1 for p in more] == [len(ws), len(ws), round(0.5 * len(ws))]
+    assert all(np.array_equal(a, b) for a, b in zip(one[0].input_ids, more[0].input_ids))    # copy 0 is kept
+    assert any(not np.array_equal(a, b) for a, b in zip(more[0].input_ids, more[1].input_ids))  # copy 1 is new

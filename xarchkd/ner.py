@@ -183,9 +183,8 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
                                     progress=progress, **engine) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
-        from .transfer import transfer_rows
-        extra = transfer_rows(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress)
-        if kd:
+        from .transfer import transfer_parts
+        for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
             parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
                                            **engine)))
     # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.

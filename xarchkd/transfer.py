@@ -13,7 +13,8 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
 Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
 and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
-whole file. The rows carry label -1 (no gold), so the objective's CE term
+whole file. Augmentation makes them as copies of the labelled set, each seeded and cached apart, so
+factor 3 adds a third copy to factor 2's two (and reuses their teacher caches). The rows carry label -1 (no gold), so the objective's CE term
 skips them and only the teacher terms train on them; their sub-words and word positions come from
 the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines up with them.
 """
@@ -244,35 +245,58 @@ SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
                    replacer: Replacer | None = None, progress: bool = True,
                    aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[str]]:
-    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences
-    (``scheme``: the tag scheme a ``conll:`` file is read with)."""
+    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences (``scheme``: the tag
+    scheme a ``conll:`` file is read with): the parts of ``transfer_word_parts``, one after the other."""
+    return [s for part in transfer_word_parts(spec, factor, words_list, tags_list, seed, mask_token, replacer, progress,
+                                              aug_cfg, scheme) for s in part]
+
+
+def augment_copies(factor: float, n_labelled: int) -> list[int]:
+    """Sentences in each augmented copy: ``factor`` 2.5 over 100 labelled sentences -> ``[100, 100, 50]``."""
+    whole, rest = int(factor), round((factor - int(factor)) * n_labelled)
+    return [n_labelled] * whole + ([rest] if rest else [])
+
+
+def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
+                        replacer: Replacer | None = None, progress: bool = True,
+                        aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[list[str]]]:
+    """The transfer sentences in parts, each cached apart: ``augment`` makes one part per copy of the labelled
+    set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor keeps the
+    copies -- and the teacher caches -- of a smaller one; a text or CoNLL file gives one part,
+    ``round(factor x labelled sentences)`` of its sentences."""
     n = int(round(factor * len(words_list)))
     if spec == "augment":
-        sents = augment_sentences(words_list, tags_list, n, seed, aug_cfg, mask_token=mask_token, replacer=replacer,
-                                  progress=progress)
+        parts = [augment_sentences(words_list, tags_list, size, seed if k == 0 else f"{seed}/{k}", aug_cfg,
+                                   mask_token=mask_token, replacer=replacer, progress=progress)
+                 for k, size in enumerate(augment_copies(factor, len(words_list)))]
     elif spec.startswith("conll:"):
-        sents = conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)
+        parts = [conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)]
     elif os.path.isfile(spec) and _looks_like_conll(spec):
         raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
         from .resources import resolve
-        sents = text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)
+        parts = [text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)]
     elif os.sep in spec or spec.endswith(".txt"):
         raise ConfigError(f"data.transfer={spec!r}: no such file")
     else:
         raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', 'pydoc-text'])}; "
                           f"use one of: {', '.join(SOURCES)}")
-    if not sents:
+    parts = [p for p in parts if p]
+    if not parts:
         raise ConfigError(f"data.transfer_factor={factor} x {len(words_list)} train sentences gives no "
                           "transfer sentences; raise it or set data.transfer_factor=0")
-    return sents
+    return parts
 
 
-def transfer_rows(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
-                  replacer: Replacer | None = None) -> Rows:
-    """Encode the transfer sentences of a run's config into gold-less rows (labels all -1).
+def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
+                   replacer: Replacer | None = None) -> list[Rows]:
+    """Encode the transfer sentences of a run's config into gold-less rows (labels all -1), one ``Rows`` per part
+    of ``transfer_word_parts`` (each gets its own teacher cache).
 
     ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``)."""
-    ws = transfer_words(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
-                        tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment, cfg.data.scheme)
-    return encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length, source=f"transfer:{cfg.data.transfer}")
+    parts = transfer_word_parts(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
+                                tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
+                                cfg.data.scheme)
+    return [encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length,
+                             source=f"transfer:{cfg.data.transfer}" + (f"#{k}" if len(parts) > 1 else ""))
+            for k, ws in enumerate(parts)]
