@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -29,7 +28,8 @@ from tqdm.auto import tqdm
 
 from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
                     teacher_step)
-from .batching import length_batches, pad_ids, pad_words
+from .atomic import write_dir
+from .batching import length_batches, pad_ids
 from .conll import label_list, load_splits
 from .fingerprint import hash_arrays, hash_json, hash_model_dir
 from .metrics import evaluate_tags
@@ -125,12 +125,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
             score = ep.get("valid_f1", -epoch)
             if score > best:
                 best = score
-                tmp = work / "best.tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                acc.unwrap_model(model).save_pretrained(tmp)
-                tok.save_pretrained(tmp)
-                shutil.rmtree(work / "best", ignore_errors=True)
-                os.replace(tmp, work / "best")
+                write_dir(work / "best", lambda d: (acc.unwrap_model(model).save_pretrained(d), tok.save_pretrained(d)))
                 record.update(best_epoch=epoch, valid_f1=ep.get("valid_f1"), test_f1=ep.get("test_f1"))
             acc.wait_for_everyone()
         if acc.is_main_process:

@@ -21,6 +21,7 @@ from students.chars import token_char_ids
 
 from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
                     teacher_step)
+from .atomic import write_json
 from .batching import Ragged, flat_positions, ids_and_positions, length_batches, pad_ids, pad_words, ragged_index
 from .cache import Cache, mlm_cache
 from .config import RunConfig, write_run_config
@@ -288,6 +289,5 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         "train_rows": len(train), "held_rows": len(held), "train_seconds": fit["train_seconds"],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
-    (out / "results.json.tmp").write_text(json.dumps(results, indent=2))
-    os.replace(out / "results.json.tmp", out / "results.json")
+    write_json(out / "results.json", results)
     return results

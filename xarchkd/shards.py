@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from .atomic import publish_dir, write_json, write_text
 from .errors import CacheError
 
 DONE_FILE, PLAN_FILE = "batches_done.npy", "build.json"
@@ -156,7 +157,7 @@ def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, 
             np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.dtype(dt), shape=tuple(shape))
         np.save(work / "offsets.npy", offsets)
         np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(len(batches),))
-        C._atomic_write(work / PLAN_FILE, json.dumps(plan))
+        write_text(work / PLAN_FILE, json.dumps(plan))
         return 0
 
     resumed_at = on_main(state, prepare)
@@ -228,10 +229,8 @@ def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, 
                     "build": {"seconds": round(seconds, 2), "rows_per_s": round(computed / max(seconds, 1e-9), 1),
                               "resumed_at_batch": resumed_at, "bytes": sum(v["bytes"] for v in files.values()),
                               **engine, "processes": n_proc, "shards": shards}}
-        C._atomic_write(work / "manifest.json", json.dumps(manifest, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        work.replace(final)
+        write_json(work / "manifest.json", manifest)
+        publish_dir(work, final)
         b = manifest["build"]
         C._say(progress, f"[xarchkd] cached {task} teacher outputs for {n_rows} rows ({manifest['n_items']} items) "
                          f"in {b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s, {n_proc} process"

@@ -13,16 +13,14 @@ CPU like a training run's); outputs come back to the CPU as float32 either way.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .accel import autocast, check_precision, engine_info, inference_device
+from .atomic import publish_dir, write_json
 from .batching import length_batches, pad_ids
 from .errors import ResourceError
 from .fingerprint import checksum_problem, file_checksums, hash_model_dir
@@ -244,7 +242,5 @@ def publish_teacher(folder: Path, out: Path, record: dict) -> None:
     """Write a teacher made here into place: its record (``INFO_FILE``, with each file's sha256, checked
     whenever the teacher is loaded or reused) goes into ``folder``, which then replaces ``out`` in one rename."""
     record["files"] = file_checksums(folder)
-    (folder / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(folder, out)
+    write_json(folder / INFO_FILE, record)
+    publish_dir(folder, out)
