@@ -27,7 +27,7 @@ def main():
     from xarchkd.conll import load_splits
     from xarchkd.predict import predict_student
     from xarchkd.ner_data import encode_sentences, join_sentences
-    from xarchkd.transfer import entity_spans
+    from xarchkd.spans import entity_spans
 
     model = StudentModel.from_pretrained(a.student)
     model.cfg.decode = a.decode or model.cfg.decode

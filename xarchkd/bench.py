@@ -57,9 +57,8 @@ import torch.nn as nn
 
 from students import NUM_SHAPES
 
-from .batching import length_batches, pad_ids, pad_words
+from .batching import pad_ids, pad_words
 from .bench_args import _length, add_arguments, add_parser  # noqa: F401  (the CLI's options, read without torch)
-from .decode import decode_tags, starts_sentence
 from .ner_data import encode_sentences, join_sentences
 
 CONLL_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
@@ -161,61 +160,28 @@ def _file_mb(paths) -> float:
     return round(sum(Path(p).stat().st_size for p in paths) / 1e6, 2)
 
 
-def load_teacher(path: str, labels: list[str] | None = None) -> Entry:
-    """A teacher folder (or resource name) as an ``Entry``; without a token-classification head on
-    disk, a random one with ``len(labels)`` outputs is attached (latency only, F1 n/a)."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+def teacher_entry(path: str, task: str = "ner", labels: list[str] | None = None) -> Entry:
+    """A teacher folder (or resource name) as an ``Entry``, loaded on the CPU by ``load.load_teacher``. NER: without
+    a token-classification head on disk, a random one with ``labels`` (default CoNLL's) is attached (latency only,
+    F1 n/a). MLM: vocabulary logits at the given positions only (the LM head runs there alone)."""
+    from .load import has_ner_head, load_teacher
     from .resources import resolve
-    from .teacher import INFO_FILE
-    folder = Path(resolve(path))
-    cfg = json.loads((folder / "config.json").read_text())
-    trained = any(a.endswith("ForTokenClassification") for a in cfg.get("architectures") or [])
     rss0 = _rss_mb()
-    if trained:
-        model = AutoModelForTokenClassification.from_pretrained(str(folder))
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    else:
-        names = list(labels or CONLL_LABELS)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = AutoModelForTokenClassification.from_pretrained(str(folder), num_labels=len(names))
-    model.eval()
-    tok = AutoTokenizer.from_pretrained(str(folder))
-    info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
-    name = "teacher " + (info.get("encoder") or folder.name) + ("" if trained else " (random head)")
-
-    def forward(ids, mask, pos, shapes=None):     # word shapes are a student input; teachers ignore them
-        logits = model(input_ids=ids, attention_mask=mask).logits
-        return logits.gather(1, pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
-
-    weights = list(folder.glob("*.safetensors")) or list(folder.glob("pytorch_model*.bin"))
-    return Entry(name, "teacher", "fp32", forward, tok, names, sum(p.numel() for p in model.parameters()),
-                 _file_mb(weights), str(folder), head="trained" if trained else "random",
-                 notes="" if trained else "no token-classification head on disk: random head, F1 n/a",
-                 load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
-
-
-def load_mlm_teacher(path: str) -> Entry:
-    """A masked-LM teacher folder as an ``Entry`` (task "mlm": vocabulary logits at the positions)."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-    from .resources import resolve
-    from .teacher import INFO_FILE, MaskedLogits
-    folder = Path(resolve(path))
-    rss0 = _rss_mb()
-    model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
-    info = json.loads((folder / INFO_FILE).read_text()) if (folder / INFO_FILE).is_file() else {}
-
-    masked = MaskedLogits(model)
-
-    def forward(ids, mask, pos, shapes=None):     # word shapes are a student input; teachers ignore them
-        rows = torch.arange(len(pos)).repeat_interleave(pos.shape[1])
-        return masked(ids, mask, rows, pos.reshape(-1))     # the LM head at the given positions only
-
-    name = "mlm teacher " + (info.get("encoder") or folder.name)
-    return Entry(name, "teacher", "fp32", forward, AutoTokenizer.from_pretrained(str(folder)), [],
-                 sum(p.numel() for p in model.parameters()), _file_mb(list(folder.glob("*.safetensors"))),
-                 str(folder), task="mlm", notes="masked-LM: quality is top-k accuracy (results.json), F1 n/a",
-                 load_rss_mb=_delta(rss0), extra={"model_type": model.config.model_type})
+    trained = task == "mlm" or has_ner_head(resolve(path))
+    t = load_teacher(path, task, labels=None if trained else list(labels or CONLL_LABELS), device="cpu")
+    folder = Path(t.path)
+    info = dict(params=t.params, size_mb=_file_mb(list(folder.glob("*.safetensors")) or
+                                                  list(folder.glob("pytorch_model*.bin"))),
+                path=str(folder), load_rss_mb=_delta(rss0), extra={"model_type": t.model.config.model_type})
+    name = t.info.get("encoder") or folder.name
+    if task == "mlm":
+        def forward(ids, mask, pos, shapes=None):     # the LM head at the given positions only
+            return t.masked_logits(ids, mask, torch.arange(len(pos)).repeat_interleave(pos.shape[1]), pos.reshape(-1))
+        return Entry("mlm teacher " + name, "teacher", "fp32", forward, t.tokenizer, [], task="mlm",
+                     notes="masked-LM: quality is top-k accuracy (results.json), F1 n/a", **info)
+    return Entry("teacher " + name + ("" if trained else " (random head)"), "teacher", "fp32", t.word_logits,
+                 t.tokenizer, t.labels, head="trained" if trained else "random",
+                 notes="" if trained else "no token-classification head on disk: random head, F1 n/a", **info)
 
 
 def _delta(rss0):
@@ -226,25 +192,6 @@ def _delta(rss0):
 def student_name(folder: Path) -> str:
     """A run's name for its student folder (``runs/bert-lstm-ner/student`` -> ``bert-lstm-ner``)."""
     return folder.parent.name if folder.name == "student" else folder.name
-
-
-def load_student(path: str, fallback_tokenizer=None):
-    """``(StudentModel, tokenizer, folder)``; the tokenizer comes from the student folder, else
-    ``fallback_tokenizer`` (a teacher's) when its vocabulary size matches."""
-    from transformers import AutoTokenizer
-    from students import StudentModel
-    from .errors import ConfigError
-    from .resources import resolve
-    folder = Path(resolve(path))
-    model = StudentModel.from_pretrained(folder).eval()
-    if (folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file():
-        tok = AutoTokenizer.from_pretrained(str(folder))
-    elif fallback_tokenizer is not None and len(fallback_tokenizer) == model.cfg.vocab_size:
-        tok = fallback_tokenizer
-    else:
-        raise ConfigError(f"{folder} has no tokenizer files and no teacher tokenizer of vocabulary size "
-                          f"{model.cfg.vocab_size} was given")
-    return model, tok, folder
 
 
 def quantize(model: nn.Module) -> tuple[nn.Module, int]:
@@ -326,6 +273,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
     """The fp32 / int8 / TorchScript entries of one student folder (a variant that cannot be built
     is returned as an entry with ``forward=None`` and the reason in ``note``)."""
     rss0 = _rss_mb()
+    from .load import load_student
     model, tok, folder = load_student(path, fallback_tokenizer)
     c = model.cfg
     base = c.block if not taken or c.block not in taken else f"{c.block}:{student_name(folder)}"
@@ -413,45 +361,29 @@ def fill_mask_batch(ids, mask, pos, shapes, tok):
 
 
 def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
-    """End to end: sentences as text in, entities ``(type, first_word, last_word, "words")`` out."""
-    from seqeval.metrics.sequence_labeling import get_entities
+    """End to end: sentences as text in, entities ``(type, start, end, "words")`` out (``end`` exclusive), through
+    the one prediction path (``predict.predict_tags``, the model's own decode) and span decoder (``spans``)."""
+    from .predict import predict_tags
+    from .spans import entity_spans
     words = [t.split() for t in texts]
     rows = encode_sentences(words, None, entry.tokenizer, entry.labels, 128)
-    pad = entry.tokenizer.pad_token_id or 0
-    ids, mask = pad_ids(rows.input_ids, pad)
-    pred = entry.forward(ids, mask, pad_words(rows.word_pos, 0), pad_words(rows.shapes, 0)).argmax(-1)
-    tags = [[entry.labels[k] for k in pred[b, :len(w)].tolist()] for b, w in enumerate(rows.word_pos)]
-    out = []
-    for ws, ts in zip(words, join_sentences(rows.sent_id, tags)):
-        out.append([(t, s, e, " ".join(ws[s:e + 1])) for t, s, e in get_entities(ts)])
-    return out
+    tags = predict_tags(entry.forward, rows, entry.labels, entry.decode, entry.tokenizer.pad_token_id or 0,
+                        batch_size=len(rows))
+    return [[(t, s, e, " ".join(ws[s:e])) for s, e, t in entity_spans(ts)]
+            for ws, ts in zip(words, join_sentences(rows.sent_id, tags))]
 
 
 # ---------------------------------------------------------------- quality
 
-def predict_rows(entry: Entry, rows, batch_size: int = 64) -> list[list[str]]:
-    """Tags per row (word level) through ``entry.forward``, decoded as ``entry.decode`` says, in row order."""
-    out: list = [None] * len(rows)
-    pad = entry.tokenizer.pad_token_id or 0
-    for idx in length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False):
-        ids, mask = pad_ids([rows.input_ids[i] for i in idx], pad)
-        logits = entry.forward(ids, mask, pad_words([rows.word_pos[i] for i in idx], 0),
-                               pad_words([rows.shapes[i] for i in idx], 0))
-        tags = decode_tags(logits, [len(rows.word_pos[i]) for i in idx], entry.labels, entry.decode,
-                           starts=[starts_sentence(rows.sent_id, i) for i in idx])
-        for i, t in zip(idx, tags):
-            out[i] = t
-    return out
-
-
 def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
     """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher or an MLM model)."""
     from .metrics import evaluate_tags
+    from .predict import predict_tags
     if entry.head != "trained" or entry.forward is None or entry.task != "ner":
         return None
     rows = encode_sentences(corpus.words, corpus.tags, entry.tokenizer, entry.labels, 128)
-    with torch.inference_mode():
-        return round(float(evaluate_tags(predict_rows(entry, rows), rows, corpus.tags)["f1"]), 4)
+    pred = predict_tags(entry.forward, rows, entry.labels, entry.decode, entry.tokenizer.pad_token_id or 0, 64)
+    return round(float(evaluate_tags(pred, rows, corpus.tags)["f1"]), 4)
 
 
 # ---------------------------------------------------------------- timing
@@ -510,7 +442,7 @@ def load_entries(teachers: list[str], students: list[str], cfg: BenchConfig, pro
         raise ConfigError(f"bench task {cfg.task!r}: use 'ner' or 'mlm'")
     entries: list[Entry] = []
     for t in teachers:
-        e = load_teacher(t) if cfg.task == "ner" else load_mlm_teacher(t)
+        e = teacher_entry(t, cfg.task)
         while any(x.name == e.name for x in entries):
             e.name += "'"
         entries.append(e)

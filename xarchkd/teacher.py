@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from .accel import autocast, check_precision, engine_info, inference_device
+from .accel import autocast, engine_info
 from .atomic import publish_dir, write_json
-from .batching import length_batches, pad_ids
 from .errors import ResourceError
 from .fingerprint import checksum_problem, file_checksums, hash_model_dir
-from .resources import resolve
 
 INFO_FILE = "xarchkd_teacher.json"
 
@@ -56,26 +53,12 @@ class Teacher:
     mixed_precision: str = "no"                # autocast for inference: "no" | "fp16" | "bf16" (GPU only)
 
     @classmethod
-    def load(cls, name_or_path: str, task: str = "ner", num_labels: int | None = None,
+    def load(cls, name_or_path: str, task: str = "ner", labels: list[str] | None = None,
              device: str | torch.device | None = "auto", mixed_precision: str = "no") -> "Teacher":
-        """Load a teacher from a resource name, a local folder or a Hub id onto ``device`` (``"auto"``:
-        this process's GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast."""
-        from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
-        dev = inference_device(device)
-        check_precision(mixed_precision, dev.type == "cuda")
-        path = resolve(name_or_path)
-        verify_teacher(path)
-        auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
-        kwargs = {"num_labels": num_labels} if (task == "ner" and num_labels) else {}
-        try:
-            model = auto.from_pretrained(path, **kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError) as e:
-            raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
-        model.to(dev).eval()
-        info_path = Path(path) / INFO_FILE
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
+        """``load.load_teacher``: a teacher from a resource name, a local folder or a Hub id, on ``device``
+        (``"auto"``: this process's GPU if there is one, else the CPU), under ``mixed_precision`` autocast."""
+        from .load import load_teacher
+        return load_teacher(name_or_path, task, labels, device, mixed_precision)
 
     @property
     def device(self) -> torch.device:
@@ -138,31 +121,17 @@ class Teacher:
             out = MaskedLogits(self.model)(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
         return out.float().cpu()
 
-    def ner_word_logits(self, input_ids, word_pos, batches=None, batch_size: int = 64, progress: bool = True,
-                        desc: str = "teacher"):
-        """Yield ``(row_indices, [word_logits per row])`` over length-sorted batches.
-
-        ``batches`` (a list of index arrays) fixes the batch composition -- the cache passes
-        its own so that a resumed build repeats exactly the same batches.
-        """
-        if batches is None:
-            batches = length_batches([len(x) for x in input_ids], batch_size, shuffle=False)
-        pad = self.tokenizer.pad_token_id or 0
-        for idx in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=2):
-            ids, mask = pad_ids([input_ids[i] for i in idx], pad)
-            logits = self.forward(ids, mask)
-            yield idx, [logits[b, torch.as_tensor(word_pos[i], dtype=torch.long)].numpy()
-                        for b, i in enumerate(idx)]
+    def word_logits(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, shapes=None) -> torch.Tensor:
+        """NER logits [B,P,C] at the word positions [B,P] of padded ids (``predict.WordLogits``; word shapes are a
+        student input, ignored here), float32 on the CPU (counted in ``forward_count``)."""
+        logits = self.forward(ids, mask)
+        return logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
     def predict_tags(self, rows, batch_size: int = 64, progress: bool = True) -> list[list[str]]:
-        """Argmax tags per row (word level), in row order."""
-        labels = self.labels
-        out: list = [None] * len(rows)
-        for idx, logits in self.ner_word_logits(rows.input_ids, rows.word_pos, batch_size=batch_size,
-                                                progress=progress, desc="teacher eval"):
-            for i, lg in zip(idx, logits):
-                out[i] = [labels[k] for k in lg.argmax(-1)]
-        return out
+        """Argmax tags per row (word level), in row order (``predict.predict_tags``)."""
+        from .predict import predict_tags
+        return predict_tags(self.word_logits, rows, self.labels, "argmax", self.tokenizer.pad_token_id or 0,
+                            batch_size, progress, desc="teacher eval")
 
 
 def is_built(folder: Path, fingerprint: str) -> bool:
