@@ -4,6 +4,8 @@ the web demo and the benchmark):
 - ``predict_tags``: word tags from any NER model -- a student, a teacher (``Teacher.word_logits``) or one of
   the benchmark's variants -- given as a ``WordLogits`` function: batches of similar length, the model's
   logits at word positions, then ``decode.decode_tags`` (argmax or BIO-constrained Viterbi).
+- ``masked_logits`` / ``student_masked_logits``: a masked-LM teacher's or an MLM student's logits at the masked
+  positions of ``mlm_data.MaskedRows`` (what ``metrics.mlm_accuracy`` scores).
 - ``fill_mask``: the top-k fills of each mask token of a text, per model, with each model's latency.
 """
 from __future__ import annotations
@@ -52,6 +54,35 @@ def predict_student(model, rows: Rows, batch_size: int = 128) -> list[list[str]]
     """Tags per row (word level) from a NER student, in row order, decoded as its config says (argmax or BIO)."""
     c = model.cfg
     return predict_tags(student_word_logits(model), rows, c.labels, c.decode, c.pad_id, batch_size)
+
+
+def masked_logits(model, m, pad_id: int):
+    """``fn(row indices) -> logits [N, V]`` at the masked positions of those rows of ``m``; ``model`` is a
+    ``teacher.MaskedLogits`` (or a wrapper that calls one), run on its device."""
+    from .mlm_data import masked_batch
+
+    @torch.inference_mode()
+    def fn(idx):
+        dev = next(model.parameters()).device
+        ids, mask, rows, positions, _ = masked_batch(m, idx, pad_id)
+        return model(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
+    return fn
+
+
+def student_masked_logits(model, m):
+    """``fn(row indices) -> logits [N, V]`` of an MLM student at the masked positions of those rows of ``m``, over
+    the *teacher's* vocabulary ids (a pruned student's rows mapped back), on the host."""
+    model.eval()
+
+    @torch.inference_mode()
+    def fn(idx):
+        dev = next(model.parameters()).device      # the model may sit on a GPU; the scores are read on the host
+        ids, mask = pad_ids([m.input_ids[i] for i in idx], model.cfg.pad_id)
+        pos = pad_words([m.positions[i] for i in idx], 0)
+        lg = model(ids.to(dev), mask.to(dev), positions=pos.to(dev)).logits
+        rows = torch.cat([lg[b, :len(m.positions[i])] for b, i in enumerate(idx)])
+        return rows[:, model.token_map].cpu()    # column j = teacher token id j
+    return fn
 
 
 # (ids [1,T], mask [1,T]) -> logits [T,V] over the teacher's vocabulary
