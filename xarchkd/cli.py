@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    from . import bench_args
-    bench_args.add_parser(sub, _Defaults)
+    from .bench import options as bench_options     # torch-free: the harness is imported when the command runs
+    bench_options.add_parser(sub, _Defaults)
     return ap
 
 
@@ -177,8 +177,8 @@ def _dispatch(args):
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":
-        from . import bench
-        return bench.main_from_args(args)
+        from .bench.options import main_from_args
+        return main_from_args(args)
 
 
 _TEACHER_OPTIONS = {"teacher.epochs": "--epochs", "teacher.lr": "--lr", "teacher.batch_size": "--batch-size",
