@@ -16,9 +16,6 @@ from pathlib import Path
 from .errors import ConfigError, ResourceError
 from .resources import resolve
 
-STUDENT_FORMAT = "xarchkd-student"      # config.json's "format" in a student folder (students/checkpoint.py)
-
-
 def _config(folder) -> dict:
     """A folder's ``config.json`` as a dict ({} when it has none or it is unreadable)."""
     try:
@@ -30,7 +27,8 @@ def _config(folder) -> dict:
 
 def is_student(folder) -> bool:
     """Whether ``folder`` holds an xarchkd student (its config.json says so)."""
-    return _config(folder).get("format") == STUDENT_FORMAT
+    from students.checkpoint import FORMAT
+    return _config(folder).get("format") == FORMAT
 
 
 def has_ner_head(folder) -> bool:

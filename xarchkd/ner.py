@@ -234,7 +234,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     }
     write_json(out / "results.json", results)
     if uploader is not None:
-        uploader(out / "student", final=True)
+        uploader(out / "student")
     return results
 
 

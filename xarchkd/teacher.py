@@ -1,14 +1,18 @@
-"""The teacher: a thin wrapper around a Hugging Face token-classification or masked-LM model.
+"""The teacher: a thin wrapper around a Hugging Face token-classification or masked-LM model, and the
+files of a teacher folder.
 
-It loads through the ordinary ``from_pretrained`` path (a resource name, a local
-folder or a Hub id), runs under ``inference_mode`` in length-sorted batches with a
-progress bar, and returns logits aligned to the student's positions: one row of
-logits per *word* for NER, top-k logits per *masked position* for MLM. It counts
-its forward passes (``forward_count``) so callers can prove a cache hit did none.
+``Teacher`` (loaded by ``Teacher.load``, i.e. ``load.load_teacher``: a resource name, a local folder or a
+Hub id) runs the model under ``inference_mode`` and returns float32 logits on the CPU: ``forward`` /
+``outputs`` (every token, optionally the last hidden state), ``word_logits`` (NER: at word positions, the
+``predict.WordLogits`` that ``predict_tags`` decodes) and ``masked_logits`` (MLM: the LM head at the masked
+positions only, through ``MaskedLogits``). It counts its forward passes (``forward_count``) so callers can
+prove a cache hit did none. It runs on this process's GPU when there is one (``device="auto"``), under
+fp16/bf16 autocast when ``mixed_precision`` asks for it (GPU only, refused on the CPU like a training run's).
 
-``Teacher.load`` puts the model on this process's GPU when there is one (``device="auto"``) and
-runs it under fp16/bf16 autocast when ``mixed_precision`` asks for it (GPU only, refused on the
-CPU like a training run's); outputs come back to the CPU as float32 either way.
+A teacher fine-tuned here (``finetune.py``) has a record, ``xarchkd_teacher.json`` (scores, settings and
+each file's sha256): ``publish_teacher`` writes it and puts the folder in place, ``is_built`` /
+``teacher_problem`` / ``verify_teacher`` check it. ``teacher_summary`` reads a folder's size and scores
+without loading it; ``input_embeddings`` and ``pca_embeddings`` make a student's initial embedding table.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import torch
 from .accel import autocast, engine_info
 from .atomic import publish_dir, write_json
 from .errors import ResourceError
-from .fingerprint import checksum_problem, file_checksums, hash_model_dir
+from .fingerprint import checksum_problem, file_checksums
 
 INFO_FILE = "xarchkd_teacher.json"
 
@@ -85,9 +89,6 @@ class Teacher:
         if files:
             return sum(f.stat().st_size for f in files) / 1e6
         return self.params * 4 / 1e6
-
-    def fingerprint(self) -> str:
-        return hash_model_dir(self.path)
 
     def summary(self) -> dict:
         return {"name": self.name, "path": self.path, "params": self.params, "size_mb": round(self.size_mb, 2),
