@@ -91,7 +91,8 @@ def cache_key(task: str, teacher_path: str, content_arrays, settings: dict) -> s
 def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: bool = False,
               progress: bool = True, path: str | Path | None = None, device: str = "auto",
               mixed_precision: str = "no") -> Cache:
-    """Return the NER logits cache for ``rows`` (``ner_data.Rows``), building it if needed.
+    """Return the NER logits cache for ``rows`` (``ner_data.Rows``, or an on-disk ``rowstore.RowStore``:
+    same rows, same cache), building it if needed.
 
     ``teacher`` is a ``Teacher`` or a path / resource name; the teacher is only loaded
     when the cache must be built, so a cache hit does no teacher work at all. A path is loaded
@@ -106,13 +107,13 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
     key = cache_key("ner", tpath, rows.content_arrays(), settings)
     n_words = rows.n_words
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in rows.word_pos], out=offsets[1:])
+    np.cumsum(rows.word_counts(), out=offsets[1:])
 
     def compute(tch: Teacher, arrays, batches, todo, on_batch):
         if tch.labels != list(rows.labels_vocab):
             raise CacheError(f"teacher {tch.name} has labels {tch.labels}, the data has {rows.labels_vocab}: "
                              "the label sets must match (same names, same order)")
-        for bi in todo:
+        for k, bi in enumerate(todo):
             idx = batches[bi]
             outs = _ner_batch(tch, rows, idx, hidden)
             for i, (lg, hs) in zip(idx, outs):
@@ -120,6 +121,8 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
                 if hidden:
                     arrays["hidden"][offsets[i]:offsets[i + 1]] = hs
             on_batch(bi)
+            if k % 64 == 63:
+                rows.drop_pages()     # an on-disk store (rowstore.py): unmap the rows read so far
 
     def shapes(tch):
         s = {"logits": ((n_words, len(rows.labels_vocab)), DTYPE)}
@@ -127,8 +130,7 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
             s["hidden"] = ((n_words, tch.model.config.hidden_size), DTYPE)
         return s
 
-    lengths = [len(x) for x in rows.input_ids]
-    batches = length_batches(lengths, batch_size, shuffle=False)
+    batches = length_batches(rows.row_lengths(), batch_size, shuffle=False)
     return _get_or_build("ner", key, teacher, root, path, offsets, batches, shapes, compute, progress,
                          extra={"labels": list(rows.labels_vocab), "n_words": n_words},
                          load=dict(device=device, mixed_precision=mixed_precision))
@@ -143,7 +145,7 @@ def _ner_batch(tch, rows, idx, hidden: bool):
     logits, hs = tch.outputs(ids, mask, hidden=hidden)
     res = []
     for b, i in enumerate(idx):
-        pos = torch.as_tensor(rows.word_pos[i], dtype=torch.long)
+        pos = torch.from_numpy(np.array(rows.word_pos[i], dtype=np.int64))    # a copy: a store's rows are read-only
         res.append((logits[b, pos].numpy(), hs[b, pos].numpy() if hidden else None))
     return res
 
