@@ -13,7 +13,7 @@ never a Python list of the corpus):
    the ones an in-memory ``Rows`` of the same sentences holds;
 5. write: the rows are appended batch by batch to the store's flat ``.npy`` arrays (``RowStoreWriter``).
 
-The store is keyed by a fingerprint of the corpus files' bytes, the reading settings, ``n`` and ``seed``, the
+The store is keyed by a fingerprint of the corpus files' bytes, the reading settings, the choice of sentences, the
 tokenizer files, ``max_length`` and the label names, and reused by every later call (``<root>/rows-<key>``;
 ``datasets``' Arrow files go to ``<root>/hf-datasets``). A bad input -- a missing file, a folder without corpus
 files, an unreadable JSON line, a record or parquet file without the text field -- is one ``DataError`` line
@@ -248,13 +248,14 @@ def write_store(rows_ds, folder: Path, labels: list[str], vocab_size: int, key: 
 
 
 def corpus_key(files: list[Path], kind: str, field: str, tokenizer_path: str, labels: list[str], max_length: int,
-               n: int | None, seed: int, min_words: int, max_words: int) -> str:
-    """The fingerprint of a corpus's rows store: the files' bytes and everything that decides its rows."""
+               min_words: int, max_words: int) -> str:
+    """The fingerprint of a corpus's rows (before a choice of some of its sentences): the files' bytes and
+    everything else that decides the rows."""
     from .fingerprint import TOKENIZER_FILES, hash_file, hash_json, hash_model_dir
     return hash_json({"rows_version": ROWS_VERSION, "files": [hash_file(f).hexdigest() for f in files],
                       "reader": kind, "field": field if kind != "text" else "", "words": [min_words, max_words],
-                      "take": [n, seed], "tokenizer": hash_model_dir(tokenizer_path, TOKENIZER_FILES),
-                      "max_length": max_length, "labels": list(labels)})
+                      "tokenizer": hash_model_dir(tokenizer_path, TOKENIZER_FILES), "max_length": max_length,
+                      "labels": list(labels)})
 
 
 def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: int = 128, n: int | None = None,
@@ -262,51 +263,53 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
                 min_words: int = 3, max_words: int = 60):
     """The rows store of a corpus (``path``: a text, JSON-lines or parquet file, or a folder of one kind), built
     once under ``root`` and reused: ``n`` sentences of ``min_words..max_words`` words (all when None or when the
-    corpus has fewer; a seeded choice when it has more), encoded with the tokenizer at ``tokenizer_path`` for a
-    teacher with ``labels``. Returns a ``rowstore.RowStore`` (it reads like ``ner_data.Rows``)."""
+    corpus has no more; else a seeded choice of ``n``, in corpus order), encoded with the tokenizer at
+    ``tokenizer_path`` for a teacher with ``labels``. Returns a ``rowstore.RowStore`` (it reads like
+    ``ner_data.Rows``). A later call with the same inputs opens the store after ``datasets`` finds stages 1-2 in its
+    own cache (a second or so): the store's fingerprint says how many sentences were chosen, which needs the count."""
     import time
     from filelock import FileLock
+    from .fingerprint import hash_json
     from .rowstore import open_store
     files, kind = check_corpus(path, field)
-    key = corpus_key(files, kind, field, tokenizer_path, labels, max_length, n, seed, min_words, max_words)
+    base = corpus_key(files, kind, field, tokenizer_path, labels, max_length, min_words, max_words)
     root = Path(root)
-    final = root / f"rows-{key[:16]}"
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final) + ".lock"):
+    num_proc = num_proc or default_num_proc()
+    with FileLock(str(root / f"rows-{base[:16]}.lock")), _progress_bars(progress):
+        t0 = time.time()
+        ds = read_corpus(files, kind, field, root / "hf-datasets")
+        sents = corpus_sentences(ds, field if kind != "text" else "text", num_proc, min_words, max_words)
+        found = len(sents)
+        if found == 0:
+            raise DataError(f"no sentences of {min_words}..{max_words} words", str(path))
+        take = n if n is not None and n < found else None
+        key = hash_json({"corpus": base, "take": [take, seed] if take is not None else None})
+        final = root / f"rows-{key[:16]}"
         if final.exists():
             try:
                 return open_store(final, key)
             except CacheError as e:
                 _say(progress, f"[xarchkd] {e}; rebuilding it")
                 shutil.rmtree(final)
-        t0 = time.time()
-        num_proc = num_proc or default_num_proc()
-        with _progress_bars(progress):
-            ds = read_corpus(files, kind, field, root / "hf-datasets")
-            sents = corpus_sentences(ds, field if kind != "text" else "text", num_proc, min_words, max_words)
-            if len(sents) == 0:
-                raise DataError(f"no sentences of {min_words}..{max_words} words", str(path))
-            t_split = time.time()
-            found = len(sents)
-            if n is not None and n < found:
-                sents = sents.select(np.sort(np.random.default_rng(seed).choice(found, n, replace=False)))
-            elif n is not None and n > found:
-                _say(True, f"[xarchkd] {path} has {found} usable sentences; using all of them instead of {n}")
-            rows_ds = encode_corpus(sents, tokenizer_path, labels, max_length, num_proc)
-            t_encode = time.time()
-            vocab = len(_tokenizer(tokenizer_path))
-            extra = {"source": {"path": str(path), "files": len(files), "reader": kind, "field": field,
-                                "bytes": sum(f.stat().st_size for f in files), "sentences_found": found,
-                                "take": n, "seed": seed, "words": [min_words, max_words],
-                                "max_length": max_length, "tokenizer": str(tokenizer_path)},
-                     "build": {"num_proc": num_proc, "split_seconds": round(t_split - t0, 2),
-                               "encode_seconds": round(t_encode - t_split, 2)}}
-            t_write = time.time()
-            store = write_store(rows_ds, final, labels, vocab, key, extra, progress)
+        if n is not None and n > found:
+            _say(True, f"[xarchkd] {path} has {found} usable sentences; using all of them instead of {n}")
+        if take is not None:
+            sents = sents.select(np.sort(np.random.default_rng(seed).choice(found, take, replace=False)))
+        t_split = time.time()
+        rows_ds = encode_corpus(sents, tokenizer_path, labels, max_length, num_proc)
+        t_encode = time.time()
+        extra = {"source": {"path": str(path), "files": len(files), "reader": kind, "field": field,
+                            "bytes": sum(f.stat().st_size for f in files), "sentences_found": found,
+                            "take": take, "seed": seed, "words": [min_words, max_words],
+                            "max_length": max_length, "tokenizer": str(tokenizer_path)},
+                 "build": {"num_proc": num_proc, "split_seconds": round(t_split - t0, 2),
+                           "encode_seconds": round(t_encode - t_split, 2)}}
+        store = write_store(rows_ds, final, labels, len(_tokenizer(tokenizer_path)), key, extra, progress)
         for f in {c["filename"] for c in rows_ds.cache_files}:   # the store holds these rows now
             Path(f).unlink(missing_ok=True)
         secs = time.time() - t0
-        _record_build(store, secs, time.time() - t_write)
+        _record_build(store, secs, time.time() - t_encode)
         _say(progress, f"[xarchkd] rows store {final.name}: {store.n_sentences:,} sentences -> {len(store):,} rows, "
                        f"{store.manifest['n_tokens']:,} sub-words in {secs:.1f}s ({len(store) / max(secs, 1e-9):,.0f} "
                        f"rows/s, {num_proc} process{'es' if num_proc > 1 else ''}), {store.size_bytes / 1e6:.1f} MB")
