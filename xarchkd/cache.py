@@ -113,16 +113,15 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
         if tch.labels != list(rows.labels_vocab):
             raise CacheError(f"teacher {tch.name} has labels {tch.labels}, the data has {rows.labels_vocab}: "
                              "the label sets must match (same names, same order)")
-        for k, bi in enumerate(todo):
+        for bi in todo:
             idx = batches[bi]
             outs = _ner_batch(tch, rows, idx, hidden)
+            rows.drop_pages()     # an on-disk store (rowstore.py): unmap the rows just read (they are read at random)
             for i, (lg, hs) in zip(idx, outs):
                 arrays["logits"][offsets[i]:offsets[i + 1]] = lg
                 if hidden:
                     arrays["hidden"][offsets[i]:offsets[i + 1]] = hs
             on_batch(bi)
-            if k % 64 == 63:
-                rows.drop_pages()     # an on-disk store (rowstore.py): unmap the rows read so far
 
     def shapes(tch):
         s = {"logits": ((n_words, len(rows.labels_vocab)), DTYPE)}
