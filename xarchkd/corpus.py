@@ -39,8 +39,11 @@ WRITE_BATCH = 8192          # rows per append to the store
 
 def default_num_proc() -> int:
     """Processes for splitting and encoding: ``$XARCHKD_NUM_PROC``, else the CPUs this process may use."""
-    env = os.environ.get("XARCHKD_NUM_PROC", "")
-    if env.strip():
+    env = os.environ.get("XARCHKD_NUM_PROC", "").strip()
+    if env:
+        if not env.isdigit():
+            from .errors import ConfigError
+            raise ConfigError(f"XARCHKD_NUM_PROC={env!r}: expected a number of processes")
         return max(1, int(env))
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
