@@ -1,4 +1,4 @@
-"""CPU latency benchmark: the same code as ``xarchkd bench`` (xarchkd/bench.py), with this project's defaults.
+"""CPU latency benchmark: the same code as ``xarchkd bench`` (the xarchkd/bench package), with this project's defaults.
 
     python benchmarks/cpu_latency.py --json benchmarks/bench.json \
         --teacher ~/.cache/xarchkd/teachers/ner-minilm-l6-<fp> --teacher mpnet-base \

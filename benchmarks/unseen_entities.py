@@ -21,17 +21,14 @@ def main():
     ap.add_argument("--data", default="conll2003")
     ap.add_argument("--decode", choices=("argmax", "bio"), help="override the student's decode")
     a = ap.parse_args()
-    from transformers import AutoTokenizer
-
-    from students import StudentModel
     from xarchkd.conll import load_splits
+    from xarchkd.load import load_student
     from xarchkd.predict import predict_student
     from xarchkd.ner_data import encode_sentences, join_sentences
-    from xarchkd.transfer import entity_spans
+    from xarchkd.spans import entity_spans
 
-    model = StudentModel.from_pretrained(a.student)
+    model, tok, _ = load_student(a.student)
     model.cfg.decode = a.decode or model.cfg.decode
-    tok = AutoTokenizer.from_pretrained(a.student)
     splits = load_splits(a.data)
     train = encode_sentences(list(splits["train"]["words"]), list(splits["train"]["tags"]), tok, model.cfg.labels)
     seen_ids = set(np.concatenate(train.input_ids).tolist())

@@ -150,7 +150,7 @@ def test_ner_collate_equals_reference_with_two_cached_parts(tmp_path, tiny_teach
 
 
 def test_mlm_collate_equals_reference(tmp_path, conll_small):
-    from xarchkd.mlm import MlmExamples, corpus_sentences
+    from xarchkd.mlm_data import MlmExamples, corpus_sentences
     from xarchkd.mlm_data import mask_rows, text_rows
     from xarchkd.resources import fetch
     teacher = fetch("splade-tiny")

@@ -176,7 +176,7 @@ def test_mlm_bench_times_fill_mask_at_one_position(tokenizer):
         assert int(where[b, 0]) in rows.word_pos[b].tolist()          # a word's first sub-word, not [CLS]/pad
     assert (m_ids != ids).sum() == 2 and ids.max() != tokenizer.mask_token_id
     splade = str(fetch("splade-tiny"))
-    entry = bench.load_mlm_teacher(splade)
+    entry = bench.teacher_entry(splade, "mlm")
     with torch.inference_mode():
         got = entry.forward(m_ids, m_mask, where)
         full = AutoModelForMaskedLM.from_pretrained(splade).eval()(input_ids=m_ids, attention_mask=m_mask).logits

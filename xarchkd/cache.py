@@ -37,7 +37,6 @@ only on the same kind of device and precision, so one cache never mixes the two.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,15 +271,6 @@ def _manifest_problem(manifest: dict) -> str | None:
         if not isinstance(manifest.get(k), t) or isinstance(manifest.get(k), bool):
             return f"no {t.__name__} {k!r}"
     return None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _say(progress: bool, msg: str) -> None:

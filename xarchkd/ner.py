@@ -17,6 +17,7 @@ import torch
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
+from .atomic import write_json
 from .batching import Ragged, ids_and_positions, pad_flat, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
@@ -230,11 +231,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         "caches": [_cache_facts(c) for _, c in parts if c is not None],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out / "results.json")
+    write_json(out / "results.json", results)
     if uploader is not None:
-        uploader(out / "student", final=True)
+        uploader(out / "student")
     return results
 
 
@@ -244,11 +243,10 @@ STUDENT_RECORD = "xarchkd_student.json"
 def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> None:
     """Write ``folder/xarchkd_student.json``: the recipe, the teacher and the data the student was trained on
     (``data.name``, its absolute folder, ``data.scheme``), so ``xarchkd eval`` scores it on its own data."""
-    from .cache import _atomic_write
     record = {"recipe": cfg.recipe, "teacher": str(teacher_path),
               "data": {"name": cfg.data.name, "path": str(Path(resolve(cfg.data.name)).resolve()),
                        "scheme": cfg.data.scheme.upper()}}
-    _atomic_write(Path(folder) / STUDENT_RECORD, json.dumps(record, indent=2))
+    write_json(Path(folder) / STUDENT_RECORD, record)
 
 
 def trained_on(folder) -> dict:

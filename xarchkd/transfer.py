@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .errors import ConfigError, DataError, did_you_mean
 from .ner_data import Rows, encode_sentences
+from .spans import entity_spans  # the one span decoder; callers import it from here too
 
 # A replacement hook: (words, index, tag, rng) -> the new word, or None to keep the word.
 Replacer = Callable[[list, int, str, random.Random], "str | None"]
@@ -63,19 +64,6 @@ class AugmentConfig:
 # the BiLSTM by +0.9 F1 on valid and test (benchmarks/RESULTS.md §9); the teacher's labels on these
 # sentences agree with the swapped spans' types at entity F1 0.944 (benchmarks/transfer_label_quality.py).
 ENTITY_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0)
-
-
-def entity_spans(tags) -> list[tuple[int, int, str]]:
-    """``(start, end, type)`` of each entity in an IOB1/IOB2 tag list (an I- after another type starts one)."""
-    out, start, typ = [], None, None
-    for i, t in enumerate(list(tags) + ["O"]):
-        inside = t.startswith("I-") and start is not None and t[2:] == typ
-        if start is not None and not inside:
-            out.append((start, i, typ))
-            start = None
-        if t.startswith("B-") or (t.startswith("I-") and not inside):
-            start, typ = i, t[2:]
-    return out
 
 
 def same_tag_table(words_list, tags_list) -> dict[str, list[str]]:

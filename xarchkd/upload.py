@@ -47,11 +47,11 @@ def upload_folder(folder: str | Path, url: str, root: str | Path | None = None, 
 
 
 def checkpoint_uploader(url: str, run_dir: str | Path):
-    """A callback ``f(path, final=False)`` that uploads ``path`` (a checkpoint or the student folder)."""
+    """A callback ``f(path)`` that uploads ``path`` (a checkpoint or the student folder)."""
     parse_s3(url)   # fail early on a malformed target, before any training
     client = _client()
 
-    def upload(path, final: bool = False):
+    def upload(path):
         keys = upload_folder(path, url, root=run_dir, client=client)
         print(f"[xarchkd] uploaded {len(keys)} files of {Path(path).name} to {url}", flush=True)
     return upload

@@ -1,0 +1,95 @@
+"""Loading a model folder, the one way every command does it (runs, cache, eval, predict, fill, serve, bench):
+
+- ``load_teacher``: a Hugging Face token-classification or masked-LM folder (a resource name, a local folder
+  or a Hub id) as a ``Teacher``, its checksums checked when it was fine-tuned here; a folder without a
+  token-classification head gets a random one when ``labels`` are given (the benchmark times such encoders).
+- ``load_student``: a student folder as ``(StudentModel, tokenizer, folder)``; the tokenizer is the folder's
+  own, else one given (a teacher's) of the same vocabulary size.
+- ``load_model``: whichever of the two a folder holds (``eval`` and ``predict`` take either).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from .errors import ConfigError, ResourceError
+from .resources import resolve
+
+def _config(folder) -> dict:
+    """A folder's ``config.json`` as a dict ({} when it has none or it is unreadable)."""
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def is_student(folder) -> bool:
+    """Whether ``folder`` holds an xarchkd student (its config.json says so)."""
+    from students.checkpoint import FORMAT
+    return _config(folder).get("format") == FORMAT
+
+
+def has_ner_head(folder) -> bool:
+    """Whether a teacher folder's model has a token-classification head (its config's ``architectures``)."""
+    return any(a.endswith("ForTokenClassification") for a in _config(folder).get("architectures") or [])
+
+
+def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None = None, device="auto",
+                 mixed_precision: str = "no"):
+    """A ``Teacher`` from a resource name, a local folder or a Hub id, on ``device`` (``"auto"``: this process's
+    GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast. ``labels`` (NER): for a folder
+    without a token-classification head, a random head with these labels is attached (its tags mean nothing)."""
+    from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
+    from .accel import check_precision, inference_device
+    from .teacher import INFO_FILE, Teacher, verify_teacher
+    dev = inference_device(device)
+    check_precision(mixed_precision, dev.type == "cuda")
+    path = resolve(name_or_path)
+    verify_teacher(path)
+    random_head = task == "ner" and bool(labels) and not has_ner_head(path)
+    kwargs = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+              "label2id": {l: i for i, l in enumerate(labels)}} if random_head else {}
+    auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
+    try:
+        with warnings.catch_warnings():
+            if random_head:             # "some weights are newly initialized": the random head, as asked
+                warnings.simplefilter("ignore")
+            model = auto.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
+    model.to(dev).eval()
+    info_path = Path(path) / INFO_FILE
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    return Teacher(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
+
+
+def load_student(name_or_path: str, tokenizer=None, task: str | None = None):
+    """``(StudentModel, tokenizer, folder)`` for a student folder, in eval mode. The tokenizer is the folder's own
+    when it has one; else ``tokenizer`` (a tokenizer, or a teacher folder to read it from) when its vocabulary
+    size is the student's. ``task`` ("ner"/"mlm"), when given, must be the student's."""
+    from transformers import AutoTokenizer
+    from students import StudentModel
+    folder = Path(resolve(name_or_path))
+    model = StudentModel.from_pretrained(folder, task=task).eval()
+    if (folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file():
+        return model, AutoTokenizer.from_pretrained(str(folder)), folder
+    if isinstance(tokenizer, (str, Path)):
+        tokenizer = AutoTokenizer.from_pretrained(resolve(tokenizer))
+    if tokenizer is None or len(tokenizer) != model.cfg.vocab_size:
+        raise ConfigError(f"{folder} is a student without a tokenizer" + (
+            "" if tokenizer is None else f", and the teacher's has {len(tokenizer)} ids, not {model.cfg.vocab_size}")
+            + ": pass --teacher DIR (the teacher it was distilled from) for its tokenizer")
+    return model, tokenizer, folder
+
+
+def load_model(name_or_path: str, tokenizer=None):
+    """``(kind, model, tokenizer)`` for a student (``kind`` "student"; ``tokenizer`` as for ``load_student``) or a
+    NER teacher folder ("teacher", a ``Teacher``)."""
+    if is_student(resolve(name_or_path)):
+        model, tok, _ = load_student(name_or_path, tokenizer)
+        return "student", model, tok
+    t = load_teacher(name_or_path, "ner")
+    return "teacher", t, t.tokenizer
