@@ -270,3 +270,14 @@ def test_npy_appender_and_drop_pages(tmp_path):
     m[:] = 2.5
     drop_pages(m, np.zeros(3))                # written pages are flushed first; plain arrays are left alone
     assert float(m.sum()) == 2500.0 and float(np.load(tmp_path / "b.npy").sum()) == 2500.0
+
+
+def test_a_factor_that_gives_no_sentences_is_refused(tmp_path, tokenizer):
+    from xarchkd.config import RunConfig
+    from xarchkd.errors import ConfigError
+    from xarchkd.transfer import transfer_parts
+    (tmp_path / "c.txt").write_text("The cat sat on the mat.\n")
+    cfg = RunConfig()
+    cfg.data.transfer, cfg.data.transfer_factor, cfg.cache_dir = f"corpus:{tmp_path / 'c.txt'}", 0.01, str(tmp_path)
+    with pytest.raises(ConfigError, match="gives no transfer sentences"):
+        transfer_parts(cfg, tokenizer, LABELS, [["a", "b"]] * 10, [["O", "O"]] * 10)

@@ -293,10 +293,13 @@ def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool
     if cfg.data.transfer.startswith("corpus:"):
         from .corpus import corpus_rows
         from .resources import home
+        n = int(round(cfg.data.transfer_factor * len(words_list)))
+        if n == 0:
+            raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train sentences "
+                              "gives no transfer sentences; raise it or set data.transfer_factor=0")
         return [corpus_rows(os.path.expanduser(cfg.data.transfer[7:]), tokenizer.name_or_path, labels,
                             Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
-                            n=int(round(cfg.data.transfer_factor * len(words_list))), seed=cfg.train.seed,
-                            progress=progress)]
+                            n=n, seed=cfg.train.seed, progress=progress)]
     parts = transfer_word_parts(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
                                 tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
                                 cfg.data.scheme)
