@@ -17,8 +17,11 @@ def length_batches(lengths, batch_size: int, shuffle: bool, seed: int = 0, windo
 
     ``shuffle=False``: sort all rows by length (deterministic; used for inference and caching).
     ``shuffle=True``: shuffle, sort within windows of ``window`` batches, shuffle the batches
-    (HF's group-by-length idea), from a generator seeded by ``seed`` alone.
+    (HF's group-by-length idea), from a generator seeded by ``seed`` alone. ``lengths`` given as
+    ``BlockLengths`` (rows stored on disk): ``block_batches`` instead.
     """
+    if shuffle and isinstance(lengths, BlockLengths):       # rows on disk: batches read one window of blocks at a time
+        return block_batches(lengths.lengths, batch_size, seed, lengths.block_rows, lengths.window, window)
     lengths = np.asarray(lengths)
     n = len(lengths)
     if not shuffle:
@@ -34,6 +37,51 @@ def length_batches(lengths, batch_size: int, shuffle: bool, seed: int = 0, windo
         batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
     perm = rng.permutation(len(batches))
     return [batches[k] for k in perm]
+
+
+@dataclass
+class BlockLengths:
+    """Row lengths of rows kept on disk in order (a ``rowstore.RowStore``), whose shuffled batches should read the
+    rows ``block_rows`` consecutive rows at a time, ``window`` blocks together: ``length_batches(shuffle=True)``
+    makes ``block_batches`` of them. Reads like the lengths array (``len``, ``[i]``, ``np.asarray``)."""
+    lengths: np.ndarray
+    block_rows: int = 4096
+    window: int = 16
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i):
+        return self.lengths[i]
+
+    def __array__(self, dtype=None, copy=None):
+        return self.lengths if dtype is None else self.lengths.astype(dtype)
+
+
+def block_batches(lengths, batch_size: int, seed: int = 0, block_rows: int = 4096, window: int = 16,
+                  sort_window: int = 50) -> list[np.ndarray]:
+    """Shuffled, length-grouped batches that read rows stored in order a window at a time (rows larger than
+    memory: each window's rows and teacher outputs are a few contiguous ranges of the memmaps).
+
+    The rows are cut into blocks of ``block_rows`` consecutive rows; the blocks are visited in a seeded order,
+    ``window`` blocks at a time; a window's rows are shuffled, sorted by length within chunks of
+    ``batch_size * sort_window`` rows (as ``length_batches``), cut into batches, and its batches shuffled.
+    Every row is in exactly one batch, and the plan depends on ``seed`` alone."""
+    lengths = np.asarray(lengths)
+    n = len(lengths)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(-(-n // block_rows))
+    batches, chunk = [], batch_size * sort_window
+    for w in range(0, len(order), window):
+        rows = np.concatenate([np.arange(b * block_rows, min(n, (b + 1) * block_rows)) for b in order[w:w + window]])
+        rows = rows[rng.permutation(len(rows))]
+        mine = []
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            part = part[np.argsort(-lengths[part], kind="stable")]
+            mine += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+        batches += [mine[k] for k in rng.permutation(len(mine))]
+    return batches
 
 
 def ragged_index(starts, lengths) -> np.ndarray:
@@ -80,6 +128,50 @@ class Ragged:
     def pad(self, idx, fill, min_width: int = 1) -> torch.Tensor:
         """Rows ``idx`` right-padded with ``fill`` into a ``[B, W]`` long tensor (W: the longest row, at
         least ``min_width``)."""
+        flat, lengths = self.take(idx)
+        return torch.from_numpy(pad_flat(flat, lengths, max(min_width, int(lengths.max())), fill, np.int64))
+
+
+class PartedRagged:
+    """Ragged rows kept in parts (each a ``Ragged``: in memory, or memmapped from disk), indexed as one: row ``i``
+    of the whole is row ``i - starts[p]`` of the part ``p`` it falls in. ``take`` and ``pad`` as ``Ragged``'s."""
+
+    def __init__(self, parts: list[Ragged]):
+        self.parts = parts
+        self.starts = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(p.offsets) - 1 for p in parts], out=self.starts[1:])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def locate(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        """``(part, row in that part)`` of each row of ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        part = np.searchsorted(self.starts, idx, side="right") - 1
+        return part, idx - self.starts[part]
+
+    def take(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        """``(flat values, lengths)`` of rows ``idx``, in that order: per part, one fancy index over its rows."""
+        if len(self.parts) == 1:
+            return self.parts[0].take(idx)
+        part, row = self.locate(idx)
+        lengths = np.empty(len(row), dtype=np.int64)
+        for p in np.unique(part):
+            sel = part == p
+            off = self.parts[p].offsets
+            lengths[sel] = off[row[sel] + 1] - off[row[sel]]
+        first = self.parts[0].values
+        flat = np.empty((int(lengths.sum()),) + first.shape[1:],
+                        dtype=np.result_type(*[q.values.dtype for q in self.parts]))
+        starts = np.cumsum(lengths) - lengths           # where each row's items go in ``flat``
+        for p in np.unique(part):
+            sel = part == p
+            q = self.parts[p]
+            flat[ragged_index(starts[sel], lengths[sel])] = q.values[ragged_index(q.offsets[row[sel]], lengths[sel])]
+        return flat, lengths
+
+    def pad(self, idx, fill, min_width: int = 1) -> torch.Tensor:
+        """Rows ``idx`` right-padded with ``fill`` into a ``[B, W]`` long tensor (as ``Ragged.pad``)."""
         flat, lengths = self.take(idx)
         return torch.from_numpy(pad_flat(flat, lengths, max(min_width, int(lengths.max())), fill, np.int64))
 

@@ -90,7 +90,8 @@ def cache_key(task: str, teacher_path: str, content_arrays, settings: dict) -> s
 def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: bool = False,
               progress: bool = True, path: str | Path | None = None, device: str = "auto",
               mixed_precision: str = "no") -> Cache:
-    """Return the NER logits cache for ``rows`` (``ner_data.Rows``), building it if needed.
+    """Return the NER logits cache for ``rows`` (``ner_data.Rows``, or an on-disk ``rowstore.RowStore``:
+    same rows, same cache), building it if needed.
 
     ``teacher`` is a ``Teacher`` or a path / resource name; the teacher is only loaded
     when the cache must be built, so a cache hit does no teacher work at all. A path is loaded
@@ -105,7 +106,7 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
     key = cache_key("ner", tpath, rows.content_arrays(), settings)
     n_words = rows.n_words
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in rows.word_pos], out=offsets[1:])
+    np.cumsum(rows.word_counts(), out=offsets[1:])
 
     def compute(tch: Teacher, arrays, batches, todo, on_batch):
         if tch.labels != list(rows.labels_vocab):
@@ -114,6 +115,7 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
         for bi in todo:
             idx = batches[bi]
             outs = _ner_batch(tch, rows, idx, hidden)
+            rows.drop_pages()     # an on-disk store (rowstore.py): unmap the rows just read (they are read at random)
             for i, (lg, hs) in zip(idx, outs):
                 arrays["logits"][offsets[i]:offsets[i + 1]] = lg
                 if hidden:
@@ -126,8 +128,7 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
             s["hidden"] = ((n_words, tch.model.config.hidden_size), DTYPE)
         return s
 
-    lengths = [len(x) for x in rows.input_ids]
-    batches = length_batches(lengths, batch_size, shuffle=False)
+    batches = length_batches(rows.row_lengths(), batch_size, shuffle=False)
     return _get_or_build("ner", key, teacher, root, path, offsets, batches, shapes, compute, progress,
                          extra={"labels": list(rows.labels_vocab), "n_words": n_words},
                          load=dict(device=device, mixed_precision=mixed_precision))
@@ -142,7 +143,7 @@ def _ner_batch(tch, rows, idx, hidden: bool):
     logits, hs = tch.outputs(ids, mask, hidden=hidden)
     res = []
     for b, i in enumerate(idx):
-        pos = torch.as_tensor(rows.word_pos[i], dtype=torch.long)
+        pos = torch.from_numpy(np.array(rows.word_pos[i], dtype=np.int64))    # a copy: a store's rows are read-only
         res.append((logits[b, pos].numpy(), hs[b, pos].numpy() if hidden else None))
     return res
 

@@ -78,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="rows per teacher batch (part of the batch plan, "
                    "not of the fingerprint: a different size rebuilds nothing that exists)")
     p.add_argument("--limit", type=int, default=0, help="cache the split's first N sentences only (0: all)")
+    p.add_argument("--rows", default=None, help="cache a rows store made by `xarchkd corpus` (its folder) instead "
+                   "of a split of --data")
+
+    p = _p(sub, "corpus", "read a transfer corpus (text, JSON lines or parquet; a file or a folder) into an on-disk "
+           "rows store, splitting and encoding in parallel (reused by fingerprint; data.transfer=corpus:PATH in a run)")
+    p.add_argument("path", help="a .txt/.jsonl/.json/.parquet file, or a folder of one kind")
+    p.add_argument("--teacher", required=True, help="teacher folder: its tokenizer and label names")
+    p.add_argument("--field", default="text", help="the text field of JSON records or parquet rows")
+    p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
+    p.add_argument("--limit", type=int, default=0, help="a seeded choice of N sentences (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the choice of --limit sentences")
+    p.add_argument("--num-proc", type=int, default=0, help="processes for splitting and encoding (0: every CPU, "
+                   "or $XARCHKD_NUM_PROC)")
+    p.add_argument("--root", default=None, help="where the store goes (default $XARCHKD_HOME/cache, beside the "
+                   "teacher caches)")
 
     _model_commands(sub)
 
@@ -167,6 +182,8 @@ def _dispatch(args):
         print(json.dumps({"out": args.out, "sentences": counts}))
     elif args.cmd == "cache":
         _cache(args)
+    elif args.cmd == "corpus":
+        _corpus(args)
     elif args.cmd == "eval":
         _eval(args)
     elif args.cmd == "predict":
@@ -233,11 +250,15 @@ def _cache(args):
     from .resources import home, resolve
     from .teacher import Teacher
     tpath = resolve(args.teacher)
+    if args.rows:
+        from .rowstore import open_store
+        rows = open_store(os.path.expanduser(args.rows))    # before the teacher loads: a bad store fails at once
     teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
-    split = load_splits(args.data, args.scheme, need=(args.split,))[args.split]
-    n = args.limit or len(split)
-    rows = encode_sentences(list(split["words"][:n]), list(split["tags"][:n]), teacher.tokenizer, teacher.labels,
-                            args.max_length, source=args.split)
+    if not args.rows:
+        split = load_splits(args.data, args.scheme, need=(args.split,))[args.split]
+        n = args.limit or len(split)
+        rows = encode_sentences(list(split["words"][:n]), list(split["tags"][:n]), teacher.tokenizer,
+                                teacher.labels, args.max_length, source=args.split)
     # under `accelerate launch` every process computes its share of the batches; the main one reports
     c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden,
                   batch_size=args.batch_size)
@@ -245,6 +266,30 @@ def _cache(args):
     if is_main_process():
         print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
                           "teacher_forwards_this_call": teacher.forward_count}, indent=2))
+
+
+def _corpus(args):
+    from pathlib import Path
+    from .config import check_values
+    check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
+    from .corpus import check_corpus, corpus_rows
+    from .resources import home, resolve
+    check_corpus(args.path, args.field)              # before the teacher folder is read
+    tpath = resolve(args.teacher)
+    cfg_file = Path(tpath) / "config.json"
+    try:
+        id2label = json.loads(cfg_file.read_text()).get("id2label") or {}
+    except (OSError, ValueError, AttributeError) as e:
+        from .errors import ConfigError
+        raise ConfigError(f"--teacher {args.teacher}: cannot read {cfg_file} ({e})") from None
+    labels = [id2label[str(i)] for i in range(len(id2label))]
+    store = corpus_rows(args.path, tpath, labels, Path(args.root) if args.root else home() / "cache",
+                        args.max_length, n=args.limit or None, seed=args.seed, field=args.field,
+                        num_proc=args.num_proc or None)
+    m = store.manifest
+    print(json.dumps({"path": str(store.path), "sentences": m["n_sentences"], "rows": m["n_rows"],
+                      "tokens": m["n_tokens"], "words": m["n_words"], "bytes": store.size_bytes,
+                      "source": m["source"], "build": m["build"]}, indent=2))
 
 
 def _eval(args):

@@ -63,12 +63,19 @@ def checksum_problem(path: str | Path, recorded: dict) -> str | None:
     return None
 
 
-def hash_arrays(arrays) -> str:
+def hash_arrays(arrays, chunk: int = 1 << 24) -> str:
+    """sha256 over each array's dtype, shape and bytes. Fed ``chunk`` bytes at a time (the digest is the same
+    as of the whole bytes), and a memmapped array's pages are unmapped after each chunk, so hashing an array
+    larger than memory keeps a flat resident set."""
+    from .memmaps import drop_pages
     h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
+    for given in arrays:
+        a = np.ascontiguousarray(given)
         h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(a.tobytes())
+        flat = a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+        for i in range(0, len(flat), chunk):
+            h.update(flat[i:i + chunk])
+            drop_pages(given)
     return h.hexdigest()
 
 

@@ -22,6 +22,7 @@ from .batching import Ragged, ids_and_positions, pad_flat, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
 from .conll import SPLITS, load_splits
+from .disk_examples import ner_examples
 from .errors import DataError
 from .finetune import ner_teacher
 from .metrics import evaluate_tags
@@ -102,9 +103,8 @@ def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor,
     """Map teacher token ids to compact embedding rows: ids seen in ``rows_list`` plus ``keep_ids``
     (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK)."""
     seen = set(int(k) for k in keep_ids)
-    for rows in rows_list:
-        for ids in rows.input_ids:
-            seen.update(np.unique(ids).tolist())
+    for rows in rows_list:          # Rows, or an on-disk RowStore (which counted its ids as it was written)
+        seen.update(rows.unique_ids().tolist())
     kept = [int(keep_ids[0])] + sorted(seen - {int(keep_ids[0])})
     token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
     token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
@@ -197,7 +197,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
 
     valid_rows, valid_tags, _ = rows["valid"]
     evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
-    examples = NerExamples(parts, tok.pad_token_id)
+    examples = ner_examples(parts, tok.pad_token_id)    # NerExamples, or DiskNerExamples when rows are on disk
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
     uploader = None
     if cfg.upload:

@@ -61,6 +61,22 @@ class Rows:
         return [np.concatenate(self.input_ids), np.concatenate(self.word_pos), np.concatenate(self.labels),
                 np.array([len(x) for x in self.input_ids]), self.sent_id]
 
+    # What readers of rows use, shared with the on-disk ``rowstore.RowStore`` (which reads the same way).
+    def row_lengths(self) -> np.ndarray:
+        """Sub-words per row (int64)."""
+        return np.array([len(x) for x in self.input_ids], dtype=np.int64)
+
+    def word_counts(self) -> np.ndarray:
+        """Words per row (int64)."""
+        return np.array([len(x) for x in self.word_pos], dtype=np.int64)
+
+    def unique_ids(self) -> np.ndarray:
+        """The sub-word ids the rows use, sorted."""
+        return np.unique(np.concatenate(self.input_ids)) if self.input_ids else np.zeros(0, np.int64)
+
+    def drop_pages(self) -> None:
+        """Nothing to drop: in-memory rows (a ``RowStore`` unmaps the pages it has read)."""
+
 
 def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, tokenizer, labels_vocab: list[str],
                      max_length: int = 128, source: str = "data") -> Rows:

@@ -42,6 +42,10 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
         if aug.names not in RESOURCES:      # a resource is fetched when the run starts
             from .names import read_names
             read_names(os.path.expanduser(aug.names))
+    if task == "ner" and cfg.data.transfer.startswith("corpus:") and cfg.data.transfer_factor > 0:
+        from .corpus import check_corpus as check_transfer_corpus    # (check_corpus here: the masked-LM corpus)
+        check_transfer_corpus(cfg.data.transfer[len("corpus:"):])    # files, formats, text fields (a bad JSON line
+                                                                     # past the first 100 is found as it is read)
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)

@@ -14,7 +14,8 @@ How ``get_or_build`` does it:
   its share of the batches not yet done: dealt round-robin (long and short batches alike for each rank)
   and handed out by Accelerate's ``split_between_processes``. Batches own disjoint item ranges, so no two
   ranks ever write the same bytes.
-- Every few seconds (``cache.FLUSH_SECONDS``) a rank flushes its arrays, then marks its finished batches
+- Every few seconds (``cache.FLUSH_SECONDS``) a rank flushes its arrays (and unmaps their written pages,
+  so its resident memory stays flat however large the cache), then marks its finished batches
   in ``batches_done.npy``. A kill -9 of any rank (which ends the launch) leaves every flushed batch
   marked; the next build -- with the same or another number of processes -- deals out only the rest.
 - ``gather_object`` collects each rank's shard record (batches, rows, items, bytes, seconds); the main
@@ -36,6 +37,7 @@ from filelock import FileLock
 
 from .atomic import publish_dir, write_json, write_text
 from .errors import CacheError
+from .memmaps import drop_pages
 
 DONE_FILE, PLAN_FILE = "batches_done.npy", "build.json"
 
@@ -204,6 +206,7 @@ def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, c
     def flush():
         for a in arrays.values():
             a.flush()
+        drop_pages(*arrays.values())     # written pages leave this process (a cache larger than memory builds)
         if pending:           # marked only once their rows are flushed
             done[pending] = 1
             done.flush()

@@ -9,6 +9,10 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
   sentences and CoNLL-style words (``xarchkd.text``), sentences of 3..60 words.
 - ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
   text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
+- ``"corpus:PATH"``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
+  or a folder of them -- read with ``datasets`` and split and encoded in parallel into an on-disk rows store
+  (``xarchkd/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
+  fewer than it has), and training reads them from disk in blocks (``disk_examples.py``).
 
 Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
@@ -227,7 +231,7 @@ def _looks_like_conll(path: str) -> bool:
     return bool(lines) and all(len(c) >= 2 and (is_tag(c[-1]) or c[0] == "-DOCSTART-") for c in lines)
 
 
-SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH")
+SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
@@ -259,6 +263,9 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
                  for k, size in enumerate(augment_copies(factor, len(words_list)))]
     elif spec.startswith("conll:"):
         parts = [conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)]
+    elif spec.startswith("corpus:"):
+        raise ConfigError(f"data.transfer={spec!r} is read into an on-disk rows store (transfer_parts), "
+                          "never into word lists")
     elif os.path.isfile(spec) and _looks_like_conll(spec):
         raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
     elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
@@ -281,7 +288,18 @@ def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool
     """Encode the transfer sentences of a run's config into gold-less rows (labels all -1), one ``Rows`` per part
     of ``transfer_word_parts`` (each gets its own teacher cache).
 
-    ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``)."""
+    ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``). A ``corpus:PATH``
+    source gives one on-disk ``rowstore.RowStore`` instead (it reads like ``Rows``), kept beside the run's caches."""
+    if cfg.data.transfer.startswith("corpus:"):
+        from .corpus import corpus_rows
+        from .resources import home
+        n = int(round(cfg.data.transfer_factor * len(words_list)))
+        if n == 0:
+            raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train sentences "
+                              "gives no transfer sentences; raise it or set data.transfer_factor=0")
+        return [corpus_rows(os.path.expanduser(cfg.data.transfer[7:]), tokenizer.name_or_path, labels,
+                            Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
+                            n=n, seed=cfg.train.seed, progress=progress)]
     parts = transfer_word_parts(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
                                 tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
                                 cfg.data.scheme)
