@@ -364,7 +364,8 @@ def config_problems(cfg: RunConfig) -> list[str]:
         out.append(f"data.augment.max_ngram={aug.max_ngram} is below data.augment.min_ngram={aug.min_ngram}")
     if bool(aug.names) != (_finite(aug.p_names) and aug.p_names > 0):
         out.append(f"data.augment.names={aug.names!r} and data.augment.p_names={aug.p_names!r} work together: a "
-                   "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither")
+                   "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither "
+                   "(data.augment.names= data.augment.p_names=0)")
     lc = cfg.loss
     if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden, lc.crf)):
         out.append("loss.mse, loss.ce, loss.kl, loss.hidden and loss.crf are all 0: nothing would train the student")
