@@ -329,6 +329,10 @@ def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_te
     assert p.returncode == 0, p.stderr[-2000:]
     assert res["student"]["f1"] > 0                         # it tags entities, so equal scores mean something
     assert json.loads(p.stdout)["f1"] == pytest.approx(res["student"]["f1"])
+    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "shape" / "student"), "--data",
+                        str(conll_small), "--split", "test", "--decode", "crf"], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 2 and "has no CRF scores" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher, conll_small):
