@@ -99,7 +99,8 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
     """Train the ``bert-<block>-ner`` student on the first ``sentences`` train sentences; time its steps."""
     from students import StudentConfig, StudentModel
     from xarchkd.cache import ner_cache
-    from xarchkd.ner import NerExamples, build_vocab_map, prepare_ner
+    from xarchkd.disk_examples import NerExamples
+    from xarchkd.ner import build_vocab_map, prepare_ner
     from xarchkd.recipe import resolve_config
     from xarchkd.train import train_student
 
@@ -159,7 +160,8 @@ def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003"
     """Mean milliseconds ``NerExamples.collate`` takes per training batch (an epoch's batches, logits included)."""
     from xarchkd.batching import length_batches
     from xarchkd.cache import ner_cache
-    from xarchkd.ner import NerExamples, prepare_ner
+    from xarchkd.disk_examples import NerExamples
+    from xarchkd.ner import prepare_ner
     from xarchkd.recipe import resolve_config
     cfg = resolve_config("bert-lstm-ner", {"teacher.name": str(teacher), "teacher.finetune": False,
                                            "data.name": data, "data.train_limit": sentences, "data.eval_limit": 1})

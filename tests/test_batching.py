@@ -10,7 +10,7 @@ import torch
 from xarchkd.batching import Ragged, flat_positions, length_batches, pad_ids, pad_words, ragged_index
 from xarchkd.cache import mlm_cache, ner_cache
 from xarchkd.conll import read_conll
-from xarchkd.ner import NerExamples
+from xarchkd.disk_examples import NerExamples
 from xarchkd.ner_data import NO_LABEL, encode_sentences
 
 from conftest import LABELS

@@ -17,10 +17,9 @@ from conftest import LABELS, tiny
 from xarchkd.batching import BlockLengths, block_batches, length_batches
 from xarchkd.cache import ner_cache
 from xarchkd.corpus import check_corpus, corpus_rows
-from xarchkd.disk_examples import DiskNerExamples, ner_examples
+from xarchkd.disk_examples import DiskNerExamples, NerExamples, ner_examples
 from xarchkd.errors import CacheError, DataError
 from xarchkd.memmaps import NpyAppender, drop_pages
-from xarchkd.ner import NerExamples
 from xarchkd.ner_data import encode_sentences
 from xarchkd.rowstore import RowStore, open_store, write_rows
 from xarchkd.text import split_sentences, words

@@ -11,22 +11,20 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
 from .atomic import write_json
-from .batching import Ragged, ids_and_positions, pad_flat, ragged_index
 from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
 from .conll import SPLITS, load_splits
-from .disk_examples import ner_examples
+from .disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
 from .errors import DataError
 from .finetune import ner_teacher
 from .metrics import evaluate_tags
-from .ner_data import NO_LABEL, Rows, encode_sentences
+from .ner_data import Rows, encode_sentences
 from .predict import predict_student
 from .preflight import check_run
 from .resources import home, resolve
@@ -38,65 +36,6 @@ class Split(NamedTuple):
     rows: Rows
     tags: list        # gold tags per sentence
     words: list       # words per sentence
-
-
-class NerExamples(torch.utils.data.Dataset):
-    """Training rows from one or more (rows, cache) parts; ``collate`` builds padded batches.
-
-    The rows of all parts are kept concatenated (``Ragged``), so a batch is a few fancy indexes and
-    masked assignments (no Python loop over rows or tokens); teacher outputs are gathered from each
-    part's memmapped cache with one fancy index over the batch's item ranges.
-    """
-
-    def __init__(self, parts: list[tuple[Rows, Cache | None]], pad_id: int):
-        self.parts, self.pad_id = parts, pad_id
-        self.index = [(p, r) for p, (rows, _) in enumerate(parts) for r in range(len(rows))]
-        self.lengths = [len(parts[p][0].input_ids[r]) for p, r in self.index]
-        self.with_teacher = all(c is not None for _, c in parts)
-        self.with_hidden = self.with_teacher and all("hidden" in c.arrays for _, c in parts)
-        self._part = np.repeat(np.arange(len(parts)), [len(rows) for rows, _ in parts])
-        self._row = np.concatenate([np.arange(len(rows)) for rows, _ in parts]) if parts else np.zeros(0, np.int64)
-        cat = lambda name: Ragged.of([x for rows, _ in parts for x in getattr(rows, name)])
-        self._ids, self._pos, self._labels, self._shapes = (cat(n) for n in ("input_ids", "word_pos", "labels",
-                                                                             "shapes"))
-        self._offsets = [np.asarray(c.offsets) for _, c in parts] if self.with_teacher else []
-
-    def __len__(self):
-        return len(self.index)
-
-    def __getitem__(self, i):
-        return i
-
-    def collate(self, indices) -> dict:
-        idx = np.asarray(indices, dtype=np.int64)
-        batch, n_words, pos_mask = ids_and_positions(self._ids, self._pos, idx, self.pad_id)
-        batch["gold"] = torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, pos_mask.shape[1], NO_LABEL,
-                                                  np.int64))
-        batch["shapes"] = self._shapes.pad(idx, 0, min_width=1)
-        if self.with_teacher:
-            batch["teacher_logits"] = _stack(self, "logits", idx, n_words, pos_mask)
-            if self.with_hidden:
-                batch["teacher_hidden"] = _stack(self, "hidden", idx, n_words, pos_mask)
-        return batch
-
-
-def _stack(ex: NerExamples, name: str, idx: np.ndarray, n_words: np.ndarray, pos_mask: np.ndarray) -> torch.Tensor:
-    """Cached teacher array ``name`` for rows ``idx`` of ``ex`` as a zero-padded float32 ``[B, W, D]`` tensor:
-    per part, one fancy index over the rows' item ranges in its memmap, then one masked assignment."""
-    parts, rows = ex._part[idx], ex._row[idx]
-    dim = ex.parts[0][1].arrays[name].shape[1]
-    if len(ex.parts) == 1:
-        flat = ex.parts[0][1].arrays[name][ragged_index(ex._offsets[0][rows], n_words)]
-    else:
-        flat = np.empty((int(n_words.sum()), dim), dtype=np.float32)
-        starts = np.cumsum(n_words) - n_words        # where each batch row's items start in ``flat``
-        for p in np.unique(parts):
-            sel = parts == p
-            flat[ragged_index(starts[sel], n_words[sel])] = \
-                ex.parts[p][1].arrays[name][ragged_index(ex._offsets[p][rows[sel]], n_words[sel])]
-    out = np.zeros(pos_mask.shape + (dim,), dtype=np.float32)
-    out[pos_mask] = flat
-    return torch.from_numpy(out)
 
 
 def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor, list[int]]:
