@@ -58,7 +58,7 @@ def register_bundled_recipes() -> None:
 
 def data_labels(data: str = "conll2003") -> list[str]:
     """The data's tag set, "O" first (what a random teacher must know)."""
-    from xarchkd.conll import load_splits
+    from xarchkd.data.conll import load_splits
     tags = {t for s in load_splits(data).values() for seq in s["tags"] for t in seq}
     return ["O"] + sorted(tags - {"O"})
 
@@ -69,7 +69,7 @@ def random_teacher(folder: str | Path, tokenizer: str = "minilm-l6", labels: lis
     (default: CoNLL-2003's) in ``folder``: a teacher whose cached logits cost nothing to make."""
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from xarchkd.resources import resolve
+    from xarchkd.data.resources import resolve
     folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(resolve(tokenizer))
     labels = labels or data_labels()
@@ -99,7 +99,7 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
     """Train the ``bert-<block>-ner`` student on the first ``sentences`` train sentences; time its steps."""
     from students import StudentConfig, StudentModel
     from xarchkd.cache import ner_cache
-    from xarchkd.disk_examples import NerExamples
+    from xarchkd.data.disk_examples import NerExamples
     from xarchkd.ner import build_vocab_map, prepare_ner
     from xarchkd.recipe import resolve_config
     from xarchkd.train import train_student
@@ -158,9 +158,9 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
 
 def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003", batch_size: int = 32) -> float:
     """Mean milliseconds ``NerExamples.collate`` takes per training batch (an epoch's batches, logits included)."""
-    from xarchkd.batching import length_batches
+    from xarchkd.data.batching import length_batches
     from xarchkd.cache import ner_cache
-    from xarchkd.disk_examples import NerExamples
+    from xarchkd.data.disk_examples import NerExamples
     from xarchkd.ner import prepare_ner
     from xarchkd.recipe import resolve_config
     cfg = resolve_config("bert-lstm-ner", {"teacher.name": str(teacher), "teacher.finetune": False,

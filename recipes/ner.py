@@ -19,9 +19,9 @@ import copy
 
 from students import StudentConfig
 from xarchkd.config import DataConfig, RunConfig, TrainConfig
+from xarchkd.data.transfer import ENTITY_SWAPS
 from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
-from xarchkd.transfer import ENTITY_SWAPS
 
 
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:

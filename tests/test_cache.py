@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
-from xarchkd.ner_data import encode_sentences
 from xarchkd.teacher import Teacher
 
 from conftest import LABELS, make_tiny_teacher
@@ -100,8 +100,8 @@ KILLER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.conll import read_conll
-    from xarchkd.ner_data import encode_sentences
+    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import encode_sentences
     from xarchkd.teacher import Teacher
     import xarchkd.cache as cache
     tok = AutoTokenizer.from_pretrained({teacher!r})
@@ -147,8 +147,8 @@ CONCURRENT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.conll import read_conll
-    from xarchkd.ner_data import encode_sentences
+    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import encode_sentences
     from xarchkd.teacher import Teacher
     from xarchkd.cache import ner_cache
     tok = AutoTokenizer.from_pretrained({teacher!r})

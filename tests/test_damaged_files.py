@@ -5,9 +5,9 @@ import json
 import pytest
 
 from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
-from xarchkd.ner_data import encode_sentences
 
 from conftest import LABELS
 
@@ -41,7 +41,7 @@ def test_a_changed_shard_of_a_sharded_teacher_changes_the_fingerprint(tmp_path, 
     """Issue 14.11: model-0000x-of-0000y.safetensors were not hashed, so a changed shard reused a stale
     cache. Every shard (and the index) is hashed now; an unsharded folder keeps its old fingerprint."""
     from transformers import AutoModelForTokenClassification
-    from xarchkd.fingerprint import hash_model_dir
+    from xarchkd.data.fingerprint import hash_model_dir
     from conftest import make_tiny_teacher
     one = make_tiny_teacher(tmp_path / "one", tokenizer)
     model = AutoModelForTokenClassification.from_pretrained(one)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from xarchkd.cache import mlm_cache
-from xarchkd.mlm_data import mask_rows, text_rows
+from xarchkd.data.mlm_data import mask_rows, text_rows
 from xarchkd.teacher import Teacher
 
 SENTS = ["The European Commission said on Thursday it disagreed with German advice to consumers.",
@@ -14,7 +14,7 @@ SENTS = ["The European Commission said on Thursday it disagreed with German advi
 
 @pytest.fixture(scope="module")
 def splade():
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     return Teacher.load(str(fetch("splade-tiny")), "mlm")
 
 

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from xarchkd.data.resources import fetch, resolve
 from xarchkd.errors import ResourceError
-from xarchkd.resources import fetch, resolve
 from xarchkd.teacher import Teacher
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
-from xarchkd.ner_data import encode_sentences
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
 from xarchkd.teacher import Teacher
 
 BATCH = 16

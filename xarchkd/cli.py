@@ -159,7 +159,7 @@ def _dispatch(args):
         for name, r in sorted(recipes().items()):
             print(f"{name:24s} {r.description}")
     elif args.cmd == "resources":
-        from .resources import RESOURCES, fetch, path
+        from .data.resources import RESOURCES, fetch, path
         if not args.names:
             for n, r in RESOURCES.items():
                 state = "fetched" if (path(n) / r.marker).exists() else "not fetched"
@@ -177,7 +177,7 @@ def _dispatch(args):
                           batch_size=args.batch_size, max_length=args.max_length,
                           mixed_precision=args.mixed_precision, scheme=args.scheme))
     elif args.cmd == "subset":
-        from .subset import write_subset
+        from .data.subset import write_subset
         counts = write_subset(args.data, args.n, args.out, scheme=args.scheme)
         print(json.dumps({"out": args.out, "sentences": counts}))
     elif args.cmd == "cache":
@@ -245,13 +245,13 @@ def _cache(args):
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
     from .cache import ner_cache
-    from .conll import load_splits
-    from .ner_data import encode_sentences
-    from .resources import home, resolve
+    from .data.conll import load_splits
+    from .data.ner_data import encode_sentences
+    from .data.resources import home, resolve
     from .teacher import Teacher
     tpath = resolve(args.teacher)
     if args.rows:
-        from .rowstore import open_store
+        from .data.rowstore import open_store
         rows = open_store(os.path.expanduser(args.rows))    # before the teacher loads: a bad store fails at once
     teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
     if not args.rows:
@@ -272,8 +272,8 @@ def _corpus(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .corpus import check_corpus, corpus_rows
-    from .resources import home, resolve
+    from .data.corpus import check_corpus, corpus_rows
+    from .data.resources import home, resolve
     check_corpus(args.path, args.field)              # before the teacher folder is read
     tpath = resolve(args.teacher)
     cfg_file = Path(tpath) / "config.json"
@@ -293,14 +293,14 @@ def _corpus(args):
 
 
 def _eval(args):
-    from .conll import load_splits
+    from .data.conll import load_splits
     from .errors import ConfigError, DataError
     from .metrics import evaluate_tags
     from .ner import trained_on
     from .predict import predict_student
-    from .ner_data import encode_sentences
+    from .data.ner_data import encode_sentences
     from .load import load_model
-    from .resources import resolve
+    from .data.resources import resolve
     kind, m, tok = load_model(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
@@ -327,14 +327,14 @@ def _eval(args):
 def _predict(args):
     from .load import load_model
     from .predict import predict_student
-    from .ner_data import encode_sentences
+    from .data.ner_data import encode_sentences
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
     lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
     words = [l.split() for l in lines]
     rows = encode_sentences(words, None, tok, labels, 128)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
-    from .ner_data import join_sentences
+    from .data.ner_data import join_sentences
     for ws, tags in zip(words, join_sentences(rows.sent_id, pred)):
         print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, tags)))
 

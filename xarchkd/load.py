@@ -13,8 +13,8 @@ import json
 import warnings
 from pathlib import Path
 
+from .data.resources import resolve
 from .errors import ConfigError, ResourceError
-from .resources import resolve
 
 def _config(folder) -> dict:
     """A folder's ``config.json`` as a dict ({} when it has none or it is unreadable)."""

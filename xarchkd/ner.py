@@ -19,15 +19,15 @@ from students.chars import token_char_ids
 from .atomic import write_json
 from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
-from .conll import SPLITS, load_splits
-from .disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
+from .data.conll import SPLITS, load_splits
+from .data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
+from .data.ner_data import Rows, encode_sentences
+from .data.resources import home, resolve
 from .errors import DataError
 from .finetune import ner_teacher
 from .metrics import evaluate_tags
-from .ner_data import Rows, encode_sentences
 from .predict import predict_student
 from .preflight import check_run
-from .resources import home, resolve
 from .teacher import input_embeddings, pca_embeddings, teacher_summary
 from .train import train_student
 
@@ -123,7 +123,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
                                     progress=progress, **engine) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
-        from .transfer import transfer_parts
+        from .data.transfer import transfer_parts
         for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
             parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
                                            **engine)))

@@ -16,9 +16,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .batching import length_batches, pad_ids, pad_words
+from .data.batching import length_batches, pad_ids, pad_words
+from .data.ner_data import Rows
 from .decode import decode_tags, starts_sentence
-from .ner_data import Rows
 
 # (ids [B,T], mask [B,T], word positions [B,P], word shapes [B,T]) -> word logits [B,P,C]
 WordLogits = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -61,7 +61,7 @@ def predict_student(model, rows: Rows, batch_size: int = 128) -> list[list[str]]
 def masked_logits(model, m, pad_id: int):
     """``fn(row indices) -> logits [N, V]`` at the masked positions of those rows of ``m``; ``model`` is a
     ``teacher.MaskedLogits`` (or a wrapper that calls one), run on its device."""
-    from .mlm_data import masked_batch
+    from .data.mlm_data import masked_batch
 
     @torch.inference_mode()
     def fn(idx):

@@ -55,10 +55,10 @@ class Demo:
                       f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
 
     def ner(self, text: str) -> dict:
-        from .ner_data import encode_sentences, join_sentences
+        from .data.ner_data import encode_sentences, join_sentences
         from .predict import predict_student
-        from .spans import entity_spans
-        from .text import words as split_words
+        from .data.spans import entity_spans
+        from .data.text import words as split_words
         ws = split_words(text)
         if not ws:
             return {"error": "type a sentence"}

@@ -36,8 +36,8 @@ import numpy as np
 from filelock import FileLock
 
 from .atomic import publish_dir, write_json, write_text
+from .data.memmaps import drop_pages
 from .errors import CacheError
-from .memmaps import drop_pages
 
 DONE_FILE, PLAN_FILE = "batches_done.npy", "build.json"
 
@@ -235,7 +235,7 @@ def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: i
     """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
     manifest, and publish ``work`` as ``final``."""
     from .cache import _say
-    from .fingerprint import hash_file
+    from .data.fingerprint import hash_file
     bar.update(bar.total - bar.n)
     bar.close()
     left = int((np.load(work / DONE_FILE) == 0).sum())

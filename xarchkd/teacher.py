@@ -24,8 +24,8 @@ import torch
 
 from .accel import autocast, engine_info
 from .atomic import publish_dir, write_json
+from .data.fingerprint import checksum_problem, file_checksums
 from .errors import ResourceError
-from .fingerprint import checksum_problem, file_checksums
 
 INFO_FILE = "xarchkd_teacher.json"
 

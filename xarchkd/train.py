@@ -31,8 +31,8 @@ from accelerate.utils import broadcast_object_list
 
 from .accel import make_accelerator
 from .atomic import publish_dir, write_text
-from .batching import length_batches
 from .config import TrainConfig
+from .data.batching import length_batches
 from .errors import CheckpointError
 from .loss import LossConfig, get_loss
 

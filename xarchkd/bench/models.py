@@ -61,7 +61,7 @@ def teacher_entry(path: str, task: str = "ner", labels: list[str] | None = None)
     a token-classification head on disk, a random one with ``labels`` (default CoNLL's) is attached (latency only,
     F1 n/a). MLM: vocabulary logits at the given positions only (the LM head runs there alone)."""
     from ..load import has_ner_head, load_teacher
-    from ..resources import resolve
+    from ..data.resources import resolve
     rss0 = _rss_mb()
     trained = task == "mlm" or has_ner_head(resolve(path))
     t = load_teacher(path, task, labels=None if trained else list(labels or CONLL_LABELS), device="cpu")

@@ -2,7 +2,7 @@
 students over teachers in the same setting, and the plain-text summary table."""
 from __future__ import annotations
 
-from ..ner_data import encode_sentences
+from ..data.ner_data import encode_sentences
 from .inputs import Corpus
 from .models import Entry
 from .timing import num_threads

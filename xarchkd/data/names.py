@@ -5,7 +5,7 @@ its 1,617 PER entities have a word that is not in train); a teacher pretrained o
 names. Swapping a training sentence's PER/LOC spans for names from this list and letting the teacher
 label the result shows the student new names, and new sub-words, in real contexts.
 
-The list is built once, as the ``names`` resource (``xarchkd.resources``), from two packages that
+The list is built once, as the ``names`` resource (``xarchkd.data.resources``), from two packages that
 ship name lists:
 
 - Faker's person providers (MIT): the first and last names of each Latin-script locale; each last
@@ -25,8 +25,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from .atomic import write_text
-from .errors import DataError
+from ..atomic import write_text
+from ..errors import DataError
 
 NAMES_FILE = "names.tsv"
 GEONAMES_FILES = ("cities15000.json", "countries.json", "us_states.json", "continents.json")

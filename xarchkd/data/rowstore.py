@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CacheError
 from .batching import Ragged
-from .errors import CacheError
 from .memmaps import NpyAppender, drop_pages
 from .ner_data import NO_LABEL, Rows
 
@@ -157,7 +157,7 @@ class RowStoreWriter:
 
     def finish(self, key: str, extra: dict | None = None) -> "RowStore":
         """Close the files, write checksums and the manifest, rename the folder into place; return it opened."""
-        from .atomic import publish_dir, write_text
+        from ..atomic import publish_dir, write_text
         from .fingerprint import hash_file
         for w in self.out.values():
             w.close()

@@ -18,7 +18,7 @@ import numpy as np
 
 from students import NUM_SHAPES
 
-from .errors import DataError
+from ..errors import DataError
 
 NO_LABEL = -1
 # Word-shape ids (0 is left for [CLS]/[SEP]/padding).

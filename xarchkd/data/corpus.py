@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CacheError, DataError
+from ..errors import CacheError, DataError
 
 FORMATS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 ROWS_VERSION = 1            # bump when splitting or encoding changes what a corpus's rows are
@@ -42,7 +42,7 @@ def default_num_proc() -> int:
     env = os.environ.get("XARCHKD_NUM_PROC", "").strip()
     if env:
         if not env.isdigit():
-            from .errors import ConfigError
+            from ..errors import ConfigError
             raise ConfigError(f"XARCHKD_NUM_PROC={env!r}: expected a number of processes")
         return max(1, int(env))
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -321,7 +321,7 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
 
 def _record_build(store, seconds: float, write_seconds: float) -> None:
     """Add the total and write times to the manifest's ``build`` (they are known only once it is written)."""
-    from .atomic import write_text
+    from ..atomic import write_text
     m = store.manifest
     m["build"].update(seconds=round(seconds, 2), write_seconds=round(write_seconds, 2),
                       rows_per_s=round(m["n_rows"] / max(seconds, 1e-9), 1))

@@ -6,12 +6,12 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
 - ``"augment"``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
   word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
 - ``"pydoc-text"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split into
-  sentences and CoNLL-style words (``xarchkd.text``), sentences of 3..60 words.
+  sentences and CoNLL-style words (``xarchkd.data.text``), sentences of 3..60 words.
 - ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
   text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
 - ``"corpus:PATH"``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
   or a folder of them -- read with ``datasets`` and split and encoded in parallel into an on-disk rows store
-  (``xarchkd/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
+  (``xarchkd/data/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
   fewer than it has), and training reads them from disk in blocks (``disk_examples.py``).
 
 Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
@@ -34,7 +34,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, DataError, did_you_mean
+from ..errors import ConfigError, DataError, did_you_mean
 from .ner_data import Rows, encode_sentences
 from .spans import entity_spans  # the one span decoder; callers import it from here too
 
@@ -56,7 +56,7 @@ class AugmentConfig:
     retries: int = 5             # redraw (up to this often) a result identical to its source sentence
     mlm: str = ""                # masked-LM folder/resource: replacements are its top-5 guesses (Tang et al.)
                                  # instead of same-tag training words; one forward per replaced word
-    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, xarchkd/names.py)
+    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, xarchkd/data/names.py)
     p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
 
 
@@ -64,7 +64,7 @@ class AugmentConfig:
 # the BiLSTM by +0.9 F1 on valid and test (benchmarks/RESULTS.md §9); the teacher's labels on these
 # sentences agree with the swapped spans' types at entity F1 0.944 (benchmarks/transfer_label_quality.py).
 # Half of the person and place swaps draw a name the training set never had, from the "names" gazetteer
-# (xarchkd/names.py): +0.5 valid and +0.5 test F1 more (RESULTS §9, third round), mostly on new entities.
+# (xarchkd/data/names.py): +0.5 valid and +0.5 test F1 more (RESULTS §9, third round), mostly on new entities.
 ENTITY_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0, names="names", p_names=0.5)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .atomic import publish_dir
-from .errors import ResourceError
+from ..atomic import publish_dir
+from ..errors import ResourceError
 
 
 def home() -> Path:
@@ -90,7 +90,7 @@ def _looks_local(s: str) -> bool:
 def fetch(name: str, quiet: bool = False) -> Path:
     """Fetch resource ``name`` once into the cache folder and return its folder."""
     if name not in RESOURCES:
-        from .errors import did_you_mean
+        from ..errors import did_you_mean
         raise ResourceError(f"unknown resource {name!r}{did_you_mean(name, RESOURCES)}; known: {', '.join(RESOURCES)}")
     res = RESOURCES[name]
     dest = path(name)
