@@ -98,7 +98,7 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
                   work: Path, data: str = "conll2003", batch_size: int = 0, impl: str = "") -> dict:
     """Train the ``bert-<block>-ner`` student on the first ``sentences`` train sentences; time its steps."""
     from students import StudentConfig, StudentModel
-    from xarchkd.cache import ner_cache
+    from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
     from xarchkd.ner import build_vocab_map, prepare_ner
     from xarchkd.recipe import resolve_config
@@ -159,7 +159,7 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
 def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003", batch_size: int = 32) -> float:
     """Mean milliseconds ``NerExamples.collate`` takes per training batch (an epoch's batches, logits included)."""
     from xarchkd.data.batching import length_batches
-    from xarchkd.cache import ner_cache
+    from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
     from xarchkd.ner import prepare_ner
     from xarchkd.recipe import resolve_config

@@ -14,7 +14,6 @@ import torch
 
 from conftest import LABELS, tiny
 
-from xarchkd.cache import ner_cache
 from xarchkd.data.batching import BlockLengths, block_batches, length_batches
 from xarchkd.data.corpus import check_corpus, corpus_rows
 from xarchkd.data.disk_examples import DiskNerExamples, NerExamples, ner_examples
@@ -23,6 +22,7 @@ from xarchkd.data.ner_data import encode_sentences
 from xarchkd.data.rowstore import RowStore, open_store, write_rows
 from xarchkd.data.text import split_sentences, words
 from xarchkd.errors import CacheError, DataError
+from xarchkd.teachers.cache import ner_cache
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def test_no_teacher_is_used_during_student_training(tmp_path, tiny_teacher, conl
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
     assert res["kd"] is True and res["teacher"]["params"] > 0  # teacher facts came from the cache manifest
     with pytest.raises(AssertionError, match="teacher model was loaded"):  # the tripwire is live
-        from xarchkd.teacher import Teacher
+        from xarchkd.teachers.teacher import Teacher
         Teacher.load(str(tiny_teacher), "ner")
 
 
@@ -337,7 +337,7 @@ def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher,
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "hid", **{"train.epochs": 1, "loss.hidden": 1.0,
                                                                      "loss.kl": 0.5})
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
-    from xarchkd.cache import open_cache
+    from xarchkd.teachers.cache import open_cache
     cache = open_cache(res["caches"][0]["path"])
     assert cache.arrays["hidden"].shape == (cache.manifest["n_items"], 32)   # the tiny teacher's width
     steps = [json.loads(l) for l in (tmp_path / "hid" / "metrics.jsonl").read_text().splitlines() if '"eval"' not in l]

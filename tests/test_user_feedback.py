@@ -43,7 +43,7 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
 def test_teacher_fine_tune_prints_its_steps_and_an_estimate(tmp_path, tiny_teacher, conll_small, capsys):
     """The one-off teacher fine-tune gave no idea of its time; after its first steps it prints one line with
     epochs x steps and an estimate."""
-    from xarchkd.finetune import ner_teacher
+    from xarchkd.teachers.finetune import ner_teacher
     ner_teacher(str(tiny_teacher), str(conll_small), out=str(tmp_path / "t"), epochs=2, batch_size=16,
                 progress=False)
     lines = [l for l in capsys.readouterr().out.splitlines() if "s/step" in l]

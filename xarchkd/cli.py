@@ -172,7 +172,7 @@ def _dispatch(args):
         from .config import check_values
         check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
                       "data.max_length": args.max_length}, label=_TEACHER_OPTIONS.get)
-        from .finetune import ner_teacher
+        from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
                           mixed_precision=args.mixed_precision, scheme=args.scheme))
@@ -244,11 +244,11 @@ def _cache(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .cache import ner_cache
+    from .teachers.cache import ner_cache
     from .data.conll import load_splits
     from .data.ner_data import encode_sentences
     from .data.resources import home, resolve
-    from .teacher import Teacher
+    from .teachers.teacher import Teacher
     tpath = resolve(args.teacher)
     if args.rows:
         from .data.rowstore import open_store
@@ -262,7 +262,7 @@ def _cache(args):
     # under `accelerate launch` every process computes its share of the batches; the main one reports
     c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden,
                   batch_size=args.batch_size)
-    from .shards import is_main_process
+    from .teachers.shards import is_main_process
     if is_main_process():
         print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
                           "teacher_forwards_this_call": teacher.forward_count}, indent=2))

@@ -43,7 +43,7 @@ def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None 
     without a token-classification head, a random head with these labels is attached (its tags mean nothing)."""
     from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
     from .accel import check_precision, inference_device
-    from .teacher import INFO_FILE, Teacher, verify_teacher
+    from .teachers.teacher import INFO_FILE, Teacher, verify_teacher
     dev = inference_device(device)
     check_precision(mixed_precision, dev.type == "cuda")
     path = resolve(name_or_path)

@@ -16,15 +16,15 @@ from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
 from .atomic import write_json
-from .cache import mlm_cache
 from .config import RunConfig, write_run_config
 from .data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
 from .data.resources import home, resolve
-from .finetune import mlm_teacher
 from .metrics import mlm_accuracy
 from .predict import masked_logits, student_masked_logits
 from .preflight import check_run
-from .teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
+from .teachers.cache import mlm_cache
+from .teachers.finetune import mlm_teacher
+from .teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
 from .train import train_student
 
 

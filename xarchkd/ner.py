@@ -17,18 +17,18 @@ from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
 from .atomic import write_json
-from .cache import Cache, ner_cache
 from .config import RunConfig, write_run_config
 from .data.conll import SPLITS, load_splits
+from .teachers.cache import Cache, ner_cache
 from .data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
 from .data.ner_data import Rows, encode_sentences
 from .data.resources import home, resolve
 from .errors import DataError
-from .finetune import ner_teacher
 from .metrics import evaluate_tags
 from .predict import predict_student
 from .preflight import check_run
-from .teacher import input_embeddings, pca_embeddings, teacher_summary
+from .teachers.finetune import ner_teacher
+from .teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
 from .train import train_student
 
 
@@ -191,7 +191,7 @@ def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> Non
 def trained_on(folder) -> dict:
     """``{"name", "path", "scheme"}`` of the data a student (its ``xarchkd_student.json``) or a teacher fine-tuned
     here (its ``xarchkd_teacher.json``) was trained on; {} when the folder does not say."""
-    from .teacher import INFO_FILE
+    from .teachers.teacher import INFO_FILE
     for name in (STUDENT_RECORD, INFO_FILE):
         try:
             rec = json.loads((Path(folder) / name).read_text())

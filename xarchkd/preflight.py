@@ -116,7 +116,7 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     if name in RESOURCES:
         return      # fetched (once) when the run starts
     path = Path(resolve(name))
-    from .teacher import verify_teacher
+    from .teachers.teacher import verify_teacher
     verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
     cfg_file = path / "config.json"
     if path.is_dir() and cfg_file.is_file():

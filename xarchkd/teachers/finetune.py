@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
+from ..accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
                     teacher_step)
-from .atomic import write_dir
-from .data.batching import length_batches, pad_ids
-from .data.fingerprint import hash_arrays, hash_json, hash_model_dir
-from .data.resources import home, resolve
-from .errors import ConfigError
+from ..atomic import write_dir
+from ..data.batching import length_batches, pad_ids
+from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
+from ..data.resources import home, resolve
+from ..errors import ConfigError
 from .teacher import INFO_FILE, MaskedLogits, Teacher, is_built, publish_teacher
 
 
@@ -153,7 +153,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
     ``scheme`` is the data's tag scheme (IOB2/BIO or IOB1; read into IOB2 either way)."""
-    from .data.conll import label_list, load_splits
+    from ..data.conll import label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
     enc_path = resolve(encoder)
     labels = label_list(splits["train"]["tags"])
@@ -170,8 +170,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
 
 def _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, warmup, seed, progress) -> TeacherTask:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from .metrics import evaluate_tags
-    from .data.ner_data import encode_sentences
+    from ..metrics import evaluate_tags
+    from ..data.ner_data import encode_sentences
     tok = AutoTokenizer.from_pretrained(enc_path)
     model = AutoModelForTokenClassification.from_pretrained(
         enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -214,7 +214,7 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
     (``mlm_data.corpus_sentences``); every 20th row is held out and scored (top-1/top-5 of the masked tokens)
     after each epoch. Return its folder (reused when present); runs as ``ner_teacher`` does."""
     from transformers import AutoTokenizer
-    from .data.mlm_data import corpus_sentences, split_corpus, text_rows
+    from ..data.mlm_data import corpus_sentences, split_corpus, text_rows
     enc_path = resolve(encoder)
     tok = AutoTokenizer.from_pretrained(enc_path)
     rows = text_rows(corpus_sentences(text, limit), tok, max_length)
@@ -231,9 +231,9 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
 
 def _mlm_task(encoder, enc_path, tok, train, held, batch_size, seed) -> TeacherTask:
     from transformers import AutoModelForMaskedLM
-    from .metrics import mlm_accuracy
-    from .data.mlm_data import HELDOUT_SEED, mask_rows, masked_batch
-    from .predict import masked_logits
+    from ..metrics import mlm_accuracy
+    from ..data.mlm_data import HELDOUT_SEED, mask_rows, masked_batch
+    from ..predict import masked_logits
     mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()
     held_m = mask_rows(held, tok, seed=HELDOUT_SEED)

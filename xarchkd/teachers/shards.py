@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from .atomic import publish_dir, write_json, write_text
-from .data.memmaps import drop_pages
-from .errors import CacheError
+from ..atomic import publish_dir, write_json, write_text
+from ..data.memmaps import drop_pages
+from ..errors import CacheError
 
 DONE_FILE, PLAN_FILE = "batches_done.npy", "build.json"
 
@@ -86,7 +86,7 @@ def get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compu
     """Open the cache for ``key`` (under ``root`` or at ``path``), building it with every process of the
     launch if it is missing, unfinished or damaged. ``compute(tch, arrays, batches, todo, on_batch)`` fills
     ``arrays`` for the batch indices ``todo``, calling ``on_batch(bi)`` after each."""
-    from .accel import inference_device
+    from ..accel import inference_device
     from .cache import _say, open_cache
     from .teacher import Teacher
     dev = teacher.device if isinstance(teacher, Teacher) else inference_device(load.get("device", "auto"))
@@ -235,7 +235,7 @@ def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: i
     """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
     manifest, and publish ``work`` as ``final``."""
     from .cache import _say
-    from .data.fingerprint import hash_file
+    from ..data.fingerprint import hash_file
     bar.update(bar.total - bar.n)
     bar.close()
     left = int((np.load(work / DONE_FILE) == 0).sum())

@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.batching import length_batches
-from .data.fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir
-from .errors import CacheError
+from ..data.batching import length_batches
+from ..data.fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir
+from ..errors import CacheError
 from .shards import get_or_build, is_main_process
 
 FORMAT, VERSION = "xarchkd-cache", 1
@@ -138,7 +138,7 @@ def _ner_batch(tch, rows, idx, hidden: bool):
     """Per row of batch ``idx``: (word logits [n_words, C], word hidden states [n_words, D] or None),
     float32 numpy (the teacher computes on its device; one copy back per batch)."""
     import torch
-    from .data.batching import pad_ids
+    from ..data.batching import pad_ids
     ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
     logits, hs = tch.outputs(ids, mask, hidden=hidden)
     res = []
@@ -165,7 +165,7 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
         return {"values": ((n, k), DTYPE), "indices": ((n, k), index_dtype), "positions": ((n,), np.int32)}
 
     def compute(tch, arrays, batches, todo, on_batch):
-        from .data.batching import flat_positions, pad_ids
+        from ..data.batching import flat_positions, pad_ids
         for bi in todo:
             idx = batches[bi]
             ids, mask = pad_ids([rows.input_ids[i] for i in idx], tch.tokenizer.pad_token_id or 0)
@@ -204,7 +204,7 @@ def _vocab_size(teacher_path: str) -> int:
 
 
 def _resolve(teacher) -> str:
-    from .data.resources import resolve
+    from ..data.resources import resolve
     return resolve(str(teacher))
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from .accel import autocast, engine_info
-from .atomic import publish_dir, write_json
-from .data.fingerprint import checksum_problem, file_checksums
-from .errors import ResourceError
+from ..accel import autocast, engine_info
+from ..atomic import publish_dir, write_json
+from ..data.fingerprint import checksum_problem, file_checksums
+from ..errors import ResourceError
 
 INFO_FILE = "xarchkd_teacher.json"
 
@@ -61,7 +61,7 @@ class Teacher:
              device: str | torch.device | None = "auto", mixed_precision: str = "no") -> "Teacher":
         """``load.load_teacher``: a teacher from a resource name, a local folder or a Hub id, on ``device``
         (``"auto"``: this process's GPU if there is one, else the CPU), under ``mixed_precision`` autocast."""
-        from .load import load_teacher
+        from ..load import load_teacher
         return load_teacher(name_or_path, task, labels, device, mixed_precision)
 
     @property
@@ -130,7 +130,7 @@ class Teacher:
 
     def predict_tags(self, rows, batch_size: int = 64, progress: bool = True) -> list[list[str]]:
         """Argmax tags per row (word level), in row order (``predict.predict_tags``)."""
-        from .predict import predict_tags
+        from ..predict import predict_tags
         return predict_tags(self.word_logits, rows, self.labels, "argmax", self.tokenizer.pad_token_id or 0,
                             batch_size, progress, desc="teacher eval")
 
