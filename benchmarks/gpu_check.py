@@ -51,7 +51,7 @@ from train_speed import BLOCKS, TEACHER_SIZES, data_labels, environment, random_
 KILL_AFTER_EPOCH = """
 import json, os, signal, sys
 sys.path[:0] = [sys.argv[4], os.path.join(sys.argv[4], "benchmarks")]
-import xarchkd, xarchkd.train as tr
+import xarchkd, xarchkd.distill.train as tr
 from train_speed import register_bundled_recipes
 register_bundled_recipes()
 overrides, stop = json.loads(sys.argv[2]), int(sys.argv[3])

@@ -5,7 +5,7 @@
 
 It runs the real training path: the NER recipe's config (``bert-<block>-ner``, its student, loss, batch
 size and learning rate), rows encoded by ``prepare_ner`` from the first N CoNLL-2003 train sentences,
-their teacher logits from a real ``ner_cache``, ``NerExamples`` batches, and ``xarchkd.train.train_student``
+their teacher logits from a real ``ner_cache``, ``NerExamples`` batches, and ``xarchkd.distill.train.train_student``
 (Accelerate, AdamW, clipping, checkpoints). Only the training steps are timed: from the first batch
 of an epoch to the end of its last step (a CUDA synchronize before the clock stops); the per-epoch
 evaluation is replaced by a no-op and checkpoint saving falls outside the timed span. The figure
@@ -102,7 +102,7 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
     from xarchkd.data.disk_examples import NerExamples
     from xarchkd.ner import build_vocab_map, prepare_ner
     from xarchkd.recipe import resolve_config
-    from xarchkd.train import train_student
+    from xarchkd.distill.train import train_student
 
     sets = {"teacher.name": str(teacher), "teacher.finetune": False, "data.name": data,
             "data.train_limit": sentences, "data.eval_limit": 1, "train.epochs": epochs,

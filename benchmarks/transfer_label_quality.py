@@ -19,7 +19,7 @@ from xarchkd.data.conll import load_splits
 from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.data.resources import home
 from xarchkd.data.transfer import AugmentConfig, augment_copies, augment_sentences
-from xarchkd.metrics import ner_scores
+from xarchkd.distill.metrics import ner_scores
 from xarchkd.teachers.cache import ner_cache
 
 

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 import xarchkd
-from xarchkd.accel import make_accelerator
+from xarchkd.distill.accel import make_accelerator
 from xarchkd.errors import ConfigError
 
 
@@ -82,7 +82,7 @@ def test_nokd_twin_has_no_teacher_terms(tmp_path, tiny_teacher, conll_small):
 
 KILL_AFTER_EPOCH = textwrap.dedent("""
     import json, os, signal, sys
-    import xarchkd, xarchkd.train as tr
+    import xarchkd, xarchkd.distill.train as tr
     real = tr._save_checkpoint
     def save_then_die(acc, ckpt, state):
         real(acc, ckpt, state)
@@ -128,7 +128,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
 SHARED_LSTM_RUN = textwrap.dedent("""
     import json, os, signal, sys
     import torch
-    import xarchkd, xarchkd.ner as ner, xarchkd.train as tr
+    import xarchkd, xarchkd.ner as ner, xarchkd.distill.train as tr
 
     def one_buffer(model):
         # What cuDNN's flatten_parameters does on a GPU: every LSTM weight a view into one flat buffer.

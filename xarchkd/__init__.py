@@ -14,7 +14,7 @@ _EXPORTS = {
     "RunConfig": "config", "apply_overrides": "config", "from_toml": "config", "to_toml": "config",
     "Teacher": "teachers.teacher", "ner_cache": "teachers.cache", "mlm_cache": "teachers.cache",
     "open_cache": "teachers.cache", "Cache": "teachers.cache",
-    "distill_loss": "loss", "LossConfig": "loss", "register_loss": "loss",
+    "distill_loss": "distill.loss", "LossConfig": "distill.loss", "register_loss": "distill.loss",
     "XarchkdError": "errors", "DataError": "errors", "CacheError": "errors", "ConfigError": "errors",
     "ResourceError": "errors",
 }

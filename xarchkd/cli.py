@@ -295,9 +295,9 @@ def _corpus(args):
 def _eval(args):
     from .data.conll import load_splits
     from .errors import ConfigError, DataError
-    from .metrics import evaluate_tags
+    from .distill.metrics import evaluate_tags
     from .ner import trained_on
-    from .predict import predict_student
+    from .distill.predict import predict_student
     from .data.ner_data import encode_sentences
     from .load import load_model
     from .data.resources import resolve
@@ -326,7 +326,7 @@ def _eval(args):
 
 def _predict(args):
     from .load import load_model
-    from .predict import predict_student
+    from .distill.predict import predict_student
     from .data.ner_data import encode_sentences
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
@@ -341,7 +341,7 @@ def _predict(args):
 
 def _fill(args):
     from .load import load_student, load_teacher
-    from .predict import fill_mask, student_fill_logits, teacher_fill_logits
+    from .distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
     t = load_teacher(args.teacher, "mlm")
     models = {"teacher": teacher_fill_logits(t)}
     if args.student:

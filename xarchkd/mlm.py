@@ -19,13 +19,13 @@ from .atomic import write_json
 from .config import RunConfig, write_run_config
 from .data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
 from .data.resources import home, resolve
-from .metrics import mlm_accuracy
-from .predict import masked_logits, student_masked_logits
+from .distill.metrics import mlm_accuracy
+from .distill.predict import masked_logits, student_masked_logits
+from .distill.train import train_student
 from .preflight import check_run
 from .teachers.cache import mlm_cache
 from .teachers.finetune import mlm_teacher
 from .teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
-from .train import train_student
 
 
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:

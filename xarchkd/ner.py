@@ -23,13 +23,13 @@ from .teachers.cache import Cache, ner_cache
 from .data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
 from .data.ner_data import Rows, encode_sentences
 from .data.resources import home, resolve
+from .distill.metrics import evaluate_tags
+from .distill.predict import predict_student
+from .distill.train import train_student
 from .errors import DataError
-from .metrics import evaluate_tags
-from .predict import predict_student
 from .preflight import check_run
 from .teachers.finetune import ner_teacher
 from .teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
-from .train import train_student
 
 
 class Split(NamedTuple):
@@ -140,7 +140,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
     uploader = None
     if cfg.upload:
-        from .upload import checkpoint_uploader
+        from .distill.upload import checkpoint_uploader
         uploader = checkpoint_uploader(cfg.upload, out)
     train_cfg = cfg.train.for_rows(len(examples))      # small sets: enough epochs for train.min_steps
     if train_cfg.epochs != cfg.train.epochs and os.environ.get("RANK", "0") == "0":

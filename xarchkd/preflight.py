@@ -49,10 +49,10 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
-    from .loss import get_loss
+    from .distill.loss import get_loss
     get_loss(cfg.loss)
     if cfg.upload:
-        from .upload import parse_s3
+        from .distill.upload import parse_s3
         parse_s3(cfg.upload)
     if cfg.init_from:
         from students.checkpoint import read_config

@@ -56,7 +56,7 @@ class Demo:
 
     def ner(self, text: str) -> dict:
         from .data.ner_data import encode_sentences, join_sentences
-        from .predict import predict_student
+        from .distill.predict import predict_student
         from .data.spans import entity_spans
         from .data.text import words as split_words
         ws = split_words(text)
@@ -74,7 +74,7 @@ class Demo:
 
     def fill(self, text: str) -> dict:
         from .errors import XarchkdError
-        from .predict import fill_mask, student_fill_logits, teacher_fill_logits
+        from .distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
         try:
             return fill_mask(text, self.tok, {"teacher": teacher_fill_logits(self.teacher),
                                               "student": student_fill_logits(self.student)})

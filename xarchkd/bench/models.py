@@ -36,7 +36,7 @@ class Entry:
     path: str
     block: str | None = None
     head: str = "trained"        # teachers: "trained" | "random" (no token-classification head on disk)
-    decode: str = "argmax"       # how word logits become tags (``xarchkd.decode``); a student's own setting
+    decode: str = "argmax"       # how word logits become tags (``xarchkd.distill.decode``); a student's own setting
     crf: object = None           # a decode="crf" student's tag-transition scores
     task: str = "ner"            # "ner" | "mlm"
     notes: str = ""

@@ -56,7 +56,7 @@ class AugmentConfig:
     retries: int = 5             # redraw (up to this often) a result identical to its source sentence
     mlm: str = ""                # masked-LM folder/resource: replacements are its top-5 guesses (Tang et al.)
                                  # instead of same-tag training words; one forward per replaced word
-    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, xarchkd/data/names.py)
+    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, names.py)
     p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
 
 

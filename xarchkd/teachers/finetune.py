@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta, scheduler_steps,
-                    teacher_step)
 from ..atomic import write_dir
 from ..data.batching import length_batches, pad_ids
 from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
 from ..data.resources import home, resolve
+from ..distill.accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta,
+                             scheduler_steps, teacher_step)
 from ..errors import ConfigError
 from .teacher import INFO_FILE, MaskedLogits, Teacher, is_built, publish_teacher
 
@@ -170,7 +170,7 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
 
 def _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, warmup, seed, progress) -> TeacherTask:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from ..metrics import evaluate_tags
+    from ..distill.metrics import evaluate_tags
     from ..data.ner_data import encode_sentences
     tok = AutoTokenizer.from_pretrained(enc_path)
     model = AutoModelForTokenClassification.from_pretrained(
@@ -231,9 +231,9 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
 
 def _mlm_task(encoder, enc_path, tok, train, held, batch_size, seed) -> TeacherTask:
     from transformers import AutoModelForMaskedLM
-    from ..metrics import mlm_accuracy
+    from ..distill.metrics import mlm_accuracy
     from ..data.mlm_data import HELDOUT_SEED, mask_rows, masked_batch
-    from ..predict import masked_logits
+    from ..distill.predict import masked_logits
     mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()
     held_m = mask_rows(held, tok, seed=HELDOUT_SEED)

@@ -86,7 +86,7 @@ def get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compu
     """Open the cache for ``key`` (under ``root`` or at ``path``), building it with every process of the
     launch if it is missing, unfinished or damaged. ``compute(tch, arrays, batches, todo, on_batch)`` fills
     ``arrays`` for the batch indices ``todo``, calling ``on_batch(bi)`` after each."""
-    from ..accel import inference_device
+    from ..distill.accel import inference_device
     from .cache import _say, open_cache
     from .teacher import Teacher
     dev = teacher.device if isinstance(teacher, Teacher) else inference_device(load.get("device", "auto"))

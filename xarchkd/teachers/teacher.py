@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from ..accel import autocast, engine_info
 from ..atomic import publish_dir, write_json
 from ..data.fingerprint import checksum_problem, file_checksums
+from ..distill.accel import autocast, engine_info
 from ..errors import ResourceError
 
 INFO_FILE = "xarchkd_teacher.json"
@@ -130,7 +130,7 @@ class Teacher:
 
     def predict_tags(self, rows, batch_size: int = 64, progress: bool = True) -> list[list[str]]:
         """Argmax tags per row (word level), in row order (``predict.predict_tags``)."""
-        from ..predict import predict_tags
+        from ..distill.predict import predict_tags
         return predict_tags(self.word_logits, rows, self.labels, "argmax", self.tokenizer.pad_token_id or 0,
                             batch_size, progress, desc="teacher eval")
 

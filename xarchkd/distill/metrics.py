@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from .data.ner_data import join_sentences
+from ..data.ner_data import join_sentences
 
 
 def ner_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
@@ -40,7 +40,7 @@ def mlm_accuracy(logits_fn, m, teacher_top1=None, batch_size: int = 64) -> dict:
     ``m`` (``mlm_data.MaskedRows``); ``logits_fn(row indices)`` gives the logits [N, V] at those rows' masks."""
     import numpy as np
     import torch
-    from .data.batching import length_batches
+    from ..data.batching import length_batches
     hit1 = hit5 = rel1 = rel5 = n = 0
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in m.positions])])
     with torch.no_grad():

@@ -29,11 +29,11 @@ from tqdm.auto import tqdm
 
 from accelerate.utils import broadcast_object_list
 
+from ..atomic import publish_dir, write_text
+from ..config import TrainConfig
+from ..data.batching import length_batches
+from ..errors import CheckpointError
 from .accel import make_accelerator
-from .atomic import publish_dir, write_text
-from .config import TrainConfig
-from .data.batching import length_batches
-from .errors import CheckpointError
 from .loss import LossConfig, get_loss
 
 

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .loss_config import LossConfig  # noqa: F401  (defined apart so a config is read without torch)
+from ..loss_config import LossConfig  # noqa: F401  (defined apart so a config is read without torch)
 
 NO_LABEL = -1
 
@@ -124,7 +124,7 @@ def register_loss(name: str):
 
 
 def get_loss(cfg: LossConfig) -> Callable:
-    from .errors import ConfigError, did_you_mean
+    from ..errors import ConfigError, did_you_mean
     if cfg.name not in LOSSES:
         raise ConfigError(f"unknown loss {cfg.name!r}{did_you_mean(cfg.name, LOSSES)}; known: {', '.join(LOSSES)}")
     return LOSSES[cfg.name]

@@ -23,8 +23,8 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, broadcast_object_list
 from filelock import FileLock, Timeout
 
-from .config import PRECISIONS
-from .errors import ConfigError
+from ..config import PRECISIONS
+from ..errors import ConfigError
 
 
 def check_precision(mixed_precision: str, on_gpu: bool) -> None:

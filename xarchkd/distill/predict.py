@@ -16,8 +16,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .data.batching import length_batches, pad_ids, pad_words
-from .data.ner_data import Rows
+from ..data.batching import length_batches, pad_ids, pad_words
+from ..data.ner_data import Rows
 from .decode import decode_tags, starts_sentence
 
 # (ids [B,T], mask [B,T], word positions [B,P], word shapes [B,T]) -> word logits [B,P,C]
@@ -61,7 +61,7 @@ def predict_student(model, rows: Rows, batch_size: int = 128) -> list[list[str]]
 def masked_logits(model, m, pad_id: int):
     """``fn(row indices) -> logits [N, V]`` at the masked positions of those rows of ``m``; ``model`` is a
     ``teacher.MaskedLogits`` (or a wrapper that calls one), run on its device."""
-    from .data.mlm_data import masked_batch
+    from ..data.mlm_data import masked_batch
 
     @torch.inference_mode()
     def fn(idx):
@@ -105,7 +105,7 @@ def teacher_fill_logits(teacher) -> FillLogits:
 def fill_mask(text: str, tokenizer, models: dict[str, FillLogits], k: int = 5, warmup: bool = False) -> dict:
     """``{name: {"fills": [[{"token", "score"}] x k per mask token], "ms": latency}}`` for each model of
     ``models``; ``warmup`` runs each model once untimed first. A text without the mask token is a ``ConfigError``."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
     enc = tokenizer(text, return_tensors="pt")
     pos = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten().tolist()
     if not pos:

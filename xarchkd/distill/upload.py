@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import XarchkdError
+from ..errors import XarchkdError
 
 
 class UploadError(XarchkdError):
