@@ -100,7 +100,7 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
     from students import StudentConfig, StudentModel
     from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
-    from xarchkd.ner import build_vocab_map, prepare_ner
+    from xarchkd.tasks.ner import build_vocab_map, prepare_ner
     from xarchkd.recipe import resolve_config
     from xarchkd.distill.train import train_student
 
@@ -161,7 +161,7 @@ def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003"
     from xarchkd.data.batching import length_batches
     from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
-    from xarchkd.ner import prepare_ner
+    from xarchkd.tasks.ner import prepare_ner
     from xarchkd.recipe import resolve_config
     cfg = resolve_config("bert-lstm-ner", {"teacher.name": str(teacher), "teacher.finetune": False,
                                            "data.name": data, "data.train_limit": sentences, "data.eval_limit": 1})

@@ -10,7 +10,7 @@ from xarchkd import bench, cli
 from xarchkd.data.batching import pad_ids, pad_words
 from xarchkd.data.conll import read_conll
 from xarchkd.data.ner_data import encode_sentences
-from xarchkd.ner import build_vocab_map
+from xarchkd.tasks.ner import build_vocab_map
 
 from conftest import LABELS
 

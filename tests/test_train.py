@@ -128,7 +128,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
 SHARED_LSTM_RUN = textwrap.dedent("""
     import json, os, signal, sys
     import torch
-    import xarchkd, xarchkd.ner as ner, xarchkd.distill.train as tr
+    import xarchkd, xarchkd.tasks.ner as ner, xarchkd.distill.train as tr
 
     def one_buffer(model):
         # What cuDNN's flatten_parameters does on a GPU: every LSTM weight a view into one flat buffer.
@@ -282,7 +282,7 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
     -> pruned NER student with word shapes, and back), the encoder is copied, the head is not; another
     size is refused."""
     from students import CheckpointError, StudentConfig, StudentModel
-    from xarchkd.ner import init_student_from
+    from xarchkd.tasks.ner import init_student_from
     from conftest import LABELS
     V, unk = len(tokenizer), tokenizer.unk_token_id
     common = dict(block="lstm", vocab_size=V, embed_dim=16, hidden=32, layers=1, pad_id=tokenizer.pad_token_id,

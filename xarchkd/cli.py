@@ -296,7 +296,7 @@ def _eval(args):
     from .data.conll import load_splits
     from .errors import ConfigError, DataError
     from .distill.metrics import evaluate_tags
-    from .ner import trained_on
+    from .tasks.ner import trained_on
     from .distill.predict import predict_student
     from .data.ner_data import encode_sentences
     from .load import load_model

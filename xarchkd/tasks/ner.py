@@ -16,20 +16,20 @@ import torch
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
-from .atomic import write_json
-from .config import RunConfig, write_run_config
-from .data.conll import SPLITS, load_splits
-from .teachers.cache import Cache, ner_cache
-from .data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
-from .data.ner_data import Rows, encode_sentences
-from .data.resources import home, resolve
-from .distill.metrics import evaluate_tags
-from .distill.predict import predict_student
-from .distill.train import train_student
-from .errors import DataError
-from .preflight import check_run
-from .teachers.finetune import ner_teacher
-from .teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
+from ..atomic import write_json
+from ..config import RunConfig, write_run_config
+from ..data.conll import SPLITS, load_splits
+from ..data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
+from ..data.ner_data import Rows, encode_sentences
+from ..data.resources import home, resolve
+from ..distill.metrics import evaluate_tags
+from ..distill.predict import predict_student
+from ..distill.train import train_student
+from ..errors import DataError
+from ..preflight import check_run
+from ..teachers.cache import Cache, ner_cache
+from ..teachers.finetune import ner_teacher
+from ..teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
 
 
 class Split(NamedTuple):
@@ -123,7 +123,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
                                     progress=progress, **engine) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
-        from .data.transfer import transfer_parts
+        from ..data.transfer import transfer_parts
         for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
             parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
                                            **engine)))
@@ -140,7 +140,7 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
     uploader = None
     if cfg.upload:
-        from .distill.upload import checkpoint_uploader
+        from ..distill.upload import checkpoint_uploader
         uploader = checkpoint_uploader(cfg.upload, out)
     train_cfg = cfg.train.for_rows(len(examples))      # small sets: enough epochs for train.min_steps
     if train_cfg.epochs != cfg.train.epochs and os.environ.get("RANK", "0") == "0":
@@ -191,7 +191,7 @@ def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> Non
 def trained_on(folder) -> dict:
     """``{"name", "path", "scheme"}`` of the data a student (its ``xarchkd_student.json``) or a teacher fine-tuned
     here (its ``xarchkd_teacher.json``) was trained on; {} when the folder does not say."""
-    from .teachers.teacher import INFO_FILE
+    from ..teachers.teacher import INFO_FILE
     for name in (STUDENT_RECORD, INFO_FILE):
         try:
             rec = json.loads((Path(folder) / name).read_text())

@@ -15,17 +15,17 @@ import torch
 from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
-from .atomic import write_json
-from .config import RunConfig, write_run_config
-from .data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
-from .data.resources import home, resolve
-from .distill.metrics import mlm_accuracy
-from .distill.predict import masked_logits, student_masked_logits
-from .distill.train import train_student
-from .preflight import check_run
-from .teachers.cache import mlm_cache
-from .teachers.finetune import mlm_teacher
-from .teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
+from ..atomic import write_json
+from ..config import RunConfig, write_run_config
+from ..data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
+from ..data.resources import home, resolve
+from ..distill.metrics import mlm_accuracy
+from ..distill.predict import masked_logits, student_masked_logits
+from ..distill.train import train_student
+from ..preflight import check_run
+from ..teachers.cache import mlm_cache
+from ..teachers.finetune import mlm_teacher
+from ..teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
 
 
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
