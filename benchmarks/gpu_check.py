@@ -85,8 +85,8 @@ def run_gpu_tests() -> dict:
 def build_cache(base: dict, cache_dir: Path) -> dict:
     """Build the train slice's teacher-logits cache afresh, timed; did the teacher use the GPU?"""
     import xarchkd
-    from xarchkd.tasks.ner import prepare_ner
     from xarchkd.recipe import resolve_config
+    from xarchkd.tasks.ner import prepare_ner
     cfg = resolve_config("bert-lstm-ner", {**base, "out": str(cache_dir.parent / "cache-check")})
     tpath, _, _, rows = prepare_ner(cfg, progress=False)
     shutil.rmtree(cache_dir, ignore_errors=True)

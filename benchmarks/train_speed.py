@@ -98,11 +98,11 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
                   work: Path, data: str = "conll2003", batch_size: int = 0, impl: str = "") -> dict:
     """Train the ``bert-<block>-ner`` student on the first ``sentences`` train sentences; time its steps."""
     from students import StudentConfig, StudentModel
-    from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
-    from xarchkd.tasks.ner import build_vocab_map, prepare_ner
-    from xarchkd.recipe import resolve_config
     from xarchkd.distill.train import train_student
+    from xarchkd.recipe import resolve_config
+    from xarchkd.tasks.ner import build_vocab_map, prepare_ner
+    from xarchkd.teachers.cache import ner_cache
 
     sets = {"teacher.name": str(teacher), "teacher.finetune": False, "data.name": data,
             "data.train_limit": sentences, "data.eval_limit": 1, "train.epochs": epochs,
@@ -159,10 +159,10 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
 def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003", batch_size: int = 32) -> float:
     """Mean milliseconds ``NerExamples.collate`` takes per training batch (an epoch's batches, logits included)."""
     from xarchkd.data.batching import length_batches
-    from xarchkd.teachers.cache import ner_cache
     from xarchkd.data.disk_examples import NerExamples
-    from xarchkd.tasks.ner import prepare_ner
     from xarchkd.recipe import resolve_config
+    from xarchkd.tasks.ner import prepare_ner
+    from xarchkd.teachers.cache import ner_cache
     cfg = resolve_config("bert-lstm-ner", {"teacher.name": str(teacher), "teacher.finetune": False,
                                            "data.name": data, "data.train_limit": sentences, "data.eval_limit": 1})
     tpath, tok, _, rows = prepare_ner(cfg, progress=False)

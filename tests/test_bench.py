@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from students import StudentConfig, StudentModel
-from xarchkd import bench, cli
+from xarchkd import cli
 from xarchkd.data.batching import pad_ids, pad_words
 from xarchkd.data.conll import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.tasks.ner import build_vocab_map
+from xarchkd.tools import bench
 
 from conftest import LABELS
 
@@ -135,8 +136,8 @@ def test_int8_lstm_tags_agree_with_fp32(trained_lstm, tokenizer, conll_small):
 def test_mlm_bench_times_masked_lm_teacher_and_student(tmp_path, tokenizer):
     """``task="mlm"``: the real splade-tiny masked LM against an MLM student; no F1, no e2e, speed-ups;
     an NER student in an MLM bench is refused with a clear error."""
-    from xarchkd.errors import ConfigError
     from xarchkd.data.resources import fetch
+    from xarchkd.errors import ConfigError
     torch.manual_seed(0)
     m = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=16, hidden=16,
                                    layers=1, pad_id=tokenizer.pad_token_id, unk_id=tokenizer.unk_token_id))

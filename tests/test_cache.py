@@ -149,8 +149,8 @@ CONCURRENT = textwrap.dedent("""
     from transformers import AutoTokenizer
     from xarchkd.data.conll import read_conll
     from xarchkd.data.ner_data import encode_sentences
-    from xarchkd.teachers.teacher import Teacher
     from xarchkd.teachers.cache import ner_cache
+    from xarchkd.teachers.teacher import Teacher
     tok = AutoTokenizer.from_pretrained({teacher!r})
     ds = read_conll({data!r})
     rows = encode_sentences(list(ds["words"]), list(ds["tags"]), tok, LABELS, 64)

@@ -273,8 +273,8 @@ def test_npy_appender_and_drop_pages(tmp_path):
 
 def test_a_factor_that_gives_no_sentences_is_refused(tmp_path, tokenizer):
     from xarchkd.config import RunConfig
-    from xarchkd.errors import ConfigError
     from xarchkd.data.transfer import transfer_parts
+    from xarchkd.errors import ConfigError
     (tmp_path / "c.txt").write_text("The cat sat on the mat.\n")
     cfg = RunConfig()
     cfg.data.transfer, cfg.data.transfer_factor, cfg.cache_dir = f"corpus:{tmp_path / 'c.txt'}", 0.01, str(tmp_path)

@@ -59,7 +59,7 @@ def test_fill_mask_is_one_function_for_the_cli_and_the_web_demo(tmp_path, tokeni
     from transformers import AutoModelForMaskedLM
     from xarchkd.cli import main
     from xarchkd.data.resources import fetch
-    from xarchkd.serve import Demo
+    from xarchkd.tools.serve import Demo
     splade = str(fetch("splade-tiny"))
     torch.manual_seed(0)
     s = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=16, hidden=16,

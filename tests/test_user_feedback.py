@@ -17,7 +17,7 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
     on every core (at this process's priority) the timed loop gets under 0.8 CPU-s per wall second, and the
     report and the printed table say so."""
     from students import StudentConfig, StudentModel
-    from xarchkd import bench
+    from xarchkd.tools import bench
     torch.manual_seed(0)
     s = tmp_path / "student"
     StudentModel(StudentConfig(block="lstm", vocab_size=len(tokenizer), embed_dim=64, hidden=64, layers=1,

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    from .bench import options as bench_options     # torch-free: the harness is imported when the command runs
+    from .tools.bench import options as bench_options     # torch-free: the harness is imported when the command runs
     bench_options.add_parser(sub, _Defaults)
     return ap
 
@@ -189,12 +189,12 @@ def _dispatch(args):
     elif args.cmd == "predict":
         _predict(args)
     elif args.cmd == "serve":
-        from .serve import serve
+        from .tools.serve import serve
         serve(args.teacher, args.student, args.host, args.port)
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":
-        from .bench.options import main_from_args
+        from .tools.bench.options import main_from_args
         return main_from_args(args)
 
 
@@ -244,10 +244,10 @@ def _cache(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .teachers.cache import ner_cache
     from .data.conll import load_splits
     from .data.ner_data import encode_sentences
     from .data.resources import home, resolve
+    from .teachers.cache import ner_cache
     from .teachers.teacher import Teacher
     tpath = resolve(args.teacher)
     if args.rows:
@@ -294,13 +294,13 @@ def _corpus(args):
 
 def _eval(args):
     from .data.conll import load_splits
-    from .errors import ConfigError, DataError
-    from .distill.metrics import evaluate_tags
-    from .tasks.ner import trained_on
-    from .distill.predict import predict_student
     from .data.ner_data import encode_sentences
-    from .load import load_model
     from .data.resources import resolve
+    from .distill.metrics import evaluate_tags
+    from .distill.predict import predict_student
+    from .errors import ConfigError, DataError
+    from .load import load_model
+    from .tasks.ner import trained_on
     kind, m, tok = load_model(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
@@ -325,9 +325,9 @@ def _eval(args):
 
 
 def _predict(args):
-    from .load import load_model
-    from .distill.predict import predict_student
     from .data.ner_data import encode_sentences
+    from .distill.predict import predict_student
+    from .load import load_model
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
     lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
@@ -340,8 +340,8 @@ def _predict(args):
 
 
 def _fill(args):
-    from .load import load_student, load_teacher
     from .distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
+    from .load import load_student, load_teacher
     t = load_teacher(args.teacher, "mlm")
     models = {"teacher": teacher_fill_logits(t)}
     if args.student:

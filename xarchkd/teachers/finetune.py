@@ -170,8 +170,8 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
 
 def _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, warmup, seed, progress) -> TeacherTask:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from ..distill.metrics import evaluate_tags
     from ..data.ner_data import encode_sentences
+    from ..distill.metrics import evaluate_tags
     tok = AutoTokenizer.from_pretrained(enc_path)
     model = AutoModelForTokenClassification.from_pretrained(
         enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -231,8 +231,8 @@ def mlm_teacher(encoder: str = "minilm-l6", text: str = "pydoc-text+conll2003", 
 
 def _mlm_task(encoder, enc_path, tok, train, held, batch_size, seed) -> TeacherTask:
     from transformers import AutoModelForMaskedLM
-    from ..distill.metrics import mlm_accuracy
     from ..data.mlm_data import HELDOUT_SEED, mask_rows, masked_batch
+    from ..distill.metrics import mlm_accuracy
     from ..distill.predict import masked_logits
     mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()

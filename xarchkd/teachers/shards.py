@@ -234,8 +234,8 @@ def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, c
 def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: int, progress: bool) -> str:
     """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
     manifest, and publish ``work`` as ``final``."""
-    from .cache import _say
     from ..data.fingerprint import hash_file
+    from .cache import _say
     bar.update(bar.total - bar.n)
     bar.close()
     left = int((np.load(work / DONE_FILE) == 0).sum())

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..data.batching import pad_ids, pad_words
-from ..data.ner_data import encode_sentences, join_sentences
+from ...data.batching import pad_ids, pad_words
+from ...data.ner_data import encode_sentences, join_sentences
 from .models import CONLL_LABELS, Entry
 
 def _tok_key(tok) -> str:
@@ -64,8 +64,8 @@ def fill_mask_batch(ids, mask, pos, shapes, tok):
 def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
     """End to end: sentences as text in, entities ``(type, start, end, "words")`` out (``end`` exclusive), through
     the one prediction path (``predict.predict_tags``, the model's own decode) and span decoder (``spans``)."""
-    from ..distill.predict import predict_tags
-    from ..data.spans import entity_spans
+    from ...data.spans import entity_spans
+    from ...distill.predict import predict_tags
     words = [t.split() for t in texts]
     rows = encode_sentences(words, None, entry.tokenizer, entry.labels, 128)
     tags = predict_tags(entry.forward, rows, entry.labels, entry.decode, entry.tokenizer.pad_token_id or 0,

@@ -40,8 +40,8 @@ run's top-k accuracy in ``results.json``).
 The package, one job a module: ``options`` (the command line and ``BenchConfig``; torch-free, so building
 the CLI's parser stays cheap), ``models`` (loading the entries), ``inputs`` (sentences, batches, the e2e
 call), ``timing`` (interleaved timing, memory, CPU share, machine), ``report`` (records, F1, speed-ups, the
-table) and ``run`` (``run_bench``). Their public names are importable from ``xarchkd.bench`` too, loaded on
-first use.
+table) and ``run`` (``run_bench``). Their public names are importable from ``xarchkd.tools.bench`` too, loaded
+on first use.
 """
 import importlib
 
@@ -62,4 +62,4 @@ __all__ = sorted(_WHERE)
 def __getattr__(name):
     if name in _WHERE:
         return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module 'xarchkd.bench' has no attribute {name!r}")
+    raise AttributeError(f"module 'xarchkd.tools.bench' has no attribute {name!r}")

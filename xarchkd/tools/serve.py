@@ -42,7 +42,7 @@ class Demo:
     """Loaded teacher + student and the two ways to run them."""
 
     def __init__(self, teacher: str, student: str):
-        from .load import load_student, load_teacher
+        from ..load import load_student, load_teacher
         self.student = load_student(student, tokenizer=teacher)[0]     # the teacher's tokenizer if it has none
         self.task = self.student.cfg.task
         # on the CPU like the student, so the page's side-by-side milliseconds compare like with like
@@ -55,10 +55,10 @@ class Demo:
                       f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
 
     def ner(self, text: str) -> dict:
-        from .data.ner_data import encode_sentences, join_sentences
-        from .distill.predict import predict_student
-        from .data.spans import entity_spans
-        from .data.text import words as split_words
+        from ..data.ner_data import encode_sentences, join_sentences
+        from ..data.spans import entity_spans
+        from ..data.text import words as split_words
+        from ..distill.predict import predict_student
         ws = split_words(text)
         if not ws:
             return {"error": "type a sentence"}
@@ -73,8 +73,8 @@ class Demo:
         return out
 
     def fill(self, text: str) -> dict:
-        from .errors import XarchkdError
-        from .distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
+        from ..distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
+        from ..errors import XarchkdError
         try:
             return fill_mask(text, self.tok, {"teacher": teacher_fill_logits(self.teacher),
                                               "student": student_fill_logits(self.student)})

@@ -90,7 +90,7 @@ def config_from_args(args) -> BenchConfig:
 
 def main_from_args(args) -> int:
     """Run ``xarchkd bench`` with parsed ``args``: the report's table on stdout, the report as JSON to ``--json``."""
-    from ..errors import ConfigError
+    from ...errors import ConfigError
     from .report import summary_table
     from .run import run_bench
     if not args.teacher and not args.student:

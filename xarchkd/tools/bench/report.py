@@ -2,15 +2,15 @@
 students over teachers in the same setting, and the plain-text summary table."""
 from __future__ import annotations
 
-from ..data.ner_data import encode_sentences
+from ...data.ner_data import encode_sentences
 from .inputs import Corpus
 from .models import Entry
 from .timing import num_threads
 
 def entry_f1(entry: Entry, corpus: Corpus) -> float | None:
     """seqeval F1 of ``entry`` on the corpus sentences (``None`` for a random-head teacher or an MLM model)."""
-    from ..distill.metrics import evaluate_tags
-    from ..distill.predict import predict_tags
+    from ...distill.metrics import evaluate_tags
+    from ...distill.predict import predict_tags
     if entry.head != "trained" or entry.forward is None or entry.task != "ner":
         return None
     rows = encode_sentences(corpus.words, corpus.tags, entry.tokenizer, entry.labels, 128)

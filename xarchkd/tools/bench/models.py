@@ -60,8 +60,8 @@ def teacher_entry(path: str, task: str = "ner", labels: list[str] | None = None)
     """A teacher folder (or resource name) as an ``Entry``, loaded on the CPU by ``load.load_teacher``. NER: without
     a token-classification head on disk, a random one with ``labels`` (default CoNLL's) is attached (latency only,
     F1 n/a). MLM: vocabulary logits at the given positions only (the LM head runs there alone)."""
-    from ..load import has_ner_head, load_teacher
-    from ..data.resources import resolve
+    from ...data.resources import resolve
+    from ...load import has_ner_head, load_teacher
     rss0 = _rss_mb()
     trained = task == "mlm" or has_ner_head(resolve(path))
     t = load_teacher(path, task, labels=None if trained else list(labels or CONLL_LABELS), device="cpu")
@@ -164,7 +164,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
     """The fp32 / int8 / TorchScript entries of one student folder (a variant that cannot be built
     is returned as an entry with ``forward=None`` and the reason in ``note``)."""
     rss0 = _rss_mb()
-    from ..load import load_student
+    from ...load import load_student
     model, tok, folder = load_student(path, fallback_tokenizer)
     c = model.cfg
     base = c.block if not taken or c.block not in taken else f"{c.block}:{student_name(folder)}"
@@ -203,7 +203,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
 
 def load_entries(teachers: list[str], students: list[str], cfg: BenchConfig, progress: Callable) -> list[Entry]:
     """Every teacher, then each student's fp32 / int8 / TorchScript variants (names made unique)."""
-    from ..errors import ConfigError
+    from ...errors import ConfigError
     if cfg.task not in ("ner", "mlm"):
         raise ConfigError(f"bench task {cfg.task!r}: use 'ner' or 'mlm'")
     entries: list[Entry] = []
