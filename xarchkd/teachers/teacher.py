@@ -91,8 +91,13 @@ class Teacher:
         return self.params * 4 / 1e6
 
     def summary(self) -> dict:
-        return {"name": self.name, "path": self.path, "params": self.params, "size_mb": round(self.size_mb, 2),
-                "f1": self.info.get("test_f1"), "valid_f1": self.info.get("valid_f1")}
+        """``teacher_summary`` of this teacher's folder (the one summary: a cache's manifest and a run's results
+        both record it), with the loaded model's parameter count and size where the folder has no safetensors
+        weights to read them from (a ``pytorch_model.bin``, a Hub id)."""
+        s = teacher_summary(self.path)
+        if not s["params"]:
+            s.update(params=self.params, size_mb=round(self.size_mb, 2))
+        return s
 
     @torch.inference_mode()
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -166,7 +171,8 @@ def verify_teacher(folder) -> None:
 
 
 def teacher_summary(path: str) -> dict:
-    """Name, parameter count, size on disk and recorded F1 of a teacher folder, without loading it."""
+    """Name, parameter count, size on disk and recorded F1 of a teacher folder, without loading it (from its
+    safetensors headers and its fine-tuning record; ``Teacher.summary`` is this for a loaded teacher)."""
     from safetensors import safe_open
     p = Path(path)
     files = sorted(p.glob("*.safetensors"))
