@@ -45,7 +45,7 @@ def make_teacher(folder: Path) -> Path:
         return folder
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     src = fetch("minilm-l6")
     torch.manual_seed(0)
     model = AutoModelForTokenClassification.from_pretrained(

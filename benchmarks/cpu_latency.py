@@ -1,4 +1,5 @@
-"""CPU latency benchmark: the same code as ``xarchkd bench`` (the xarchkd/bench package), with this project's defaults.
+"""CPU latency benchmark: the same code as ``xarchkd bench`` (the xarchkd/tools/bench package), with this project's
+defaults.
 
     python benchmarks/cpu_latency.py --json benchmarks/bench.json \
         --teacher ~/.cache/xarchkd/teachers/ner-minilm-l6-<fp> --teacher mpnet-base \
@@ -7,7 +8,7 @@
 import argparse
 import sys
 
-from xarchkd import bench
+from xarchkd.tools import bench
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -51,7 +51,7 @@ from train_speed import BLOCKS, TEACHER_SIZES, data_labels, environment, random_
 KILL_AFTER_EPOCH = """
 import json, os, signal, sys
 sys.path[:0] = [sys.argv[4], os.path.join(sys.argv[4], "benchmarks")]
-import xarchkd, xarchkd.train as tr
+import xarchkd, xarchkd.distill.train as tr
 from train_speed import register_bundled_recipes
 register_bundled_recipes()
 overrides, stop = json.loads(sys.argv[2]), int(sys.argv[3])
@@ -85,8 +85,8 @@ def run_gpu_tests() -> dict:
 def build_cache(base: dict, cache_dir: Path) -> dict:
     """Build the train slice's teacher-logits cache afresh, timed; did the teacher use the GPU?"""
     import xarchkd
-    from xarchkd.ner import prepare_ner
     from xarchkd.recipe import resolve_config
+    from xarchkd.tasks.ner import prepare_ner
     cfg = resolve_config("bert-lstm-ner", {**base, "out": str(cache_dir.parent / "cache-check")})
     tpath, _, _, rows = prepare_ner(cfg, progress=False)
     shutil.rmtree(cache_dir, ignore_errors=True)

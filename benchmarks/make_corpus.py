@@ -1,7 +1,7 @@
 """Write an English transfer corpus of N sentences, one a line, made from the text available offline, for the
 corpus-scale measurements (RESULTS §11, ``corpus_scale.py``).
 
-Sources: the bundled English prose (``pydoc-text``, split by ``xarchkd.text``) and the CoNLL-2003 train sentences
+Sources: the bundled English prose (``pydoc-text``, split by ``xarchkd.data.text``) and the CoNLL-2003 train sentences
 (their words joined by spaces): 77,101 different sentences. The corpus is each source sentence once (in a seeded
 order), then as many perturbed copies as N needs: a random source sentence with one of its words replaced by a
 random word of the sources (capitalised like the word it replaces). Every line is checked to read back as exactly
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from xarchkd.conll import read_conll
-from xarchkd.resources import fetch
-from xarchkd.text import split_sentences, words
+from xarchkd.data.conll import read_conll
+from xarchkd.data.resources import fetch
+from xarchkd.data.text import split_sentences, words
 
 
 def usable(line: str) -> bool:

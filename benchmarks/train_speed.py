@@ -5,7 +5,7 @@
 
 It runs the real training path: the NER recipe's config (``bert-<block>-ner``, its student, loss, batch
 size and learning rate), rows encoded by ``prepare_ner`` from the first N CoNLL-2003 train sentences,
-their teacher logits from a real ``ner_cache``, ``NerExamples`` batches, and ``xarchkd.train.train_student``
+their teacher logits from a real ``ner_cache``, ``NerExamples`` batches, and ``xarchkd.distill.train.train_student``
 (Accelerate, AdamW, clipping, checkpoints). Only the training steps are timed: from the first batch
 of an epoch to the end of its last step (a CUDA synchronize before the clock stops); the per-epoch
 evaluation is replaced by a no-op and checkpoint saving falls outside the timed span. The figure
@@ -58,7 +58,7 @@ def register_bundled_recipes() -> None:
 
 def data_labels(data: str = "conll2003") -> list[str]:
     """The data's tag set, "O" first (what a random teacher must know)."""
-    from xarchkd.conll import load_splits
+    from xarchkd.data.conll import load_splits
     tags = {t for s in load_splits(data).values() for seq in s["tags"] for t in seq}
     return ["O"] + sorted(tags - {"O"})
 
@@ -69,7 +69,7 @@ def random_teacher(folder: str | Path, tokenizer: str = "minilm-l6", labels: lis
     (default: CoNLL-2003's) in ``folder``: a teacher whose cached logits cost nothing to make."""
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from xarchkd.resources import resolve
+    from xarchkd.data.resources import resolve
     folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(resolve(tokenizer))
     labels = labels or data_labels()
@@ -98,10 +98,11 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
                   work: Path, data: str = "conll2003", batch_size: int = 0, impl: str = "") -> dict:
     """Train the ``bert-<block>-ner`` student on the first ``sentences`` train sentences; time its steps."""
     from students import StudentConfig, StudentModel
-    from xarchkd.cache import ner_cache
-    from xarchkd.ner import NerExamples, build_vocab_map, prepare_ner
+    from xarchkd.data.disk_examples import NerExamples
+    from xarchkd.distill.train import train_student
     from xarchkd.recipe import resolve_config
-    from xarchkd.train import train_student
+    from xarchkd.tasks.ner import build_vocab_map, prepare_ner
+    from xarchkd.teachers.cache import ner_cache
 
     sets = {"teacher.name": str(teacher), "teacher.finetune": False, "data.name": data,
             "data.train_limit": sentences, "data.eval_limit": 1, "train.epochs": epochs,
@@ -157,10 +158,11 @@ def time_training(block: str, device: str, precision: str, sentences: int, epoch
 
 def collate_ms(sentences: int, teacher: str, work: Path, data: str = "conll2003", batch_size: int = 32) -> float:
     """Mean milliseconds ``NerExamples.collate`` takes per training batch (an epoch's batches, logits included)."""
-    from xarchkd.batching import length_batches
-    from xarchkd.cache import ner_cache
-    from xarchkd.ner import NerExamples, prepare_ner
+    from xarchkd.data.batching import length_batches
+    from xarchkd.data.disk_examples import NerExamples
     from xarchkd.recipe import resolve_config
+    from xarchkd.tasks.ner import prepare_ner
+    from xarchkd.teachers.cache import ner_cache
     cfg = resolve_config("bert-lstm-ner", {"teacher.name": str(teacher), "teacher.finetune": False,
                                            "data.name": data, "data.train_limit": sentences, "data.eval_limit": 1})
     tpath, tok, _, rows = prepare_ner(cfg, progress=False)

@@ -15,12 +15,12 @@ import json
 
 import numpy as np
 
-from xarchkd.cache import ner_cache
-from xarchkd.conll import load_splits
-from xarchkd.metrics import ner_scores
-from xarchkd.ner_data import encode_sentences, join_sentences
-from xarchkd.resources import home
-from xarchkd.transfer import AugmentConfig, augment_copies, augment_sentences
+from xarchkd.data.conll import load_splits
+from xarchkd.data.ner_data import encode_sentences, join_sentences
+from xarchkd.data.resources import home
+from xarchkd.data.transfer import AugmentConfig, augment_copies, augment_sentences
+from xarchkd.distill.metrics import ner_scores
+from xarchkd.teachers.cache import ner_cache
 
 
 def teacher_tags(cache, rows, labels):

@@ -22,11 +22,11 @@ def main():
     ap.add_argument("--data", default="conll2003")
     ap.add_argument("--decode", choices=("argmax", "bio"), help="override the student's decode")
     a = ap.parse_args()
-    from xarchkd.conll import load_splits
+    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import encode_sentences, join_sentences
+    from xarchkd.data.spans import entity_spans
+    from xarchkd.distill.predict import predict_student
     from xarchkd.load import load_model
-    from xarchkd.predict import predict_student
-    from xarchkd.ner_data import encode_sentences, join_sentences
-    from xarchkd.spans import entity_spans
 
     kind, model, tok = load_model(a.student)
     labels = model.cfg.labels if kind == "student" else model.labels

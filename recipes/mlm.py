@@ -13,8 +13,8 @@ from xarchkd.recipe import Recipe
 
 
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
-    """``xarchkd.mlm.distill_mlm``, imported when a recipe runs (listing recipes imports no torch)."""
-    from xarchkd.mlm import distill_mlm as run
+    """``xarchkd.tasks.mlm.distill_mlm``, imported when a recipe runs (listing recipes imports no torch)."""
+    from xarchkd.tasks.mlm import distill_mlm as run
     return run(cfg, resume=resume, progress=progress)
 
 STUDENTS = {

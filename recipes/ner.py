@@ -1,6 +1,6 @@
 """The NER recipes: a BERT-family teacher distilled into each student block.
 
-Each recipe is data -- a ``RunConfig`` -- run by ``xarchkd.ner.distill_ner``. The ``-nokd``
+Each recipe is data -- a ``RunConfig`` -- run by ``xarchkd.tasks.ner.distill_ner``. The ``-nokd``
 twins train the same student on gold labels only (mse = kl = 0), same epochs, so the
 gain from distillation is measurable.
 
@@ -19,14 +19,14 @@ import copy
 
 from students import StudentConfig
 from xarchkd.config import DataConfig, RunConfig, TrainConfig
+from xarchkd.data.transfer import ENTITY_SWAPS
 from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
-from xarchkd.transfer import ENTITY_SWAPS
 
 
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
-    """``xarchkd.ner.distill_ner``, imported when a recipe runs (listing recipes imports no torch)."""
-    from xarchkd.ner import distill_ner as run
+    """``xarchkd.tasks.ner.distill_ner``, imported when a recipe runs (listing recipes imports no torch)."""
+    from xarchkd.tasks.ner import distill_ner as run
     return run(cfg, resume=resume, progress=progress)
 
 # Student sizes chosen to stay under 4.4M parameters (1/25 of BERT-base) with the pruned vocabulary.

@@ -29,13 +29,14 @@ from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
-DECODES = ("argmax", "bio", "crf")     # how xarchkd.decode turns a ner student's word logits into tags
+DECODES = ("argmax", "bio", "crf")     # how xarchkd.distill.decode turns a ner student's word logits into tags
 
 
 class TagTransitions(nn.Module):
     """A linear-chain CRF's scores over ``num_labels`` tags: opening a row with tag j (``start[j]``), tag j after
     tag i (``trans[i, j]``) and closing with tag j (``end[j]``); all start at 0. The student's word logits are the
-    CRF's emissions; ``xarchkd.loss`` trains these scores (``loss.crf``) and ``xarchkd.decode`` decodes with them."""
+    CRF's emissions; ``xarchkd.distill.loss`` trains these scores (``loss.crf``) and ``xarchkd.distill.decode``
+    decodes with them."""
 
     def __init__(self, num_labels: int):
         super().__init__()

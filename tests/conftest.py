@@ -18,7 +18,7 @@ LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", 
 
 @pytest.fixture(scope="session")
 def minilm_dir():
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     return fetch("minilm-l6")
 
 
@@ -49,7 +49,7 @@ def tiny_teacher(tmp_path_factory, tokenizer):
 @pytest.fixture(scope="session")
 def conll_small(tmp_path_factory):
     """The first sentences of the real CoNLL-2003 splits (train 300, valid/test 100) as a data folder."""
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     src = fetch("conll2003")
     out = tmp_path_factory.mktemp("conll")
     for split, n in (("train", 300), ("valid", 100), ("test", 100)):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from xarchkd.batching import Ragged, flat_positions, length_batches, pad_ids, pad_words, ragged_index
-from xarchkd.cache import mlm_cache, ner_cache
-from xarchkd.conll import read_conll
-from xarchkd.ner import NerExamples
-from xarchkd.ner_data import NO_LABEL, encode_sentences
+from xarchkd.data.batching import Ragged, flat_positions, length_batches, pad_ids, pad_words, ragged_index
+from xarchkd.data.conll import read_conll
+from xarchkd.data.disk_examples import NerExamples
+from xarchkd.data.ner_data import NO_LABEL, encode_sentences
+from xarchkd.teachers.cache import mlm_cache, ner_cache
 
 from conftest import LABELS
 
@@ -150,9 +150,9 @@ def test_ner_collate_equals_reference_with_two_cached_parts(tmp_path, tiny_teach
 
 
 def test_mlm_collate_equals_reference(tmp_path, conll_small):
-    from xarchkd.mlm_data import MlmExamples, corpus_sentences
-    from xarchkd.mlm_data import mask_rows, text_rows
-    from xarchkd.resources import fetch
+    from xarchkd.data.mlm_data import MlmExamples, corpus_sentences
+    from xarchkd.data.mlm_data import mask_rows, text_rows
+    from xarchkd.data.resources import fetch
     teacher = fetch("splade-tiny")
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(teacher))

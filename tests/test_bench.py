@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from students import StudentConfig, StudentModel
-from xarchkd import bench, cli
-from xarchkd.batching import pad_ids, pad_words
-from xarchkd.conll import read_conll
-from xarchkd.ner import build_vocab_map
-from xarchkd.ner_data import encode_sentences
+from xarchkd import cli
+from xarchkd.data.batching import pad_ids, pad_words
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
+from xarchkd.tasks.ner import build_vocab_map
+from xarchkd.tools import bench
 
 from conftest import LABELS
 
@@ -135,8 +136,8 @@ def test_int8_lstm_tags_agree_with_fp32(trained_lstm, tokenizer, conll_small):
 def test_mlm_bench_times_masked_lm_teacher_and_student(tmp_path, tokenizer):
     """``task="mlm"``: the real splade-tiny masked LM against an MLM student; no F1, no e2e, speed-ups;
     an NER student in an MLM bench is refused with a clear error."""
+    from xarchkd.data.resources import fetch
     from xarchkd.errors import ConfigError
-    from xarchkd.resources import fetch
     torch.manual_seed(0)
     m = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=16, hidden=16,
                                    layers=1, pad_id=tokenizer.pad_token_id, unk_id=tokenizer.unk_token_id))
@@ -164,7 +165,7 @@ def test_mlm_bench_times_fill_mask_at_one_position(tokenizer):
     """The MLM bench's call: one mask token per row at a real word, and the teacher's masked-only forward
     gives the model's own logits at that position."""
     from transformers import AutoModelForMaskedLM
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     words = [["Peter", "Blackburn", "reported", "from", "Brussels", "."], ["EU", "rejects", "German", "call"]]
     rows = encode_sentences(words, None, tokenizer, LABELS, 64)
     ids, mask = pad_ids(rows.input_ids, tokenizer.pad_token_id)

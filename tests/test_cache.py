@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
-from xarchkd.ner_data import encode_sentences
-from xarchkd.teacher import Teacher
+from xarchkd.teachers.cache import ner_cache, open_cache
+from xarchkd.teachers.teacher import Teacher
 
 from conftest import LABELS, make_tiny_teacher
 
@@ -100,10 +100,10 @@ KILLER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.conll import read_conll
-    from xarchkd.ner_data import encode_sentences
-    from xarchkd.teacher import Teacher
-    import xarchkd.cache as cache
+    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import encode_sentences
+    from xarchkd.teachers.teacher import Teacher
+    import xarchkd.teachers.cache as cache
     tok = AutoTokenizer.from_pretrained({teacher!r})
     ds = read_conll({data!r})
     rows = encode_sentences(list(ds["words"]), list(ds["tags"]), tok, LABELS, 64)
@@ -147,10 +147,10 @@ CONCURRENT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.conll import read_conll
-    from xarchkd.ner_data import encode_sentences
-    from xarchkd.teacher import Teacher
-    from xarchkd.cache import ner_cache
+    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import encode_sentences
+    from xarchkd.teachers.cache import ner_cache
+    from xarchkd.teachers.teacher import Teacher
     tok = AutoTokenizer.from_pretrained({teacher!r})
     ds = read_conll({data!r})
     rows = encode_sentences(list(ds["words"]), list(ds["tags"]), tok, LABELS, 64)

@@ -2,9 +2,9 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from xarchkd.conll import label_list, read_conll
+from xarchkd.data.conll import label_list, read_conll
+from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.errors import DataError, XarchkdError
-from xarchkd.ner_data import encode_sentences, join_sentences
 
 from conftest import LABELS
 
@@ -26,7 +26,7 @@ def test_reads_real_conll_counts(conll_small):
 
 
 def test_full_conll_official_counts():
-    from xarchkd.conll import load_splits
+    from xarchkd.data.conll import load_splits
     s = load_splits("conll2003")
     assert {k: len(v) for k, v in s.items()} == {"train": 14041, "valid": 3250, "test": 3453}
     assert sum(len(w) for w in s["train"]["words"]) == 203621
@@ -82,7 +82,7 @@ def test_alignment_first_subword_with_real_wordpiece(tokenizer):
 def test_word_shapes_follow_each_words_sub_words(tokenizer):
     """Every sub-word carries its word's shape (the case the uncased tokenizer drops); [CLS]/[SEP] are 0,
     also in the pieces of a split sentence."""
-    from xarchkd.ner_data import ALL_CAPS, CAPITALISED, DIGITS, LOWER, MIXED, OTHER, word_shape
+    from xarchkd.data.ner_data import ALL_CAPS, CAPITALISED, DIGITS, LOWER, MIXED, OTHER, word_shape
     assert [word_shape(w) for w in ["paris", "Paris", "McDonald", "A", "NATO", "U.S.", "iPhone", "1996", "3-1",
                                     ",", "Kraków"]] == \
         [LOWER, CAPITALISED, CAPITALISED, CAPITALISED, ALL_CAPS, ALL_CAPS, MIXED, DIGITS, DIGITS, OTHER, CAPITALISED]

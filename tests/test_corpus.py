@@ -14,22 +14,21 @@ import torch
 
 from conftest import LABELS, tiny
 
-from xarchkd.batching import BlockLengths, block_batches, length_batches
-from xarchkd.cache import ner_cache
-from xarchkd.corpus import check_corpus, corpus_rows
-from xarchkd.disk_examples import DiskNerExamples, ner_examples
+from xarchkd.data.batching import BlockLengths, block_batches, length_batches
+from xarchkd.data.corpus import check_corpus, corpus_rows
+from xarchkd.data.disk_examples import DiskNerExamples, NerExamples, ner_examples
+from xarchkd.data.memmaps import NpyAppender, drop_pages
+from xarchkd.data.ner_data import encode_sentences
+from xarchkd.data.rowstore import RowStore, open_store, write_rows
+from xarchkd.data.text import split_sentences, words
 from xarchkd.errors import CacheError, DataError
-from xarchkd.memmaps import NpyAppender, drop_pages
-from xarchkd.ner import NerExamples
-from xarchkd.ner_data import encode_sentences
-from xarchkd.rowstore import RowStore, open_store, write_rows
-from xarchkd.text import split_sentences, words
+from xarchkd.teachers.cache import ner_cache
 
 
 @pytest.fixture(scope="module")
 def lines():
     """300 lines of real English prose (about 500 sentences), with blank lines between some."""
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     text = (fetch("pydoc-text") / "corpus.txt").read_text(encoding="utf-8").splitlines()
     return text[:300]
 
@@ -274,8 +273,8 @@ def test_npy_appender_and_drop_pages(tmp_path):
 
 def test_a_factor_that_gives_no_sentences_is_refused(tmp_path, tokenizer):
     from xarchkd.config import RunConfig
+    from xarchkd.data.transfer import transfer_parts
     from xarchkd.errors import ConfigError
-    from xarchkd.transfer import transfer_parts
     (tmp_path / "c.txt").write_text("The cat sat on the mat.\n")
     cfg = RunConfig()
     cfg.data.transfer, cfg.data.transfer_factor, cfg.cache_dir = f"corpus:{tmp_path / 'c.txt'}", 0.01, str(tmp_path)

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
-from xarchkd.ner_data import encode_sentences
+from xarchkd.teachers.cache import ner_cache, open_cache
 
 from conftest import LABELS
 
@@ -41,7 +41,7 @@ def test_a_changed_shard_of_a_sharded_teacher_changes_the_fingerprint(tmp_path, 
     """Issue 14.11: model-0000x-of-0000y.safetensors were not hashed, so a changed shard reused a stale
     cache. Every shard (and the index) is hashed now; an unsharded folder keeps its old fingerprint."""
     from transformers import AutoModelForTokenClassification
-    from xarchkd.fingerprint import hash_model_dir
+    from xarchkd.data.fingerprint import hash_model_dir
     from conftest import make_tiny_teacher
     one = make_tiny_teacher(tmp_path / "one", tokenizer)
     model = AutoModelForTokenClassification.from_pretrained(one)
@@ -104,8 +104,8 @@ def test_a_damaged_teacher_fine_tuned_here_is_refused_or_trained_again(tmp_path,
     """Issue 14.4, teachers built here: the fine-tuning record lists each file's sha256. Loading a damaged one
     is a ResourceError; asking for it again fine-tunes it again instead of reusing it."""
     from xarchkd.errors import ResourceError
-    from xarchkd.finetune import ner_teacher
-    from xarchkd.teacher import Teacher
+    from xarchkd.teachers.finetune import ner_teacher
+    from xarchkd.teachers.teacher import Teacher
     kw = dict(epochs=1, batch_size=16, out=str(tmp_path / "t"), progress=False)
     out = ner_teacher(str(tiny_teacher), str(conll_small), **kw)
     info = json.loads((out / "xarchkd_teacher.json").read_text())

@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from xarchkd.decode import allowed_transitions, bio_viterbi, decode_tags
+from xarchkd.distill.decode import allowed_transitions, bio_viterbi, decode_tags
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
@@ -98,7 +98,7 @@ def test_crf_viterbi_is_the_best_valid_path_under_the_learned_scores():
 
 
 def test_crf_nll_equals_the_log_partition_by_enumeration():
-    from xarchkd.loss import crf_nll
+    from xarchkd.distill.loss import crf_nll
     crf = _scores(2)
     torch.manual_seed(3)
     em = torch.randn(3, 4, len(LABELS))

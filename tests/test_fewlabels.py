@@ -7,9 +7,9 @@ import pytest
 import xarchkd
 from xarchkd.cli import main
 from xarchkd.config import TrainConfig
-from xarchkd.conll import load_splits, read_conll
+from xarchkd.data.conll import load_splits, read_conll
+from xarchkd.data.subset import write_subset
 from xarchkd.errors import ConfigError
-from xarchkd.subset import write_subset
 
 
 def test_subset_writes_the_labelled_folder_and_the_rest(tmp_path, conll_small, capsys):

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xarchkd.loss import LossConfig, distill_loss
+from xarchkd.distill.loss import LossConfig, distill_loss
 
 
 def test_zero_teacher_terms_when_student_equals_teacher():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from xarchkd.cache import mlm_cache
-from xarchkd.mlm_data import mask_rows, text_rows
-from xarchkd.teacher import Teacher
+from xarchkd.data.mlm_data import mask_rows, text_rows
+from xarchkd.teachers.cache import mlm_cache
+from xarchkd.teachers.teacher import Teacher
 
 SENTS = ["The European Commission said on Thursday it disagreed with German advice to consumers.",
          "Germany's representative to the European Union's veterinary committee said so.",
@@ -14,7 +14,7 @@ SENTS = ["The European Commission said on Thursday it disagreed with German advi
 
 @pytest.fixture(scope="module")
 def splade():
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     return Teacher.load(str(fetch("splade-tiny")), "mlm")
 
 
@@ -103,7 +103,7 @@ def test_mlm_teacher_adapts_a_small_encoder_and_is_reused(tmp_path, tokenizer, c
     held-out top-1/top-5 are reported per epoch and rise above chance, the second call reuses the folder."""
     import json
     from transformers import AutoModelForMaskedLM
-    from xarchkd.finetune import mlm_teacher
+    from xarchkd.teachers.finetune import mlm_teacher
     enc = _tiny_encoder(tmp_path / "enc", tokenizer)
     out = mlm_teacher(str(enc), text=str(conll_small), out=str(tmp_path / "t"), epochs=2, lr=3e-3,
                       batch_size=16, max_length=48, progress=False)
@@ -124,7 +124,7 @@ def test_mlm_teacher_adapts_a_small_encoder_and_is_reused(tmp_path, tokenizer, c
 
 MLM_TEACHER = """
 import sys
-from xarchkd.finetune import mlm_teacher
+from xarchkd.teachers.finetune import mlm_teacher
 mlm_teacher(sys.argv[1], text=sys.argv[2], out=sys.argv[3], epochs=2, lr=3e-3, batch_size=16, max_length=48,
             progress=False)
 """

@@ -2,9 +2,9 @@
 import pytest
 
 from xarchkd.config import RunConfig, apply_overrides
+from xarchkd.data.names import read_names
+from xarchkd.data.transfer import AugmentConfig, augment_sentences, entity_spans
 from xarchkd.errors import ConfigError, DataError
-from xarchkd.names import read_names
-from xarchkd.transfer import AugmentConfig, augment_sentences, entity_spans
 
 from conftest import tiny
 
@@ -77,7 +77,7 @@ def test_a_missing_names_file_stops_a_run_before_any_work(tmp_path, tiny_teacher
 
 
 def test_the_names_resource_holds_real_people_and_places():
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     table = read_names(fetch("names"))
     assert set(table) == {"PER", "LOC"}
     assert len(table["PER"]) > 50_000 and len(table["LOC"]) > 25_000

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from students import StudentConfig, StudentModel
+from xarchkd.data.ner_data import encode_sentences
+from xarchkd.data.spans import entity_spans
+from xarchkd.distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
 from xarchkd.errors import ConfigError
 from xarchkd.load import load_model, load_student, load_teacher
-from xarchkd.ner_data import encode_sentences
-from xarchkd.predict import fill_mask, student_fill_logits, teacher_fill_logits
-from xarchkd.spans import entity_spans
 
 from conftest import LABELS
 
@@ -58,8 +58,8 @@ def test_fill_mask_is_one_function_for_the_cli_and_the_web_demo(tmp_path, tokeni
     ``xarchkd fill`` prints the same fills, and the demo's ``fill`` returns them (or the error, without a mask)."""
     from transformers import AutoModelForMaskedLM
     from xarchkd.cli import main
-    from xarchkd.resources import fetch
-    from xarchkd.serve import Demo
+    from xarchkd.data.resources import fetch
+    from xarchkd.tools.serve import Demo
     splade = str(fetch("splade-tiny"))
     torch.manual_seed(0)
     s = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=16, hidden=16,

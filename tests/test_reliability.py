@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
+from xarchkd.data.resources import fetch, resolve
 from xarchkd.errors import ResourceError
-from xarchkd.resources import fetch, resolve
-from xarchkd.teacher import Teacher
+from xarchkd.teachers.teacher import Teacher
 
 
 def test_unknown_resource_says_did_you_mean():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from students import StudentConfig, StudentModel
-from xarchkd.serve import Demo, make_server
+from xarchkd.tools.serve import Demo, make_server
 
 from conftest import LABELS
 

@@ -9,10 +9,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from xarchkd.cache import ner_cache, open_cache
-from xarchkd.conll import read_conll
-from xarchkd.ner_data import encode_sentences
-from xarchkd.teacher import Teacher
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import encode_sentences
+from xarchkd.teachers.cache import ner_cache, open_cache
+from xarchkd.teachers.teacher import Teacher
 
 BATCH = 16
 
@@ -75,7 +75,7 @@ def test_two_process_build_equals_the_one_process_build(tmp_path, tiny_teacher, 
 
 KILL_A_RANK = textwrap.dedent("""
     import os, signal, sys
-    import xarchkd.cache as cache
+    import xarchkd.teachers.cache as cache
     from xarchkd.cli import main
     kill_rank, kill_at = int(sys.argv[1]), int(sys.argv[2])
     if kill_at and int(os.environ.get("RANK", "0")) == kill_rank:

@@ -34,8 +34,8 @@ def test_teacher_and_cache_commands_refuse_mixed_precision_on_the_cpu(tmp_path, 
 @pytest.mark.parametrize("precision", ["no", "bf16"])
 def test_ner_teacher_finetunes_on_the_gpu(tmp_path, tiny_teacher, conll_small, precision):
     """By default the fine-tune and the teacher loaded from it run on the GPU, in the precision asked for."""
-    from xarchkd.finetune import ner_teacher
-    from xarchkd.teacher import Teacher
+    from xarchkd.teachers.finetune import ner_teacher
+    from xarchkd.teachers.teacher import Teacher
     out = ner_teacher(str(tiny_teacher), str(conll_small), out=str(tmp_path / "t"), epochs=1, batch_size=16,
                       mixed_precision=precision, progress=False)
     info = json.loads((out / "xarchkd_teacher.json").read_text())
@@ -50,7 +50,7 @@ def test_ner_teacher_finetunes_on_the_gpu(tmp_path, tiny_teacher, conll_small, p
 def test_mlm_teacher_finetunes_on_the_gpu_in_bf16(tmp_path, tokenizer, conll_small):
     """The MLM teacher's fine-tune honours mixed precision too (it was always fp32)."""
     from test_mlm import _tiny_encoder
-    from xarchkd.finetune import mlm_teacher
+    from xarchkd.teachers.finetune import mlm_teacher
     out = mlm_teacher(str(_tiny_encoder(tmp_path / "enc", tokenizer)), text=str(conll_small), out=str(tmp_path / "t"),
                       epochs=1, lr=3e-3, batch_size=16, max_length=48, progress=False, mixed_precision="bf16")
     record = json.loads((out / "xarchkd_teacher.json").read_text())

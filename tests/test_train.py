@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 import xarchkd
-from xarchkd.accel import make_accelerator
+from xarchkd.distill.accel import make_accelerator
 from xarchkd.errors import ConfigError
 
 
@@ -64,7 +64,7 @@ def test_no_teacher_is_used_during_student_training(tmp_path, tiny_teacher, conl
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
     assert res["kd"] is True and res["teacher"]["params"] > 0  # teacher facts came from the cache manifest
     with pytest.raises(AssertionError, match="teacher model was loaded"):  # the tripwire is live
-        from xarchkd.teacher import Teacher
+        from xarchkd.teachers.teacher import Teacher
         Teacher.load(str(tiny_teacher), "ner")
 
 
@@ -82,7 +82,7 @@ def test_nokd_twin_has_no_teacher_terms(tmp_path, tiny_teacher, conll_small):
 
 KILL_AFTER_EPOCH = textwrap.dedent("""
     import json, os, signal, sys
-    import xarchkd, xarchkd.train as tr
+    import xarchkd, xarchkd.distill.train as tr
     real = tr._save_checkpoint
     def save_then_die(acc, ckpt, state):
         real(acc, ckpt, state)
@@ -128,7 +128,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
 SHARED_LSTM_RUN = textwrap.dedent("""
     import json, os, signal, sys
     import torch
-    import xarchkd, xarchkd.ner as ner, xarchkd.train as tr
+    import xarchkd, xarchkd.tasks.ner as ner, xarchkd.distill.train as tr
 
     def one_buffer(model):
         # What cuDNN's flatten_parameters does on a GPU: every LSTM weight a view into one flat buffer.
@@ -282,7 +282,7 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
     -> pruned NER student with word shapes, and back), the encoder is copied, the head is not; another
     size is refused."""
     from students import CheckpointError, StudentConfig, StudentModel
-    from xarchkd.ner import init_student_from
+    from xarchkd.tasks.ner import init_student_from
     from conftest import LABELS
     V, unk = len(tokenizer), tokenizer.unk_token_id
     common = dict(block="lstm", vocab_size=V, embed_dim=16, hidden=32, layers=1, pad_id=tokenizer.pad_token_id,
@@ -341,7 +341,7 @@ def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher,
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "hid", **{"train.epochs": 1, "loss.hidden": 1.0,
                                                                      "loss.kl": 0.5})
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
-    from xarchkd.cache import open_cache
+    from xarchkd.teachers.cache import open_cache
     cache = open_cache(res["caches"][0]["path"])
     assert cache.arrays["hidden"].shape == (cache.manifest["n_items"], 32)   # the tiny teacher's width
     steps = [json.loads(l) for l in (tmp_path / "hid" / "metrics.jsonl").read_text().splitlines() if '"eval"' not in l]

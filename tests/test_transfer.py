@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from xarchkd.config import RunConfig, apply_overrides
-from xarchkd.conll import read_conll
+from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import NO_LABEL, encode_sentences
+from xarchkd.data.text import rst_to_text, split_sentences, words
 from xarchkd.errors import ConfigError
-from xarchkd.ner_data import NO_LABEL, encode_sentences
-from xarchkd.text import rst_to_text, split_sentences, words
-from xarchkd.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
+from xarchkd.data.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
                               same_tag_table, text_sentences, transfer_parts, transfer_words)
 
 from conftest import LABELS
@@ -244,7 +244,7 @@ def test_unknown_transfer_source(train):
 
 
 def test_mlm_replacer_hook():
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     rep = mlm_replacer(str(fetch("splade-tiny")), top_k=3)
     ws = "The company said on Monday that profits rose .".split()
     got = [rep(ws, i, "O", random.Random(0)) for i in range(len(ws))]
@@ -256,7 +256,7 @@ def test_mlm_replacer_hook():
 
 def test_augment_mlm_option_replaces_words_by_the_masked_lm(train):
     """data.augment.mlm makes a transfer set's replacements come from that masked LM, not same-tag words."""
-    from xarchkd.resources import fetch
+    from xarchkd.data.resources import fetch
     ws, ts = train
     only = {**ONLY, "p_replace": 0.5}
     by_mlm = transfer_words("augment", 0.02, ws, ts, seed=1, aug_cfg=AugmentConfig(**only, mlm="splade-tiny"))

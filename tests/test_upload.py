@@ -12,7 +12,7 @@ boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 import xarchkd
-from xarchkd.upload import UploadError, upload_folder
+from xarchkd.distill.upload import UploadError, upload_folder
 
 
 def _free_port():

@@ -17,7 +17,7 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
     on every core (at this process's priority) the timed loop gets under 0.8 CPU-s per wall second, and the
     report and the printed table say so."""
     from students import StudentConfig, StudentModel
-    from xarchkd import bench
+    from xarchkd.tools import bench
     torch.manual_seed(0)
     s = tmp_path / "student"
     StudentModel(StudentConfig(block="lstm", vocab_size=len(tokenizer), embed_dim=64, hidden=64, layers=1,
@@ -43,7 +43,7 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
 def test_teacher_fine_tune_prints_its_steps_and_an_estimate(tmp_path, tiny_teacher, conll_small, capsys):
     """The one-off teacher fine-tune gave no idea of its time; after its first steps it prints one line with
     epochs x steps and an estimate."""
-    from xarchkd.finetune import ner_teacher
+    from xarchkd.teachers.finetune import ner_teacher
     ner_teacher(str(tiny_teacher), str(conll_small), out=str(tmp_path / "t"), epochs=2, batch_size=16,
                 progress=False)
     lines = [l for l in capsys.readouterr().out.splitlines() if "s/step" in l]

@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "run": "recipe", "recipes": "recipe", "get_recipe": "recipe", "register_recipe": "recipe", "Recipe": "recipe",
     "RunConfig": "config", "apply_overrides": "config", "from_toml": "config", "to_toml": "config",
-    "Teacher": "teacher", "ner_cache": "cache", "mlm_cache": "cache", "open_cache": "cache", "Cache": "cache",
-    "distill_loss": "loss", "LossConfig": "loss", "register_loss": "loss",
+    "Teacher": "teachers.teacher", "ner_cache": "teachers.cache", "mlm_cache": "teachers.cache",
+    "open_cache": "teachers.cache", "Cache": "teachers.cache",
+    "distill_loss": "distill.loss", "LossConfig": "distill.loss", "register_loss": "distill.loss",
     "XarchkdError": "errors", "DataError": "errors", "CacheError": "errors", "ConfigError": "errors",
     "ResourceError": "errors",
 }

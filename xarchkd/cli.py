@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    from .bench import options as bench_options     # torch-free: the harness is imported when the command runs
+    from .tools.bench import options as bench_options     # torch-free: the harness is imported when the command runs
     bench_options.add_parser(sub, _Defaults)
     return ap
 
@@ -159,7 +159,7 @@ def _dispatch(args):
         for name, r in sorted(recipes().items()):
             print(f"{name:24s} {r.description}")
     elif args.cmd == "resources":
-        from .resources import RESOURCES, fetch, path
+        from .data.resources import RESOURCES, fetch, path
         if not args.names:
             for n, r in RESOURCES.items():
                 state = "fetched" if (path(n) / r.marker).exists() else "not fetched"
@@ -172,12 +172,12 @@ def _dispatch(args):
         from .config import check_values
         check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
                       "data.max_length": args.max_length}, label=_TEACHER_OPTIONS.get)
-        from .finetune import ner_teacher
+        from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
                           mixed_precision=args.mixed_precision, scheme=args.scheme))
     elif args.cmd == "subset":
-        from .subset import write_subset
+        from .data.subset import write_subset
         counts = write_subset(args.data, args.n, args.out, scheme=args.scheme)
         print(json.dumps({"out": args.out, "sentences": counts}))
     elif args.cmd == "cache":
@@ -189,12 +189,12 @@ def _dispatch(args):
     elif args.cmd == "predict":
         _predict(args)
     elif args.cmd == "serve":
-        from .serve import serve
+        from .tools.serve import serve
         serve(args.teacher, args.student, args.host, args.port)
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":
-        from .bench.options import main_from_args
+        from .tools.bench.options import main_from_args
         return main_from_args(args)
 
 
@@ -244,14 +244,14 @@ def _cache(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .cache import ner_cache
-    from .conll import load_splits
-    from .ner_data import encode_sentences
-    from .resources import home, resolve
-    from .teacher import Teacher
+    from .data.conll import load_splits
+    from .data.ner_data import encode_sentences
+    from .data.resources import home, resolve
+    from .teachers.cache import ner_cache
+    from .teachers.teacher import Teacher
     tpath = resolve(args.teacher)
     if args.rows:
-        from .rowstore import open_store
+        from .data.rowstore import open_store
         rows = open_store(os.path.expanduser(args.rows))    # before the teacher loads: a bad store fails at once
     teacher = Teacher.load(tpath, "ner", mixed_precision=args.mixed_precision)     # on the GPU if there is one
     if not args.rows:
@@ -262,7 +262,7 @@ def _cache(args):
     # under `accelerate launch` every process computes its share of the batches; the main one reports
     c = ner_cache(teacher, rows, Path(args.root) if args.root else home() / "cache", hidden=args.hidden,
                   batch_size=args.batch_size)
-    from .shards import is_main_process
+    from .teachers.shards import is_main_process
     if is_main_process():
         print(json.dumps({"path": str(c.path), "rows": len(c), "bytes": c.size_bytes, "build": c.manifest["build"],
                           "teacher_forwards_this_call": teacher.forward_count}, indent=2))
@@ -272,8 +272,8 @@ def _corpus(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .corpus import check_corpus, corpus_rows
-    from .resources import home, resolve
+    from .data.corpus import check_corpus, corpus_rows
+    from .data.resources import home, resolve
     check_corpus(args.path, args.field)              # before the teacher folder is read
     tpath = resolve(args.teacher)
     cfg_file = Path(tpath) / "config.json"
@@ -293,14 +293,14 @@ def _corpus(args):
 
 
 def _eval(args):
-    from .conll import load_splits
+    from .data.conll import load_splits
+    from .data.ner_data import encode_sentences
+    from .data.resources import resolve
+    from .distill.metrics import evaluate_tags
+    from .distill.predict import predict_student
     from .errors import ConfigError, DataError
-    from .metrics import evaluate_tags
-    from .ner import trained_on
-    from .predict import predict_student
-    from .ner_data import encode_sentences
     from .load import load_model
-    from .resources import resolve
+    from .tasks.ner import trained_on
     kind, m, tok = load_model(args.model)
     labels = m.cfg.labels if kind == "student" else m.labels
     if args.decode and kind == "student":
@@ -325,23 +325,23 @@ def _eval(args):
 
 
 def _predict(args):
+    from .data.ner_data import encode_sentences
+    from .distill.predict import predict_student
     from .load import load_model
-    from .predict import predict_student
-    from .ner_data import encode_sentences
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
     lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
     words = [l.split() for l in lines]
     rows = encode_sentences(words, None, tok, labels, 128)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
-    from .ner_data import join_sentences
+    from .data.ner_data import join_sentences
     for ws, tags in zip(words, join_sentences(rows.sent_id, pred)):
         print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, tags)))
 
 
 def _fill(args):
+    from .distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
     from .load import load_student, load_teacher
-    from .predict import fill_mask, student_fill_logits, teacher_fill_logits
     t = load_teacher(args.teacher, "mlm")
     models = {"teacher": teacher_fill_logits(t)}
     if args.student:

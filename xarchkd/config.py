@@ -20,10 +20,10 @@ from pathlib import Path
 
 from students import StudentConfig
 
-from .conll import SCHEMES
+from .data.conll import SCHEMES
+from .data.transfer import ENTITY_SWAPS, AugmentConfig
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig
-from .transfer import ENTITY_SWAPS, AugmentConfig
 
 
 TASKS = ("ner", "mlm")

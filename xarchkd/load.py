@@ -13,8 +13,8 @@ import json
 import warnings
 from pathlib import Path
 
+from .data.resources import resolve
 from .errors import ConfigError, ResourceError
-from .resources import resolve
 
 def _config(folder) -> dict:
     """A folder's ``config.json`` as a dict ({} when it has none or it is unreadable)."""
@@ -42,8 +42,8 @@ def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None 
     GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast. ``labels`` (NER): for a folder
     without a token-classification head, a random head with these labels is attached (its tags mean nothing)."""
     from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
-    from .accel import check_precision, inference_device
-    from .teacher import INFO_FILE, Teacher, verify_teacher
+    from .distill.accel import check_precision, inference_device
+    from .teachers.teacher import INFO_FILE, Teacher, verify_teacher
     dev = inference_device(device)
     check_precision(mixed_precision, dev.type == "cuda")
     path = resolve(name_or_path)

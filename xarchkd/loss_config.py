@@ -1,4 +1,4 @@
-"""``LossConfig``: the weights of the objective's terms (``loss.py`` computes it). Plain Python, so that
+"""``LossConfig``: the weights of the objective's terms (``distill/loss.py`` computes it). Plain Python, so that
 reading, checking or printing a run config imports no torch."""
 from __future__ import annotations
 

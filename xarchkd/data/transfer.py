@@ -1,0 +1,310 @@
+"""Transfer data: extra student inputs with no gold labels, labelled by the teacher's cached logits.
+
+Every strong small-student result trains on more text than the labelled set (Tang et al. 2019,
+TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the source:
+
+- ``"augment"``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
+  word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
+- ``"pydoc-text"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split into
+  sentences and CoNLL-style words (``xarchkd.data.text``), sentences of 3..60 words.
+- ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
+  text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
+- ``"corpus:PATH"``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
+  or a folder of them -- read with ``datasets`` and split and encoded in parallel into an on-disk rows store
+  (``xarchkd/data/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
+  fewer than it has), and training reads them from disk in blocks (``disk_examples.py``).
+
+Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
+deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
+and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
+whole file. Augmentation makes them as copies of the labelled set, each seeded and cached apart, so
+factor 3 adds a third copy to factor 2's two (and reuses their teacher caches). The rows carry label -1 (no gold), so the objective's CE term
+skips them and only the teacher terms train on them; their sub-words and word positions come from
+the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines up with them.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError, DataError, did_you_mean
+from .ner_data import Rows, encode_sentences
+from .spans import entity_spans  # the one span decoder; callers import it from here too
+
+# A replacement hook: (words, index, tag, rng) -> the new word, or None to keep the word.
+Replacer = Callable[[list, int, str, random.Random], "str | None"]
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation probabilities. Tang et al. 2019 use p_mask = 0.1, p_pos = 0.1 (same-POS
+    replacement), p_ng = 0.25 and n-grams of 1..5 words; for NER the same *tag* stands in for the
+    same POS, and entity spans are swapped as wholes (the NER analogue of TinyBERT's replacement)."""
+    p_mask: float = 0.1          # per word: -> the tokenizer's mask token
+    p_replace: float = 0.15      # per word: -> another word that carried the same gold tag in training
+    p_swap: float = 0.3          # per entity span: -> another training span of the same type
+    p_ngram: float = 0.25        # per sentence: keep only a random window of min_ngram..max_ngram words
+    min_ngram: int = 1
+    max_ngram: int = 5
+    retries: int = 5             # redraw (up to this often) a result identical to its source sentence
+    mlm: str = ""                # masked-LM folder/resource: replacements are its top-5 guesses (Tang et al.)
+                                 # instead of same-tag training words; one forward per replaced word
+    names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, names.py)
+    p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
+
+
+# The distilling NER recipes' transfer set: entity-span swaps only. With the mpnet-base teacher it lifted
+# the BiLSTM by +0.9 F1 on valid and test (benchmarks/RESULTS.md §9); the teacher's labels on these
+# sentences agree with the swapped spans' types at entity F1 0.944 (benchmarks/transfer_label_quality.py).
+# Half of the person and place swaps draw a name the training set never had, from the "names" gazetteer
+# (xarchkd/data/names.py): +0.5 valid and +0.5 test F1 more (RESULTS §9, third round), mostly on new entities.
+ENTITY_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0, names="names", p_names=0.5)
+
+
+def same_tag_table(words_list, tags_list) -> dict[str, list[str]]:
+    """Every training word under the tag it carried (with repeats, so sampling follows frequency)."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for ws, ts in zip(words_list, tags_list):
+        for w, t in zip(ws, ts):
+            table[t].append(w)
+    return dict(table)
+
+
+def span_table(words_list, tags_list) -> dict[str, list[tuple[str, ...]]]:
+    """Every training entity span (as a word tuple) under its type, with repeats."""
+    table: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for ws, ts in zip(words_list, tags_list):
+        for s, e, typ in entity_spans(ts):
+            table[typ].append(tuple(ws[s:e]))
+    return dict(table)
+
+
+def same_tag_replacer(words_list, tags_list) -> Replacer:
+    """The default replacement: a random training word that carried the same gold tag (O-words for O)."""
+    table = same_tag_table(words_list, tags_list)
+
+    def replace(ws, i, tag, rng):
+        pool = table.get(tag)
+        return rng.choice(pool) if pool else None
+    return replace
+
+
+def mlm_replacer(model_dir: str, top_k: int = 5, device: str = "cpu") -> Replacer:
+    """Tang et al.'s replacement: mask the word and take one of a masked LM's top-k whole-word guesses.
+
+    Slow (one forward pass per replaced word); pass it as ``replacer=`` where an MLM teacher exists."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForMaskedLM.from_pretrained(model_dir).to(device).eval()
+    banned = set(tok.all_special_ids)
+
+    @torch.no_grad()
+    def replace(ws, i, tag, rng):
+        masked = list(ws[:i]) + [tok.mask_token] + list(ws[i + 1:])
+        enc = tok(masked, is_split_into_words=True, truncation=True, max_length=512, return_tensors="pt")
+        where = (enc["input_ids"][0] == tok.mask_token_id).nonzero()
+        if len(where) == 0:
+            return None
+        logits = model(**enc.to(device)).logits[0, int(where[0])]
+        guesses = [tok.convert_ids_to_tokens(j) for j in logits.topk(top_k + len(banned)).indices.tolist()
+                   if j not in banned]
+        guesses = [g for g in guesses if not g.startswith("##") and g != ws[i]][:top_k]
+        return rng.choice(guesses) if guesses else None
+    return replace
+
+
+def augment_pair(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
+                 mask_token: str = "[MASK]", names: dict | None = None) -> tuple[list[str], list[str]]:
+    """One augmented copy of sentence ``ws`` (tags ``ts``) -- span swaps, then per-word mask/replace, then
+    n-gram -- and the tags the new words imply: a swapped span carries its type, a replaced or masked word
+    keeps its tag, an n-gram window keeps its slice (an approximation: an I- tag can open the window). The
+    student never sees these tags; they measure how well the teacher labels transfer data.
+
+    A swapped span of a type that ``names`` (the gazetteer, ``{type: [word tuple]}``) has is drawn from it
+    with probability ``aug_cfg.p_names``, else from the training ``spans``."""
+    ws, ts = list(ws), list(ts)
+    names = names or {}
+    for s, e, typ in reversed(entity_spans(ts)):          # right to left: earlier indices stay valid
+        if rng.random() < aug_cfg.p_swap and (spans.get(typ) or names.get(typ)):
+            # no extra draw without a gazetteer of this type, so such transfer sets stay as they were
+            from_names = names.get(typ) and (not spans.get(typ) or rng.random() < aug_cfg.p_names)
+            new = rng.choice(names[typ] if from_names else spans[typ])
+            ws[s:e] = new
+            ts[s:e] = ["B-" + typ] + ["I-" + typ] * (len(new) - 1)
+    for i, t in enumerate(ts):
+        r = rng.random()
+        if r < aug_cfg.p_mask:
+            ws[i] = mask_token
+        elif r < aug_cfg.p_mask + aug_cfg.p_replace:
+            new = replacer(ws, i, t, rng)
+            if new is not None:
+                ws[i] = new
+    if rng.random() < aug_cfg.p_ngram and len(ws) > aug_cfg.min_ngram:
+        size = rng.randint(aug_cfg.min_ngram, min(aug_cfg.max_ngram, len(ws)))
+        start = rng.randrange(len(ws) - size + 1)
+        ws, ts = ws[start:start + size], ts[start:start + size]
+    return ws, ts
+
+
+def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: AugmentConfig | None = None,
+                      mask_token: str = "[MASK]", replacer: Replacer | None = None,
+                      progress: bool = False, with_tags: bool = False) -> list:
+    """``n`` augmented sentences, each from a random labelled sentence, deterministic under ``seed``.
+
+    ``replacer`` (default: ``mlm_replacer`` of ``aug_cfg.mlm`` if set, else ``same_tag_replacer``) picks
+    replacement words. ``with_tags``: ``(words, implied tags)`` pairs (see ``augment_pair``)."""
+    aug_cfg = aug_cfg or AugmentConfig()
+    pairs = [(ws, ts) for ws, ts in zip(words_list, tags_list) if ws]
+    if not pairs:
+        raise DataError("no non-empty training sentences to augment", "transfer:augment")
+    rng = random.Random(seed)
+    spans = span_table(words_list, tags_list)
+    if replacer is None and aug_cfg.mlm:
+        from .resources import resolve
+        replacer = mlm_replacer(str(resolve(aug_cfg.mlm)))
+    replacer = replacer or same_tag_replacer(words_list, tags_list)
+    names = {}
+    if aug_cfg.names and aug_cfg.p_names > 0 and aug_cfg.p_swap > 0:
+        from .names import read_names
+        from .resources import resolve
+        names = read_names(resolve(aug_cfg.names))
+    out = []
+    for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
+        ws, ts = rng.choice(pairs)
+        for _ in range(1 + max(0, aug_cfg.retries)):
+            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token, names)
+            if new != list(ws):
+                break
+        out.append((new, new_tags) if with_tags else new)
+    return out
+
+
+def text_sentences(path: str | Path, n: int, seed: int = 0, min_words: int = 3, max_words: int = 60,
+                   progress: bool = False) -> list[list[str]]:
+    """``n`` word-tokenised sentences of ``min_words..max_words`` words from a plain-text file (or a
+    folder with ``corpus.txt``): a seeded shuffle of all of them, so the choice is deterministic."""
+    from .text import split_sentences, words
+    path = Path(path)
+    if path.is_dir():
+        path = path / "corpus.txt"
+    if not path.is_file():
+        raise ConfigError(f"transfer text {str(path)!r}: no such file")
+    lines = split_sentences(path.read_text(encoding="utf-8", errors="replace"))
+    sents = [s for s in (words(x) for x in tqdm(lines, desc="tokenising", unit="sent", mininterval=2,
+                                                 disable=not progress or len(lines) < 20000))
+             if min_words <= len(s) <= max_words]
+    if not sents:
+        raise DataError(f"no sentences of {min_words}..{max_words} words", str(path))
+    random.Random(seed).shuffle(sents)
+    if n > len(sents):
+        print(f"[xarchkd] {path} has {len(sents)} usable sentences; using all of them instead of {n}",
+              file=sys.stderr, flush=True)
+    return sents[:n]
+
+
+def conll_sentences(path: str | Path, n: int, seed: int = 0, scheme: str = "IOB2") -> list[list[str]]:
+    """``n`` sentences (words only, labels dropped) of a CoNLL file: a seeded shuffle of all of them,
+    capped at what the file has (with a printed line)."""
+    from .conll import read_conll
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"transfer CoNLL file {str(path)!r}: no such file")
+    sents = [list(ws) for ws in read_conll(path, scheme)["words"]]
+    random.Random(seed).shuffle(sents)
+    if n > len(sents):
+        print(f"[xarchkd] {path} has {len(sents)} sentences; using all of them instead of {n}",
+              file=sys.stderr, flush=True)
+    return sents[:n]
+
+
+def _looks_like_conll(path: str) -> bool:
+    """The first non-blank lines read as ``word ... tag`` columns (a CoNLL file, not plain text)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [l.split() for l in (next(f, "") for _ in range(20)) if l.strip()][:5]
+    is_tag = lambda t: t == "O" or (len(t) > 2 and t[0] in "BI" and t[1] == "-")
+    return bool(lines) and all(len(c) >= 2 and (is_tag(c[-1]) or c[0] == "-DOCSTART-") for c in lines)
+
+
+SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
+
+
+def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
+                   replacer: Replacer | None = None, progress: bool = True,
+                   aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[str]]:
+    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences (``scheme``: the tag
+    scheme a ``conll:`` file is read with): the parts of ``transfer_word_parts``, one after the other."""
+    return [s for part in transfer_word_parts(spec, factor, words_list, tags_list, seed, mask_token, replacer, progress,
+                                              aug_cfg, scheme) for s in part]
+
+
+def augment_copies(factor: float, n_labelled: int) -> list[int]:
+    """Sentences in each augmented copy: ``factor`` 2.5 over 100 labelled sentences -> ``[100, 100, 50]``."""
+    whole, rest = int(factor), round((factor - int(factor)) * n_labelled)
+    return [n_labelled] * whole + ([rest] if rest else [])
+
+
+def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
+                        replacer: Replacer | None = None, progress: bool = True,
+                        aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[list[str]]]:
+    """The transfer sentences in parts, each cached apart: ``augment`` makes one part per copy of the labelled
+    set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor keeps the
+    copies -- and the teacher caches -- of a smaller one; a text or CoNLL file gives one part,
+    ``round(factor x labelled sentences)`` of its sentences."""
+    n = int(round(factor * len(words_list)))
+    if spec == "augment":
+        parts = [augment_sentences(words_list, tags_list, size, seed if k == 0 else f"{seed}/{k}", aug_cfg,
+                                   mask_token=mask_token, replacer=replacer, progress=progress)
+                 for k, size in enumerate(augment_copies(factor, len(words_list)))]
+    elif spec.startswith("conll:"):
+        parts = [conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)]
+    elif spec.startswith("corpus:"):
+        raise ConfigError(f"data.transfer={spec!r} is read into an on-disk rows store (transfer_parts), "
+                          "never into word lists")
+    elif os.path.isfile(spec) and _looks_like_conll(spec):
+        raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
+    elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
+        from .resources import resolve
+        parts = [text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)]
+    elif os.sep in spec or spec.endswith(".txt"):
+        raise ConfigError(f"data.transfer={spec!r}: no such file")
+    else:
+        raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', 'pydoc-text'])}; "
+                          f"use one of: {', '.join(SOURCES)}")
+    parts = [p for p in parts if p]
+    if not parts:
+        raise ConfigError(f"data.transfer_factor={factor} x {len(words_list)} train sentences gives no "
+                          "transfer sentences; raise it or set data.transfer_factor=0")
+    return parts
+
+
+def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
+                   replacer: Replacer | None = None) -> list[Rows]:
+    """Encode the transfer sentences of a run's config into gold-less rows (labels all -1), one ``Rows`` per part
+    of ``transfer_word_parts`` (each gets its own teacher cache).
+
+    ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``). A ``corpus:PATH``
+    source gives one on-disk ``rowstore.RowStore`` instead (it reads like ``Rows``), kept beside the run's caches."""
+    if cfg.data.transfer.startswith("corpus:"):
+        from .corpus import corpus_rows
+        from .resources import home
+        n = int(round(cfg.data.transfer_factor * len(words_list)))
+        if n == 0:
+            raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train sentences "
+                              "gives no transfer sentences; raise it or set data.transfer_factor=0")
+        return [corpus_rows(os.path.expanduser(cfg.data.transfer[7:]), tokenizer.name_or_path, labels,
+                            Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
+                            n=n, seed=cfg.train.seed, progress=progress)]
+    parts = transfer_word_parts(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
+                                tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
+                                cfg.data.scheme)
+    return [encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length,
+                             source=f"transfer:{cfg.data.transfer}" + (f"#{k}" if len(parts) > 1 else ""))
+            for k, ws in enumerate(parts)]

@@ -1,0 +1,96 @@
+"""Masked-LM distillation end to end: corpus -> static masks -> sparse top-k teacher cache -> student -> top-k scores.
+
+``distill_mlm(cfg)`` is what every MLM recipe runs: the MLM teacher (``finetune.mlm_teacher``, or a given one),
+the corpus rows and masks (``mlm_data``), the caches (``cache.mlm_cache``), the student trained by
+``train.train_student``, and its absolute and relative top-1/top-5 (``metrics.mlm_accuracy``) in results.json.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from students import StudentConfig, StudentModel
+from students.chars import token_char_ids
+
+from ..atomic import write_json
+from ..config import RunConfig, write_run_config
+from ..data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
+from ..data.resources import home, resolve
+from ..distill.metrics import mlm_accuracy
+from ..distill.predict import masked_logits, student_masked_logits
+from ..distill.train import train_student
+from ..preflight import check_run
+from ..teachers.cache import mlm_cache
+from ..teachers.finetune import mlm_teacher
+from ..teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
+
+
+def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
+    ranks of a multi-process launch)."""
+    check_run(cfg, "mlm", resume)    # before any work: config, corpus, teacher folder, student block, ...
+    from transformers import AutoTokenizer
+    out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(cfg, out, resume)
+    if cfg.teacher.finetune:
+        tpath = str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                                limit=cfg.data.train_limit, progress=progress,
+                                mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu))
+    else:
+        tpath = resolve(cfg.teacher.name)
+    tok = AutoTokenizer.from_pretrained(tpath)
+    rows = text_rows(corpus_sentences(cfg.data.name, cfg.data.train_limit), tok, cfg.data.max_length)
+    train, held = split_corpus(rows)
+    if cfg.data.eval_limit:
+        held = held[:cfg.data.eval_limit]
+    train_m = mask_rows(train, tok, seed=cfg.train.seed)
+    held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
+    root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    k = int(cfg.student.block_args.get("topk", 0)) or 64
+    kd = bool(cfg.loss.mse or cfg.loss.kl)
+    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
+    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress, **engine) if kd else None
+    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress, **engine)
+    teacher_top1 = np.asarray(held_c.arrays["indices"][:, 0])
+
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id, "num_labels": 0, "labels": []})
+    scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    if cfg.embed_init == "pca":
+        model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
+    token_map = model.token_map.clone()
+    evaluate = lambda m: {"score": (s := mlm_accuracy(student_masked_logits(m, held_m), held_m, teacher_top1))[
+        "rel_top5"], **s}
+    fit = train_student(model, MlmExamples(train_m, train_c, token_map, tok.pad_token_id), evaluate, cfg.loss,
+                        cfg.train, out, resume=resume, progress=progress)
+    if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
+        return {}
+    tok.save_pretrained(out / "student")
+    best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="mlm")
+    scores = mlm_accuracy(student_masked_logits(best, held_m), held_m, teacher_top1)
+    tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
+    if "top1" not in tinfo:
+        tinfo.update(mlm_accuracy(masked_logits(MaskedLogits(Teacher.load(tpath, "mlm").model), held_m,
+                                                tok.pad_token_id), held_m))
+    results = {
+        "recipe": cfg.recipe, "task": "mlm", "kd": kd,
+        "teacher": {**held_c.teacher, "top1": tinfo.get("top1"), "top5": tinfo.get("top5")},
+        "student": {"arch": scfg.block, "params": best.num_parameters(),
+                    "size_mb": round((out / "student" / "model.safetensors").stat().st_size / 1e6, 2), **scores},
+        "cache": {"k": k, "train_bytes": train_c.size_bytes if train_c else 0, "held_bytes": held_c.size_bytes,
+                  "bytes_per_masked_token": held_c.manifest["bytes_per_item"],
+                  "dense_fp16_bytes_per_masked_token": held_c.manifest["dense_fp16_bytes_per_item"]},
+        "train_rows": len(train), "held_rows": len(held), "train_seconds": fit["train_seconds"],
+        "history": fit["history"], "student_dir": str(out / "student"),
+    }
+    write_json(out / "results.json", results)
+    return results

@@ -1,0 +1,240 @@
+"""NER distillation end to end: rows -> cached teacher logits -> student -> seqeval scores.
+
+``distill_ner(cfg)`` is what every NER recipe runs. It loads no teacher model when
+the cache already exists: teacher facts for the report come from the cache manifest
+or the teacher folder's files.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from students import StudentConfig, StudentModel
+from students.chars import token_char_ids
+
+from ..atomic import write_json
+from ..config import RunConfig, write_run_config
+from ..data.conll import SPLITS, load_splits
+from ..data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
+from ..data.ner_data import Rows, encode_sentences
+from ..data.resources import home, resolve
+from ..distill.metrics import evaluate_tags
+from ..distill.predict import predict_student
+from ..distill.train import train_student
+from ..errors import DataError
+from ..preflight import check_run
+from ..teachers.cache import Cache, ner_cache
+from ..teachers.finetune import ner_teacher
+from ..teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
+
+
+class Split(NamedTuple):
+    rows: Rows
+    tags: list        # gold tags per sentence
+    words: list       # words per sentence
+
+
+def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor, list[int]]:
+    """Map teacher token ids to compact embedding rows: ids seen in ``rows_list`` plus ``keep_ids``
+    (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK)."""
+    seen = set(int(k) for k in keep_ids)
+    for rows in rows_list:          # Rows, or an on-disk RowStore (which counted its ids as it was written)
+        seen.update(rows.unique_ids().tolist())
+    kept = [int(keep_ids[0])] + sorted(seen - {int(keep_ids[0])})
+    token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
+    token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
+    return token_map, kept
+
+
+def prepare_ner(cfg: RunConfig, progress: bool = True):
+    """Teacher folder, tokenizer, label list, and encoded train/valid/test rows for a NER run."""
+    from transformers import AutoTokenizer
+    if cfg.teacher.finetune:
+        tpath = str(ner_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                                mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu, progress=progress,
+                                scheme=cfg.data.scheme))
+    else:
+        tpath = resolve(cfg.teacher.name)
+    tok = AutoTokenizer.from_pretrained(tpath)
+    tcfg = json.loads((Path(tpath) / "config.json").read_text()) if (Path(tpath) / "config.json").is_file() else {}
+    id2label = tcfg.get("id2label") or {}
+    labels = [id2label[str(i)] for i in range(len(id2label))]
+    splits = load_splits(cfg.data.name, cfg.data.scheme, need=SPLITS)
+    data_labels = sorted({t for s in splits.values() for seq in s["tags"] for t in seq})
+    missing = [t for t in data_labels if t not in labels]
+    if missing:
+        raise DataError(f"the data has tags {missing} that the teacher does not know (teacher labels: {labels}); "
+                        "fine-tune a teacher on this data (teacher.finetune=true) or fix the tag set",
+                        str(resolve(cfg.data.name)))
+    rows = {}
+    for name, ds in splits.items():
+        limit = cfg.data.train_limit if name == "train" else cfg.data.eval_limit
+        n = min(len(ds), limit) if limit else len(ds)
+        words, tags = list(ds["words"][:n]), list(ds["tags"][:n])
+        rows[name] = Split(encode_sentences(words, tags, tok, labels, cfg.data.max_length,
+                                            source=f"{cfg.data.name}/{name}"), tags, words)
+    return tpath, tok, labels, rows
+
+
+def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list) -> StudentModel:
+    """A fresh NER student for ``cfg``: sized to the teacher's tokenizer and labels, its embedding table pruned
+    to the sub-words of ``rows_list`` (``prune_vocab``), spelled (``char_dim``), PCA-initialised from the
+    teacher's input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
+                            "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id})
+    token_map = kept = None
+    if cfg.prune_vocab:
+        specials = [tok.unk_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
+        token_map, kept = build_vocab_map(rows_list, len(tok), [s for s in specials if s is not None])
+        scfg.kept_vocab = len(kept)
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if token_map is not None:
+        model.set_vocab(token_map)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    if cfg.embed_init == "pca":
+        emb = input_embeddings(tpath)
+        model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
+    if cfg.init_from:
+        init_student_from(model, cfg.init_from)
+    return model
+
+
+def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
+    ranks of a multi-process launch)."""
+    check_run(cfg, "ner", resume)    # before any work: config, data folder, teacher folder, student block, ...
+    out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(cfg, out, resume)
+    tpath, tok, labels, rows = prepare_ner(cfg, progress)
+    train_rows = rows["train"].rows
+    kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
+    cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
+    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
+    parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
+                                    progress=progress, **engine) if kd else None)]
+    if cfg.data.transfer and cfg.data.transfer_factor > 0:
+        from ..data.transfer import transfer_parts
+        for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
+            parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
+                                           **engine)))
+    # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.
+    teacher = {**(parts[0][1].teacher if kd else {}),
+               **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
+
+    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts])
+    scfg = model.cfg
+
+    valid_rows, valid_tags, _ = rows["valid"]
+    evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
+    examples = ner_examples(parts, tok.pad_token_id)    # NerExamples, or DiskNerExamples when rows are on disk
+    hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
+    uploader = None
+    if cfg.upload:
+        from ..distill.upload import checkpoint_uploader
+        uploader = checkpoint_uploader(cfg.upload, out)
+    train_cfg = cfg.train.for_rows(len(examples))      # small sets: enough epochs for train.min_steps
+    if train_cfg.epochs != cfg.train.epochs and os.environ.get("RANK", "0") == "0":
+        print(f"[xarchkd] {len(examples)} training rows: {cfg.train.epochs} -> {train_cfg.epochs} epochs to reach "
+              f"train.min_steps={cfg.train.min_steps} optimizer steps (set train.min_steps=0 to keep "
+              f"train.epochs)", flush=True)
+    fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,
+                        teacher_hidden_size=hidden_size, on_checkpoint=uploader)
+    if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
+        return {}
+    tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
+    write_student_record(out / "student", cfg, tpath)     # ... and knows its data (xarchkd eval's default)
+    best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
+    test_rows, test_tags, _ = rows["test"]
+    scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
+    size_mb = (out / "student" / "model.safetensors").stat().st_size / 1e6
+    results = {
+        "recipe": cfg.recipe, "task": "ner", "kd": kd,
+        "teacher": {k: teacher.get(k) for k in ("name", "path", "params", "size_mb", "f1", "valid_f1")},
+        "student": {"arch": scfg.block, "params": best.num_parameters(), "size_mb": round(size_mb, 2),
+                    "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
+                    "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
+                    "per_type": scores["per_type"], "kept_vocab": scfg.kept_vocab or scfg.vocab_size},
+        "scoring": scores["scoring"], "train_rows": len(examples), "train_seconds": fit["train_seconds"],
+        "transfer": {"source": cfg.data.transfer, "factor": cfg.data.transfer_factor,
+                     "rows": sum(len(r) for r, _ in parts[1:]) if len(parts) > 1 else 0},
+        "caches": [_cache_facts(c) for _, c in parts if c is not None],
+        "history": fit["history"], "student_dir": str(out / "student"),
+    }
+    write_json(out / "results.json", results)
+    if uploader is not None:
+        uploader(out / "student")
+    return results
+
+
+STUDENT_RECORD = "xarchkd_student.json"
+
+
+def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> None:
+    """Write ``folder/xarchkd_student.json``: the recipe, the teacher and the data the student was trained on
+    (``data.name``, its absolute folder, ``data.scheme``), so ``xarchkd eval`` scores it on its own data."""
+    record = {"recipe": cfg.recipe, "teacher": str(teacher_path),
+              "data": {"name": cfg.data.name, "path": str(Path(resolve(cfg.data.name)).resolve()),
+                       "scheme": cfg.data.scheme.upper()}}
+    write_json(Path(folder) / STUDENT_RECORD, record)
+
+
+def trained_on(folder) -> dict:
+    """``{"name", "path", "scheme"}`` of the data a student (its ``xarchkd_student.json``) or a teacher fine-tuned
+    here (its ``xarchkd_teacher.json``) was trained on; {} when the folder does not say."""
+    from ..teachers.teacher import INFO_FILE
+    for name in (STUDENT_RECORD, INFO_FILE):
+        try:
+            rec = json.loads((Path(folder) / name).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        data = rec.get("data") if isinstance(rec, dict) else None
+        if isinstance(data, dict):
+            return data
+        if isinstance(data, str):       # a teacher's record: the data as it was named, and its scheme
+            return {"name": data, "path": data, "scheme": rec.get("scheme", "IOB2")}
+    return {}
+
+
+def _cache_facts(c: Cache) -> dict:
+    """Where a teacher-logits cache lives, its size, and what building it cost (from its manifest)."""
+    build = c.manifest.get("build", {})
+    return {"path": str(c.path), "rows": len(c), "mb": round(c.size_bytes / 1e6, 2),
+            "build_seconds": build.get("seconds"), "rows_per_s": build.get("rows_per_s"),
+            "processes": build.get("processes", 1), "shards": build.get("shards", [])}
+
+
+def init_student_from(model: StudentModel, folder: str) -> None:
+    """Two-stage distillation: start ``model``'s embedding and encoder from another student's (e.g. an
+    MLM-distilled one). Embedding rows are matched by *teacher token id* through both students'
+    ``token_map``s, so a pruned NER student can start from an unpruned MLM student (and vice versa);
+    ids the source has no own row for get its [UNK] row. The head stays as initialised."""
+    from students import CheckpointError
+    src = StudentModel.from_pretrained(folder)
+    if src.cfg.vocab_size != model.cfg.vocab_size or src.cfg.embed_dim != model.cfg.embed_dim:
+        raise CheckpointError(f"--init-from {folder}: its embedding is {src.cfg.vocab_size} ids x "
+                              f"{src.cfg.embed_dim}, this student's {model.cfg.vocab_size} x {model.cfg.embed_dim} "
+                              "(another tokenizer or width)")
+    own = model.state_dict()
+    enc = {k: v for k, v in src.state_dict().items() if k.startswith("encoder.")}
+    bad = sorted(k for k in set(enc) | {k for k in own if k.startswith("encoder.")}
+                 if k not in enc or k not in own or own[k].shape != enc[k].shape)
+    if bad:
+        raise CheckpointError(f"--init-from {folder}: encoder weights differ ({bad[:3]}): a {src.cfg.block!r} student "
+                              f"of another size than this {model.cfg.block!r} one")
+    with torch.no_grad():   # each of our rows -> the teacher id it stands for (the [UNK] row: unk_id)
+        unk = model.cfg.unk_id
+        teacher_id = torch.full((model.embed.num_embeddings,), unk).scatter_reduce(
+            0, model.token_map, torch.arange(len(model.token_map)), reduce="amin", include_self=False)
+        teacher_id[model.token_map[unk]] = unk
+        model.embed.weight.copy_(src.embed.weight[src.token_map[teacher_id]])
+    model.load_state_dict(enc, strict=False)

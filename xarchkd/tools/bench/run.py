@@ -1,0 +1,73 @@
+"""``run_bench``: load every model, time every setting with the models interleaved, score F1, build the report."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Callable
+
+import torch
+
+from .inputs import Corpus, timed_calls
+from .models import load_entries
+from .options import BenchConfig
+from .report import add_speedups, model_records
+from .timing import BUSY_SHARE, MEMORY_METHOD, cpu_share, machine_info, oversubscription_warnings, time_setting
+
+def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None = None,
+              progress: bool | Callable = True, **overrides) -> dict:
+    """Load every model, time every setting with the models interleaved, score F1; return the report.
+
+    ``cfg`` (or keyword overrides of its fields, e.g. ``repeats=5``) says what to measure.
+    The report: ``models`` (one record per model and variant: params, size_mb, f1, notes, ...),
+    ``latency`` (model-only rows per threads x batch_size x length), ``end_to_end`` (text in ->
+    entities out rows per threads x batch_size, real sentences), plus machine and config.
+    """
+    from ...data.conll import load_splits
+    cfg = cfg or BenchConfig()
+    if overrides:
+        cfg = BenchConfig(**{**asdict(cfg), **overrides})
+    say = progress if callable(progress) else ((lambda m: print(f"[bench] {m}", flush=True)) if progress
+                                               else (lambda m: None))
+    entries = load_entries(teachers, students, cfg, say)
+    split = load_splits(cfg.data, need=(cfg.split,))[cfg.split]
+    corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
+    live = [e for e in entries if e.forward is not None]
+    latency, e2e, busy = [], [], []
+    threads_before = torch.get_num_threads()
+    try:
+        for threads in cfg.threads:
+            torch.set_num_threads(threads)
+            for batch in cfg.batch_sizes:
+                settings = [("model", length, cfg.repeats) for length in cfg.lengths]
+                if cfg.e2e and "real" in cfg.lengths and cfg.task == "ner":   # text in -> entities out
+                    settings.append(("e2e", "real", cfg.e2e))
+                for mode, length, repeats in settings:
+                    t0 = time.perf_counter()
+                    calls = timed_calls(live, corpus, batch, length, mode, cfg.warmup + repeats, cfg.seed + batch)
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory)
+                    share = cpu_share(time.process_time() - c0, time.perf_counter() - w0)
+                    if share < BUSY_SHARE:
+                        busy.append({"threads": threads, "batch_size": batch, "mode": mode, "length": length,
+                                     "cpu_per_wall": share})
+                    for e in live:
+                        st = stats[e.key]
+                        row = {"model": e.name, "kind": e.kind, "task": e.task, "variant": e.variant,
+                               "threads": threads,
+                               "batch_size": batch, "length": length, **st,
+                               "sent_per_s": round(batch / (st["mean_ms"] / 1e3), 2),
+                               "params": e.params, "size_mb": e.size_mb}
+                        (e2e if mode == "e2e" else latency).append(row)
+                    say(f"threads={threads} batch={batch} {mode} length={length}: {time.perf_counter() - t0:.1f}s")
+    finally:
+        torch.set_num_threads(threads_before)
+    add_speedups(latency)
+    add_speedups(e2e)
+    warnings_ = oversubscription_warnings(busy)
+    for w in warnings_:
+        say(f"WARNING: {w}")
+    return {"format": "xarchkd-bench", "version": 1, "machine": machine_info(), "config": asdict(cfg),
+            "warnings": warnings_, "busy_settings": busy,
+            "memory_method": MEMORY_METHOD if cfg.memory else "not measured",
+            "sent_per_s": "batch size / mean latency of one call",
+            "models": model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e}
