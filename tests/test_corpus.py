@@ -280,3 +280,20 @@ def test_a_factor_that_gives_no_sentences_is_refused(tmp_path, tokenizer):
     cfg.data.transfer, cfg.data.transfer_factor, cfg.cache_dir = f"corpus:{tmp_path / 'c.txt'}", 0.01, str(tmp_path)
     with pytest.raises(ConfigError, match="gives no transfer sentences"):
         transfer_parts(cfg, tokenizer, LABELS, [["a", "b"]] * 10, [["O", "O"]] * 10)
+
+
+def test_two_processes_cache_a_store_as_one_does(tmp_path, lines, tok_dir, tiny_teacher):
+    """`xarchkd cache --rows` under `accelerate launch` (2 CPU processes, gloo): each rank reads the store's
+    memmaps for its share of the batches, and the cache is the one-process cache, byte for byte."""
+    from test_shards import _launch
+    (tmp_path / "c.txt").write_text("\n".join(lines) + "\n")
+    s = store(tmp_path / "c.txt", tok_dir, tmp_path / "root")
+    one = ner_cache(str(tiny_teacher), s, tmp_path / "one", batch_size=16, progress=False)
+    p = _launch(["cache", "--teacher", str(tiny_teacher), "--rows", str(s.path), "--batch-size", "16",
+                 "--root", str(tmp_path / "two")], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    assert out["build"]["processes"] == 2 and sum(sh["rows"] for sh in out["build"]["shards"]) == len(s)
+    assert Path(out["path"]).name == one.path.name                      # the same fingerprint
+    for f in ("logits.npy", "offsets.npy"):
+        assert (Path(out["path"]) / f).read_bytes() == (one.path / f).read_bytes()
