@@ -52,16 +52,21 @@ class NerExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, indices) -> dict:
-        idx = np.asarray(indices, dtype=np.int64)
-        batch, n_words, pos_mask = ids_and_positions(self._ids, self._pos, idx, self.pad_id)
-        batch["gold"] = torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, pos_mask.shape[1], NO_LABEL,
-                                                  np.int64))
-        batch["shapes"] = self._shapes.pad(idx, 0, min_width=1)
-        if self.with_teacher:
-            batch["teacher_logits"] = _stack(self, "logits", idx, n_words, pos_mask)
-            if self.with_hidden:
-                batch["teacher_hidden"] = _stack(self, "hidden", idx, n_words, pos_mask)
-        return batch
+        return _collate(self, indices, lambda name, idx, n_words, pos_mask: _stack(self, name, idx, n_words, pos_mask))
+
+
+def _collate(ex, indices, stack) -> dict:
+    """The padded batch of rows ``indices`` of ``ex`` (``NerExamples`` or ``DiskNerExamples``: the same columns);
+    ``stack(name, idx, n_words, pos_mask)`` gives a teacher array's ``[B, W, D]`` tensor."""
+    idx = np.asarray(indices, dtype=np.int64)
+    batch, n_words, pos_mask = ids_and_positions(ex._ids, ex._pos, idx, ex.pad_id)
+    batch["gold"] = torch.from_numpy(pad_flat(ex._labels.take(idx)[0], n_words, pos_mask.shape[1], NO_LABEL, np.int64))
+    batch["shapes"] = ex._shapes.pad(idx, 0, min_width=1)
+    if ex.with_teacher:
+        batch["teacher_logits"] = stack("logits", idx, n_words, pos_mask)
+        if ex.with_hidden:
+            batch["teacher_hidden"] = stack("hidden", idx, n_words, pos_mask)
+    return batch
 
 
 def _stack(ex: NerExamples, name: str, idx: np.ndarray, n_words: np.ndarray, pos_mask: np.ndarray) -> torch.Tensor:
@@ -114,16 +119,8 @@ class DiskNerExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, indices) -> dict:
-        idx = np.asarray(indices, dtype=np.int64)
-        batch, n_words, pos_mask = ids_and_positions(self._ids, self._pos, idx, self.pad_id)
-        batch["gold"] = torch.from_numpy(pad_flat(self._labels.take(idx)[0], n_words, pos_mask.shape[1], NO_LABEL,
-                                                  np.int64))
-        batch["shapes"] = self._shapes.pad(idx, 0, min_width=1)
-        if self.with_teacher:
-            batch["teacher_logits"] = self._stack("logits", idx, pos_mask)
-            if self.with_hidden:
-                batch["teacher_hidden"] = self._stack("hidden", idx, pos_mask)
-        self._read += len(idx)
+        batch = _collate(self, indices, lambda name, idx, n_words, pos_mask: self._stack(name, idx, pos_mask))
+        self._read += len(indices)
         if self._read >= self.drop_every:
             self.drop_pages()
         return batch

@@ -81,3 +81,16 @@ def hash_arrays(arrays, chunk: int = 1 << 24) -> str:
 
 def hash_json(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def open_checked_npy(f: Path, meta: dict | None, where: str, verify: bool = True) -> np.ndarray:
+    """Memory-map ``f`` (read-only) after checking it against its manifest entry ``meta`` (``bytes``, ``sha256``;
+    the hash only with ``verify``). ``where`` starts each error ("cache at DIR"). Raises ``CacheError``."""
+    from ..errors import CacheError
+    if meta is None or not f.is_file():
+        raise CacheError(f"{where} is missing {f.name}")
+    if f.stat().st_size != meta["bytes"]:
+        raise CacheError(f"{where}: {f.name} is truncated or changed ({f.stat().st_size} bytes, expected {meta['bytes']})")
+    if verify and hash_file(f).hexdigest() != meta["sha256"]:
+        raise CacheError(f"{where}: {f.name} fails its sha256 checksum (corrupt)")
+    return np.load(f, mmap_mode="r", allow_pickle=False)

@@ -182,7 +182,7 @@ def write_rows(rows: Rows, folder: str | Path, vocab_size: int, key: str = "", e
 def open_store(path: str | Path, key: str | None = None, verify: bool = True) -> RowStore:
     """Open a finished store; check its format, fingerprint (if ``key``), file sizes and (``verify``) sha256
     checksums. A damaged or foreign folder is a ``CacheError`` naming it."""
-    from .fingerprint import hash_file
+    from .fingerprint import open_checked_npy
     path = Path(path)
     try:
         manifest = json.loads((path / "manifest.json").read_text())
@@ -195,15 +195,6 @@ def open_store(path: str | Path, key: str | None = None, verify: bool = True) ->
     if key is not None and manifest.get("fingerprint") != key:
         raise CacheError(f"rows store at {path} was made from other inputs (fingerprint "
                          f"{str(manifest.get('fingerprint'))[:16]} != {key[:16]})")
-    arrays = {}
-    for name in COLUMNS:
-        f, meta = path / f"{name}.npy", manifest.get("files", {}).get(name)
-        if meta is None or not f.is_file():
-            raise CacheError(f"rows store at {path} is missing {name}.npy")
-        if f.stat().st_size != meta["bytes"]:
-            raise CacheError(f"rows store at {path}: {f.name} is truncated or changed "
-                             f"({f.stat().st_size} bytes, expected {meta['bytes']})")
-        if verify and hash_file(f).hexdigest() != meta["sha256"]:
-            raise CacheError(f"rows store at {path}: {f.name} fails its sha256 checksum (corrupt)")
-        arrays[name] = np.load(f, mmap_mode="r", allow_pickle=False)
+    arrays = {name: open_checked_npy(path / f"{name}.npy", manifest.get("files", {}).get(name),
+                                     f"rows store at {path}", verify) for name in COLUMNS}
     return RowStore(path, manifest, arrays)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.batching import length_batches
-from ..data.fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir
+from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir, open_checked_npy
 from ..errors import CacheError
 from .shards import get_or_build, is_main_process
 
@@ -235,17 +235,8 @@ def open_cache(path: str | Path, key: str | None = None, verify: bool = True) ->
     problem = _manifest_problem(manifest)
     if problem:
         raise CacheError(f"cache at {path}: manifest.json has the wrong shape ({problem})")
-    arrays = {}
-    for name, meta in manifest["files"].items():
-        f = path / f"{name}.npy"
-        if not f.is_file():
-            raise CacheError(f"cache at {path} is missing {f.name}")
-        if f.stat().st_size != meta["bytes"]:
-            raise CacheError(f"cache at {path}: {f.name} is truncated or changed "
-                             f"({f.stat().st_size} bytes, expected {meta['bytes']})")
-        if verify and hash_file(f).hexdigest() != meta["sha256"]:
-            raise CacheError(f"cache at {path}: {f.name} fails its sha256 checksum (corrupt)")
-        arrays[name] = np.load(f, mmap_mode="r", allow_pickle=False)
+    arrays = {name: open_checked_npy(path / f"{name}.npy", meta, f"cache at {path}", verify)
+              for name, meta in manifest["files"].items()}
     return Cache(path, manifest, arrays)
 
 
