@@ -12,6 +12,8 @@ reads the memmaps one window at a time. Every ``block_rows * window`` rows it un
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 
@@ -52,7 +54,7 @@ class NerExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, indices) -> dict:
-        return _collate(self, indices, lambda name, idx, n_words, pos_mask: _stack(self, name, idx, n_words, pos_mask))
+        return _collate(self, indices, partial(_stack, self))
 
 
 def _collate(ex, indices, stack) -> dict:
@@ -119,14 +121,15 @@ class DiskNerExamples(torch.utils.data.Dataset):
         return i
 
     def collate(self, indices) -> dict:
-        batch = _collate(self, indices, lambda name, idx, n_words, pos_mask: self._stack(name, idx, pos_mask))
+        batch = _collate(self, indices, self._stack)
         self._read += len(indices)
         if self._read >= self.drop_every:
             self.drop_pages()
         return batch
 
-    def _stack(self, name: str, idx: np.ndarray, pos_mask: np.ndarray) -> torch.Tensor:
-        """Teacher array ``name`` of rows ``idx`` as a zero-padded float32 ``[B, W, D]`` tensor."""
+    def _stack(self, name: str, idx: np.ndarray, n_words: np.ndarray, pos_mask: np.ndarray) -> torch.Tensor:
+        """Teacher array ``name`` of rows ``idx`` as a zero-padded float32 ``[B, W, D]`` tensor (``n_words`` is
+        unused: the store knows each row's items; it is taken to share ``_collate`` with the in-memory ``_stack``)."""
         flat, _ = self._teacher[name].take(idx)
         out = np.zeros(pos_mask.shape + flat.shape[1:], dtype=np.float32)
         out[pos_mask] = flat
