@@ -27,6 +27,8 @@ class StudentConfig:
     dropout: float = 0.1
     char_dim: int = 0           # > 0: add a character-CNN vector of each sub-word's spelling (``students/chars.py``),
                                 # which unseen ([UNK]-mapped) sub-words keep; 0 = off
+    static_dim: int = 0         # > 0: a frozen table of the teacher's view of every sub-word of its vocabulary (never
+                                # pruned: unseen sub-words keep theirs), ``static_dim`` wide, projected and added; 0 = off
     unk_dropout: float = 0.0    # training only: each sub-word is read as [UNK] with this probability, so the
                                 # student learns to tag from context words it has never seen (most test entities)
     num_labels: int = 9         # ner only

@@ -6,6 +6,10 @@
   word-shape embedding (capitalisation, digits; ids from the data side) is *added* to it, like
   BERT's token-type embedding: the block's input width stays ``embed_dim`` (so ``--init-from`` a
   student without shapes still fits), and it starts at zero (a fresh student equals the plain one).
+- ``static_dim`` adds a *frozen* feature table over the whole teacher vocabulary (``set_static``: the
+  teacher's own view of each sub-word, e.g. its last hidden state for that sub-word alone, reduced by PCA),
+  through a trained projection that starts at zero. The table is never pruned nor trained, so a sub-word
+  the training data never had reads the same kind of vector as one it had many times.
 - ``unk_dropout`` (training only) reads a random share of the sub-words as [UNK] (word dropout), so the
   tagger learns to lean on context for the words it has no trained row for.
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
@@ -74,6 +78,8 @@ class StudentModel(nn.Module):
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         if cfg.decode != "argmax" and cfg.task != "ner":
             raise StudentError(f"decode={cfg.decode!r} is for ner students (an mlm student predicts tokens)")
+        if cfg.static_dim < 0:
+            raise StudentError(f"static_dim must be 0 (off) or positive, got {cfg.static_dim}")
         if cfg.char_dim < 0:
             raise StudentError(f"char_dim must be 0 (off) or positive, got {cfg.char_dim}")
         rows = cfg.kept_vocab or cfg.vocab_size
@@ -94,6 +100,11 @@ class StudentModel(nn.Module):
         if cfg.char_dim:
             self.chars = CharEncoder(cfg.char_dim, cfg.embed_dim)
             self.register_buffer("token_chars", torch.zeros(cfg.vocab_size, MAX_CHARS + 1, dtype=torch.int16))
+        self.static = self.static_proj = None
+        if cfg.static_dim:
+            self.static = nn.Embedding(cfg.vocab_size, cfg.static_dim).requires_grad_(False)
+            self.static_proj = nn.Linear(cfg.static_dim, cfg.embed_dim, bias=False)
+            nn.init.zeros_(self.static_proj.weight)      # a fresh student reads as the one without the table
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = build_block(cfg.embed_dim, cfg)
         if cfg.task == "ner":
@@ -117,6 +128,8 @@ class StudentModel(nn.Module):
         x = self.embed(rows)
         if self.shape_embed is not None:
             x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
+        if self.static is not None:     # by teacher id: no pruning, no word dropout
+            x = x + self.static_proj(self.static(input_ids))
         if self.chars is not None:      # each distinct id of the batch spelled once
             uniq, inverse = torch.unique(input_ids, return_inverse=True)
             x = x + self.chars(self.token_chars[uniq].long())[inverse]
@@ -132,7 +145,8 @@ class StudentModel(nn.Module):
         return StudentOutput(logits, h, getattr(self, "crf", None))
 
     def num_parameters(self) -> int:
-        """Number of trainable-parameter elements (the tied MLM output layer counted once)."""
+        """Number of parameter elements, frozen ones (``static_dim``'s table) included; the tied MLM output
+        layer counted once."""
         return sum(p.numel() for p in self.parameters())
 
     @torch.no_grad()
@@ -155,6 +169,18 @@ class StudentModel(nn.Module):
         if chars.shape != self.token_chars.shape:
             raise StudentError(f"token_chars has shape {tuple(chars.shape)}, expected {tuple(self.token_chars.shape)}")
         self.token_chars.copy_(chars)
+
+    @torch.no_grad()
+    def set_static(self, table: torch.Tensor) -> None:
+        """Install the frozen per-sub-word feature table ``[vocab_size, static_dim]`` (a student built with
+        ``static_dim``; ``xarchkd.teachers.static`` makes it from a teacher)."""
+        if self.static is None:
+            raise StudentError("this student has no static feature table (static_dim=0)")
+        if table.shape != self.static.weight.shape:
+            raise StudentError(f"static table has shape {tuple(table.shape)}, expected {tuple(self.static.weight.shape)}")
+        if not torch.isfinite(table).all():
+            raise StudentError("static table has non-finite values")
+        self.static.weight.copy_(table)
 
     @torch.no_grad()
     def init_embeddings(self, matrix: torch.Tensor) -> None:

@@ -314,6 +314,7 @@ FIELD_RULES: dict = {
     "student.dropout": (_below_one, "a rate in [0, 1)"),
     "student.unk_dropout": (_below_one, "a rate in [0, 1)"),
     "student.char_dim": (_at_least(0), "0 (off) or the width of the character encoder's embedding"),
+    "student.static_dim": (_at_least(0), "0 (off) or the width of the frozen teacher-view table"),
     "loss.mse": (_non_negative, "a weight >= 0"),
     "loss.ce": (_non_negative, "a weight >= 0"),
     "loss.kl": (_non_negative, "a weight >= 0"),
@@ -392,6 +393,7 @@ UNUSED = {
         ("loss.crf", 0.0, "a CRF scores tag sequences, a NER student's"),
         ("train.min_steps", 0, "the masked-LM runner trains for train.epochs as given"),
         ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
+        ("student.static_dim", 0, "the teacher-view table is made by a NER teacher's forward passes"),
     ],
     "ner": _DERIVED,
 }

@@ -29,6 +29,7 @@ from ..errors import DataError
 from ..preflight import check_run
 from ..teachers.cache import Cache, ner_cache
 from ..teachers.finetune import ner_teacher
+from ..teachers.static import static_table
 from ..teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
 
 
@@ -81,10 +82,12 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
     return tpath, tok, labels, rows
 
 
-def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list) -> StudentModel:
+def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
+                  static: torch.Tensor | None = None) -> StudentModel:
     """A fresh NER student for ``cfg``: sized to the teacher's tokenizer and labels, its embedding table pruned
-    to the sub-words of ``rows_list`` (``prune_vocab``), spelled (``char_dim``), PCA-initialised from the
-    teacher's input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
+    to the sub-words of ``rows_list`` (``prune_vocab``), spelled (``char_dim``), given the frozen teacher-view
+    table ``static`` (``static_dim``; ``teachers.static.static_table``), PCA-initialised from the teacher's
+    input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
                             "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
                             "unk_id": tok.unk_token_id})
@@ -99,6 +102,8 @@ def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list)
         model.set_vocab(token_map)
     if scfg.char_dim:
         model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    if scfg.static_dim:
+        model.set_static(static)
     if cfg.embed_init == "pca":
         emb = input_embeddings(tpath)
         model.init_embeddings(pca_embeddings(emb[torch.as_tensor(kept)] if kept else emb, scfg.embed_dim))
@@ -131,7 +136,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
 
-    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts])
+    static = (static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
+              if cfg.student.static_dim else None)
+    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts], static)
     scfg = model.cfg
 
     valid_rows, valid_tags, _ = rows["valid"]
