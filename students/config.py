@@ -36,6 +36,8 @@ class StudentConfig:
     pad_id: int = 0
     unk_id: int = 100
     block_args: dict = field(default_factory=dict)     # block-specific extras (kernel_size, num_heads, ...)
+    pool: str = "first"         # ner only: a word's state is its first sub-word's ("first") or the mean over its
+                                # sub-words ("mean": every sub-word of a word the training data never had has a say)
     decode: str = "argmax"      # ner only: "argmax" per word, "bio" (Viterbi over valid IOB2 sequences), or
                                 # "crf" (the same Viterbi plus learned tag-transition scores: a CRF, loss.crf)
 

@@ -33,7 +33,8 @@ from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
-DECODES = ("argmax", "bio", "crf")     # how xarchkd.distill.decode turns a ner student's word logits into tags
+DECODES = ("argmax", "bio", "crf")
+POOLS = ("first", "mean")      # a ner student's state of a word: its first sub-word's, or the mean over its sub-words     # how xarchkd.distill.decode turns a ner student's word logits into tags
 
 
 class TagTransitions(nn.Module):
@@ -65,6 +66,18 @@ def default_token_map(cfg: StudentConfig) -> torch.Tensor:
     return torch.where(ids < rows, ids, torch.full_like(ids, unk_row))
 
 
+def word_means(h: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[B,P,D]``: each word's mean state over its sub-words, ``h`` ``[B,T,D]``. Word ``j`` starts at
+    ``positions[:, j]`` (its first sub-word; 0 pads the row) and ends before the next word's start, the last
+    word before [SEP] (the row's last real token). A pad position gives the [CLS] state, which nothing reads."""
+    nxt = torch.cat([positions[:, 1:], torch.zeros_like(positions[:, :1])], 1)
+    end = torch.where(nxt > 0, nxt, mask.long().sum(1, keepdim=True) - 1)      # exclusive
+    end = torch.where(positions > 0, torch.maximum(end, positions + 1), torch.ones_like(end))
+    cs = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], 1)               # cs[:, t] = sum of h[:, :t]
+    at = lambda p: cs.gather(1, p.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+    return (at(end) - at(positions)) / (end - positions).unsqueeze(-1).to(h.dtype)
+
+
 class StudentModel(nn.Module):
     """A small student for token tagging (``task="ner"``) or masked-LM (``task="mlm"``); see the module doc."""
 
@@ -78,6 +91,10 @@ class StudentModel(nn.Module):
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         if cfg.decode != "argmax" and cfg.task != "ner":
             raise StudentError(f"decode={cfg.decode!r} is for ner students (an mlm student predicts tokens)")
+        if cfg.pool not in POOLS:
+            raise StudentError(f"unknown pool {cfg.pool!r} (use one of {POOLS})")
+        if cfg.pool != "first" and cfg.task != "ner":
+            raise StudentError(f"pool={cfg.pool!r} is for ner students (an mlm student reads single masked tokens)")
         if cfg.static_dim < 0:
             raise StudentError(f"static_dim must be 0 (off) or positive, got {cfg.static_dim}")
         if cfg.char_dim < 0:
@@ -135,7 +152,9 @@ class StudentModel(nn.Module):
             x = x + self.chars(self.token_chars[uniq].long())[inverse]
         x = self.drop(x)
         h = self.encoder(x, mask)
-        if positions is not None:
+        if positions is not None and self.cfg.pool == "mean":
+            h = word_means(h, positions, mask)
+        elif positions is not None:
             h = h.gather(1, positions.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
         h = self.drop(h)
         if self.cfg.task == "ner":

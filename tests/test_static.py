@@ -82,3 +82,24 @@ def test_a_ner_run_builds_the_table_from_the_teacher_and_trains_only_its_project
     _, hs = teacher.outputs(ids, torch.ones_like(ids), hidden=True)
     cached = torch.from_numpy(cache.arrays["hidden"][[7, 8]].astype("float32"))
     assert torch.allclose(cached, hs[:, 1], atol=1e-2) and not torch.allclose(hs[0, 1], hs[1, 1])
+
+
+def test_mean_pooling_averages_each_words_sub_words_up_to_the_next_word_or_sep():
+    from students.model import word_means
+    h = torch.arange(2 * 7, dtype=torch.float32).reshape(2, 7, 1)     # state t of row b = 7b + t
+    mask = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])                  # row 1: [CLS] w w w [SEP] pad pad
+    positions = torch.tensor([[1, 2, 5], [1, 2, 0]])                    # row 0: words at 1, 2-4, 5; [SEP] at 6
+    got = word_means(h, positions, mask)[..., 0]
+    assert got[0].tolist() == [1.0, 3.0, 5.0]
+    assert got[1, :2].tolist() == [8.0, 9.5] and got[1, 2] == 7.0      # 2nd word: tokens 2-3; a pad reads [CLS]
+
+
+def test_a_mean_pooling_student_differs_from_first_sub_word_and_is_refused_for_mlm():
+    m = static_student()
+    torch.nn.init.normal_(m.static_proj.weight)
+    ids, mask, pos = torch.tensor([[0, 3, 4, 5, 2]]), torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 2]])
+    first = m(ids, mask, positions=pos).logits
+    m.cfg.pool = "mean"
+    assert not torch.allclose(m(ids, mask, positions=pos).logits, first)
+    with pytest.raises(StudentError, match="pool"):
+        StudentModel(StudentConfig(block="lstm", task="mlm", vocab_size=10, pool="mean"))

@@ -393,6 +393,7 @@ UNUSED = {
         ("loss.crf", 0.0, "a CRF scores tag sequences, a NER student's"),
         ("train.min_steps", 0, "the masked-LM runner trains for train.epochs as given"),
         ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
+        ("student.pool", "first", "a masked-LM student predicts single masked tokens, not words"),
         ("student.static_dim", 0, "the teacher-view table is made by a NER teacher's forward passes"),
     ],
     "ner": _DERIVED,
