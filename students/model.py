@@ -33,8 +33,8 @@ from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
-DECODES = ("argmax", "bio", "crf")
-POOLS = ("first", "mean")      # a ner student's state of a word: its first sub-word's, or the mean over its sub-words     # how xarchkd.distill.decode turns a ner student's word logits into tags
+DECODES = ("argmax", "bio", "crf")     # how xarchkd.distill.decode turns a ner student's word logits into tags
+POOLS = ("first", "mean")              # a ner student's state of a word: its first sub-word's, or their mean
 
 
 class TagTransitions(nn.Module):
@@ -196,7 +196,8 @@ class StudentModel(nn.Module):
         if self.static is None:
             raise StudentError("this student has no static feature table (static_dim=0)")
         if table.shape != self.static.weight.shape:
-            raise StudentError(f"static table has shape {tuple(table.shape)}, expected {tuple(self.static.weight.shape)}")
+            raise StudentError(f"static table has shape {tuple(table.shape)}, "
+                               f"expected {tuple(self.static.weight.shape)}")
         if not torch.isfinite(table).all():
             raise StudentError("static table has non-finite values")
         self.static.weight.copy_(table)

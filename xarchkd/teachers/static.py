@@ -30,8 +30,9 @@ def vocab_rows(tokenizer, labels: list[str]) -> Rows:
 
 def static_table(teacher, tokenizer, labels: list[str], dim: int, root: str | Path,
                  progress: bool = True, **engine) -> torch.Tensor:
-    """``[len(tokenizer), dim]`` float32 from ``teacher`` (a ``Teacher`` or a folder): the teacher's last hidden state for each sub-word alone, by PCA to
-    ``dim`` columns at unit variance. ``engine`` (``device``, ``mixed_precision``) goes to ``ner_cache``."""
+    """``[len(tokenizer), dim]`` float32 from ``teacher`` (a ``Teacher`` or a folder): its last hidden state for
+    each sub-word alone, reduced by PCA to ``dim`` columns at unit variance. ``engine`` (``device``,
+    ``mixed_precision``) goes to ``ner_cache``."""
     cache = ner_cache(teacher, vocab_rows(tokenizer, labels), root, batch_size=256, hidden=True,
                       progress=progress, **engine)
     hidden = torch.from_numpy(np.asarray(cache.arrays["hidden"], dtype=np.float32))
