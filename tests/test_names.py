@@ -65,8 +65,6 @@ def test_names_and_p_names_go_together():
         apply_overrides(RunConfig(), {"data.augment.p_names": 0.5})
     with pytest.raises(ConfigError, match="p_names"):
         apply_overrides(RunConfig(), {"data.augment.names": "names", "data.augment.p_names": 1.5})
-    with pytest.raises(ConfigError, match="fit_names"):
-        apply_overrides(RunConfig(), {"data.augment.fit_names": True})
 
 
 def test_a_missing_names_file_stops_a_run_before_any_work(tmp_path, tiny_teacher, conll_small):
@@ -85,18 +83,3 @@ def test_the_names_resource_holds_real_people_and_places():
     assert len(table["PER"]) > 50_000 and len(table["LOC"]) > 25_000
     assert {("Paris",), ("Germany",), ("New", "York", "City")} <= set(table["LOC"])
     assert sum(len(n) == 1 for n in table["PER"]) > 10_000 and sum(len(n) == 2 for n in table["PER"]) > 40_000
-
-
-def test_fit_names_gives_a_club_named_after_its_town_another_town_in_the_span_case(names_file):
-    """fit_names: an ORG span that is a place name draws a place (and stays ORG); an all-caps span gets capitals."""
-    names_file.write_text("PER\tZbigniew Wodecki\nLOC\tSzczebrzeszyn\nLOC\tLeeds\nORG\tKowalczyk GmbH\n", encoding="utf-8")
-    words = [["LEEDS", "beat", "Acme", "in", "Leeds", "."]]
-    tags = [["B-ORG", "O", "B-ORG", "O", "B-LOC", "O"]]
-    cfg = AugmentConfig(**SWAPS, names=str(names_file), p_names=1.0, fit_names=True)
-    for ws, ts in augment_sentences(words, tags, 20, seed=0, aug_cfg=cfg, with_tags=True):
-        assert ts[0] == "B-ORG" and ws[0] in ("SZCZEBRZESZYN", "LEEDS")            # a town, in capitals, still ORG
-        assert ws[2:4] == ["Kowalczyk", "GmbH"] and ts[2:4] == ["B-ORG", "I-ORG"]   # a company for a company
-        assert ws[5] in ("Szczebrzeszyn", "Leeds") and ts[5] == "B-LOC"
-    plain = AugmentConfig(**SWAPS, names=str(names_file), p_names=1.0)
-    for ws, ts in augment_sentences(words, tags, 20, seed=0, aug_cfg=plain, with_tags=True):
-        assert ws[0] == "Kowalczyk" and ws[1] == "GmbH"     # without it every ORG span draws from the ORG names

@@ -367,8 +367,6 @@ def config_problems(cfg: RunConfig) -> list[str]:
         out.append(f"data.augment.names={aug.names!r} and data.augment.p_names={aug.p_names!r} work together: a "
                    "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither "
                    "(data.augment.names= data.augment.p_names=0)")
-    if aug.fit_names and not aug.names:
-        out.append("data.augment.fit_names=true fits gazetteer names to their spans, but data.augment.names is empty")
     lc = cfg.loss
     if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden, lc.crf)):
         out.append("loss.mse, loss.ce, loss.kl, loss.hidden and loss.crf are all 0: nothing would train the student")

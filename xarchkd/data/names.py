@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 import json
 import random
-import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -84,35 +83,6 @@ def faker_names(faker_root: Path) -> dict[str, tuple[list[str], list[str]]]:
                 out[loc] = (first, last)
         return out
     finally:        # the wheel's package leaves no trace in this process
-        sys.path.remove(str(faker_root))
-        for mod in [m for m in sys.modules if m == "faker" or m.startswith("faker.")]:
-            del sys.modules[mod]
-
-
-def company_names(faker_root: Path, last_names: dict[str, list[str]], rng: random.Random) -> list[str]:
-    """One company name per last name of each locale in ``last_names`` (``{locale: last names}``), made by
-    that locale's Faker company formats that use only last names and legal suffixes ("Moreau et Fils",
-    "Schmidt GmbH", "Nilsson & Berg AB")."""
-    sys.path.insert(0, str(faker_root))
-    try:
-        out: set[str] = set()
-        for loc, lasts in sorted(last_names.items()):
-            try:
-                provider = importlib.import_module(f"faker.providers.company.{loc}").Provider
-            except ModuleNotFoundError:
-                provider = importlib.import_module("faker.providers.company").Provider
-            formats = [f for f in provider.formats
-                       if not re.sub(r"\{\{(last_name|company_suffix)\}\}", "", f).count("{{")]
-            suffixes = [x for x in provider.company_suffixes if _latin(x.replace("&", "").replace("/", ""))]
-            if not formats or not suffixes:
-                continue
-            for last in lasts:
-                name = rng.choice(formats).replace("{{last_name}}", last, 1)
-                while "{{last_name}}" in name:
-                    name = name.replace("{{last_name}}", rng.choice(lasts), 1)
-                out.add(" ".join(name.replace("{{company_suffix}}", rng.choice(suffixes)).replace(",", " ,").split()))
-        return sorted(out)
-    finally:
         sys.path.remove(str(faker_root))
         for mod in [m for m in sys.modules if m == "faker" or m.startswith("faker.")]:
             del sys.modules[mod]

@@ -58,9 +58,6 @@ class AugmentConfig:
                                  # instead of same-tag training words; one forward per replaced word
     names: str = ""              # a names gazetteer (the "names" resource or a TYPE<TAB>name file, names.py)
     p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
-    fit_names: bool = False      # a gazetteer name fits the span it replaces: all-caps spans get all-caps names, and a
-                                 # span that is a name of another gazetteer type (a club named after its town) gets one
-                                 # of that type (it keeps its own tag)
 
 
 # The distilling NER recipes' transfer set: entity-span swaps only. With the mpnet-base teacher it lifted
@@ -124,46 +121,22 @@ def mlm_replacer(model_dir: str, top_k: int = 5, device: str = "cpu") -> Replace
     return replace
 
 
-def name_kinds(names: dict) -> dict[tuple[str, ...], str]:
-    """``{lower-cased name: its gazetteer type}`` for names of one type only (``fit_names``' lookup)."""
-    kinds: dict[tuple[str, ...], str] = {}
-    for typ, pool in names.items():
-        for name in pool:
-            key = tuple(w.lower() for w in name)
-            kinds[key] = typ if kinds.get(key, typ) == typ else ""
-    return {k: t for k, t in kinds.items() if t}
-
-
-def _fit(new: tuple, old: list) -> tuple:
-    """``new`` in capitals where every word of ``old`` is (a results table's ``NEW YORK``)."""
-    caps = all(w.isupper() for w in old) and any(len(w) > 1 for w in old)
-    return tuple(w.upper() for w in new) if caps else new
-
-
 def augment_pair(ws, ts, rng: random.Random, aug_cfg: AugmentConfig, spans, replacer: Replacer,
-                 mask_token: str = "[MASK]", names: dict | None = None,
-                 kinds: dict | None = None) -> tuple[list[str], list[str]]:
+                 mask_token: str = "[MASK]", names: dict | None = None) -> tuple[list[str], list[str]]:
     """One augmented copy of sentence ``ws`` (tags ``ts``) -- span swaps, then per-word mask/replace, then
     n-gram -- and the tags the new words imply: a swapped span carries its type, a replaced or masked word
     keeps its tag, an n-gram window keeps its slice (an approximation: an I- tag can open the window). The
     student never sees these tags; they measure how well the teacher labels transfer data.
 
     A swapped span of a type that ``names`` (the gazetteer, ``{type: [word tuple]}``) has is drawn from it
-    with probability ``aug_cfg.p_names``, else from the training ``spans``. With ``aug_cfg.fit_names`` the name
-    fits the span (``kinds``: ``name_kinds(names)``): a span that is a name of another gazetteer type draws
-    from that type, and an all-caps span gets its name in capitals."""
+    with probability ``aug_cfg.p_names``, else from the training ``spans``."""
     ws, ts = list(ws), list(ts)
-    names, kinds = names or {}, kinds or {}
+    names = names or {}
     for s, e, typ in reversed(entity_spans(ts)):          # right to left: earlier indices stay valid
-        pool = typ
-        if aug_cfg.fit_names:
-            pool = kinds.get(tuple(w.lower() for w in ws[s:e]), typ)
-        if rng.random() < aug_cfg.p_swap and (spans.get(typ) or names.get(pool)):
+        if rng.random() < aug_cfg.p_swap and (spans.get(typ) or names.get(typ)):
             # no extra draw without a gazetteer of this type, so such transfer sets stay as they were
-            from_names = names.get(pool) and (not spans.get(typ) or rng.random() < aug_cfg.p_names)
-            new = rng.choice(names[pool] if from_names else spans[typ])
-            if from_names and aug_cfg.fit_names:
-                new = _fit(new, ws[s:e])
+            from_names = names.get(typ) and (not spans.get(typ) or rng.random() < aug_cfg.p_names)
+            new = rng.choice(names[typ] if from_names else spans[typ])
             ws[s:e] = new
             ts[s:e] = ["B-" + typ] + ["I-" + typ] * (len(new) - 1)
     for i, t in enumerate(ts):
@@ -203,12 +176,11 @@ def augment_sentences(words_list, tags_list, n: int, seed: int = 0, aug_cfg: Aug
         from .names import read_names
         from .resources import resolve
         names = read_names(resolve(aug_cfg.names))
-    kinds = name_kinds(names) if aug_cfg.fit_names else {}
     out = []
     for _ in tqdm(range(n), desc="augmenting", unit="sent", disable=not progress or n < 5000, mininterval=2):
         ws, ts = rng.choice(pairs)
         for _ in range(1 + max(0, aug_cfg.retries)):
-            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token, names, kinds)
+            new, new_tags = augment_pair(ws, ts, rng, aug_cfg, spans, replacer, mask_token, names)
             if new != list(ws):
                 break
         out.append((new, new_tags) if with_tags else new)
