@@ -29,6 +29,8 @@ class StudentConfig:
                                 # which unseen ([UNK]-mapped) sub-words keep; 0 = off
     static_dim: int = 0         # > 0: a frozen table of the teacher's view of every sub-word of its vocabulary (never
                                 # pruned: unseen sub-words keep theirs), ``static_dim`` wide, projected and added; 0 = off
+    static_source: str = "hidden"   # what the table holds: the teacher's last hidden state for each sub-word alone
+                                # ("hidden", its forward passes) or its input embeddings ("input", no forward pass)
     unk_dropout: float = 0.0    # training only: each sub-word is read as [UNK] with this probability, so the
                                 # student learns to tag from context words it has never seen (most test entities)
     num_labels: int = 9         # ner only

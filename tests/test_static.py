@@ -84,6 +84,29 @@ def test_a_ner_run_builds_the_table_from_the_teacher_and_trains_only_its_project
     assert torch.allclose(cached, hs[:, 1], atol=1e-2) and not torch.allclose(hs[0, 1], hs[1, 1])
 
 
+def test_the_input_embedding_control_table_needs_no_teacher_pass_and_is_refused_without_a_table(tmp_path, tiny_teacher,
+                                                                                                  conll_small):
+    """static_source=input: the table is the PCA of the teacher's input embeddings; no vocabulary cache is built."""
+    import xarchkd
+    from xarchkd.config import RunConfig, apply_overrides
+    from xarchkd.errors import ConfigError
+    from xarchkd.teachers.teacher import input_embeddings, pca_embeddings
+    settings = {"out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
+                "teacher.finetune": False, "data.name": str(conll_small), "data.train_limit": 20,
+                "data.eval_limit": 10, "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1,
+                "student.static_dim": 6, "student.static_source": "input", "train.epochs": 1, "train.min_steps": 0,
+                "data.transfer_factor": 0}
+    res = xarchkd.run("bert-lstm-ner", progress=False, **settings)
+    student = StudentModel.from_pretrained(res["student_dir"])
+    assert torch.allclose(student.static.weight, pca_embeddings(input_embeddings(str(tiny_teacher)), 6))
+    caches = [p for p in (tmp_path / "cache").glob("ner-*") if p.is_dir()]
+    assert len(caches) == 1 and not student.static.weight.requires_grad      # the train split's cache only
+    with pytest.raises(ConfigError, match="static_dim=0"):
+        apply_overrides(RunConfig(), {"student.static_source": "input"})
+    with pytest.raises(ConfigError, match="static_source"):
+        apply_overrides(RunConfig(), {"student.static_source": "glove", "student.static_dim": 8})
+
+
 def test_mean_pooling_averages_each_words_sub_words_up_to_the_next_word_or_sep():
     from students.model import word_means
     h = torch.arange(2 * 7, dtype=torch.float32).reshape(2, 7, 1)     # state t of row b = 7b + t
@@ -103,3 +126,16 @@ def test_a_mean_pooling_student_differs_from_first_sub_word_and_is_refused_for_m
     assert not torch.allclose(m(ids, mask, positions=pos).logits, first)
     with pytest.raises(StudentError, match="pool"):
         StudentModel(StudentConfig(block="lstm", task="mlm", vocab_size=10, pool="mean"))
+
+
+def test_the_nokd_twins_read_the_input_embedding_table_and_the_distilling_recipes_the_teachers_view():
+    from xarchkd.config import config_problems
+    from xarchkd.recipe import get_recipe
+    for block in ("lstm", "sru"):
+        kd, twin = get_recipe(f"bert-{block}-ner").config, get_recipe(f"bert-{block}-ner-nokd").config
+        assert kd.student.static_dim == twin.student.static_dim > 0
+        assert (kd.student.static_source, twin.student.static_source) == ("hidden", "input")
+        assert not config_problems(kd) and not config_problems(twin)
+    for name in ("bert-cnn-ner-nokd", "bert-srupp-ner-nokd"):      # no table: the twin's config stays valid
+        cfg = get_recipe(name).config
+        assert cfg.student.static_dim == 0 and not config_problems(cfg)

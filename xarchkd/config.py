@@ -315,6 +315,8 @@ FIELD_RULES: dict = {
     "student.unk_dropout": (_below_one, "a rate in [0, 1)"),
     "student.char_dim": (_at_least(0), "0 (off) or the width of the character encoder's embedding"),
     "student.static_dim": (_at_least(0), "0 (off) or the width of the frozen teacher-view table"),
+    "student.static_source": (_one_of(("hidden", "input")), "hidden (the teacher's view of each sub-word) or input "
+                              "(its input embeddings)"),
     "loss.mse": (_non_negative, "a weight >= 0"),
     "loss.ce": (_non_negative, "a weight >= 0"),
     "loss.kl": (_non_negative, "a weight >= 0"),
@@ -361,6 +363,9 @@ def config_problems(cfg: RunConfig) -> list[str]:
     flat = _flat_values(to_dict(cfg))
     out = value_problems(flat)
     aug = cfg.data.augment
+    if cfg.student.static_source != "hidden" and not cfg.student.static_dim:
+        out.append(f"student.static_source={cfg.student.static_source!r} picks what the frozen table holds, but "
+                   "student.static_dim=0 turns the table off")
     if aug.max_ngram < aug.min_ngram:
         out.append(f"data.augment.max_ngram={aug.max_ngram} is below data.augment.min_ngram={aug.min_ngram}")
     if bool(aug.names) != (_finite(aug.p_names) and aug.p_names > 0):
@@ -395,6 +400,7 @@ UNUSED = {
         ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
         ("student.pool", "first", "a masked-LM student predicts single masked tokens, not words"),
         ("student.static_dim", 0, "the teacher-view table is made by a NER teacher's forward passes"),
+        ("student.static_source", "hidden", "a masked-LM student has no teacher-view table"),
     ],
     "ner": _DERIVED,
 }

@@ -136,8 +136,11 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
 
-    static = (static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
-              if cfg.student.static_dim else None)
+    static = None
+    if cfg.student.static_dim and cfg.student.static_source == "input":    # a control: no forward passes
+        static = pca_embeddings(input_embeddings(tpath), cfg.student.static_dim)
+    elif cfg.student.static_dim:
+        static = static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
     model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts], static)
     scfg = model.cfg
 
