@@ -137,8 +137,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
 
     static = None
-    if cfg.student.static_dim and cfg.student.static_source == "input":    # a control: no forward passes
-        static = pca_embeddings(input_embeddings(tpath), cfg.student.static_dim)
+    if cfg.student.static_dim and cfg.student.static_source == "input":    # the -nokd twins': no forward pass
+        # a matrix padded past the tokenizer (a multiple of 8, say) keeps the tokenizer's rows
+        static = pca_embeddings(input_embeddings(tpath)[:len(tok)], cfg.student.static_dim)
     elif cfg.student.static_dim:
         static = static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
     model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts], static)
