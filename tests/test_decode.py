@@ -79,8 +79,8 @@ def _scores(seed=0):
 
 
 def _path_score(em, seq, crf):
-    return float(crf.start[seq[0]] + sum(em[t, k] for t, k in enumerate(seq))
-                 + sum(crf.trans[a, b] for a, b in zip(seq, seq[1:])) + crf.end[seq[-1]])
+    return float((crf.start[seq[0]] + sum(em[t, k] for t, k in enumerate(seq))
+                  + sum(crf.trans[a, b] for a, b in zip(seq, seq[1:])) + crf.end[seq[-1]]).detach())
 
 
 def test_crf_viterbi_is_the_best_valid_path_under_the_learned_scores():
