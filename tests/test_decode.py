@@ -111,6 +111,6 @@ def test_crf_nll_equals_the_log_partition_by_enumeration():
                                for s in itertools.product(range(len(LABELS)), repeat=n)])
         want += float(torch.logsumexp(scores, 0)) - _path_score(em[b, :n], gold[b, :n].tolist(), crf)
     got = crf_nll(em, gold, mask, crf)
-    assert abs(float(got) - want / 6) < 1e-4          # 6 gold positions in the two full rows
+    assert abs(float(got.detach()) - want / 6) < 1e-4   # 6 gold positions in the two full rows
     got.backward()                                    # and it trains the transition scores
     assert crf.trans.grad.abs().sum() > 0 and crf.start.grad.abs().sum() > 0
