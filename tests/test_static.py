@@ -5,7 +5,15 @@ import torch
 
 from students import StudentConfig, StudentError, StudentModel
 
+from conftest import tiny
+
 LABELS = ["O", "B-X", "I-X"]
+
+
+def tiny_lstm(tmp_path, tiny_teacher, data, **extra):
+    """``conftest.tiny``'s one-epoch run as a BiLSTM with a 6-column table, on 20 train / 10 eval sentences."""
+    return tiny(tmp_path, tiny_teacher, data, **{"student.block": "lstm", "student.static_dim": 6,
+                                                 "data.train_limit": 20, "data.eval_limit": 10, **extra})
 
 
 def static_student(vocab=10, dim=4):
@@ -61,11 +69,7 @@ def test_a_ner_run_builds_the_table_from_the_teacher_and_trains_only_its_project
     from xarchkd.teachers.cache import ner_cache
     from xarchkd.teachers.static import static_table, vocab_rows
     from xarchkd.teachers.teacher import Teacher
-    settings = {"out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
-                "teacher.finetune": False, "data.name": str(conll_small), "data.train_limit": 20,
-                "data.eval_limit": 10, "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1,
-                "student.static_dim": 6, "train.epochs": 1, "train.min_steps": 0}
-    res = xarchkd.run("bert-lstm-ner", progress=False, **settings)
+    res = xarchkd.run("bert-lstm-ner", progress=False, **tiny_lstm(tmp_path, tiny_teacher, conll_small))
     student = StudentModel.from_pretrained(res["student_dir"])
     tok = AutoTokenizer.from_pretrained(res["student_dir"])
     assert student.static.weight.shape == (len(tok), 6)
@@ -91,12 +95,8 @@ def test_the_input_embedding_control_table_needs_no_teacher_pass_and_is_refused_
     from xarchkd.config import RunConfig, apply_overrides
     from xarchkd.errors import ConfigError
     from xarchkd.teachers.teacher import input_embeddings, pca_embeddings
-    settings = {"out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
-                "teacher.finetune": False, "data.name": str(conll_small), "data.train_limit": 20,
-                "data.eval_limit": 10, "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1,
-                "student.static_dim": 6, "student.static_source": "input", "train.epochs": 1, "train.min_steps": 0,
-                "data.transfer_factor": 0}
-    res = xarchkd.run("bert-lstm-ner", progress=False, **settings)
+    res = xarchkd.run("bert-lstm-ner", progress=False, **tiny_lstm(tmp_path, tiny_teacher, conll_small, **{
+        "student.static_source": "input", "data.transfer_factor": 0}))
     student = StudentModel.from_pretrained(res["student_dir"])
     assert torch.allclose(student.static.weight, pca_embeddings(input_embeddings(str(tiny_teacher)), 6))
     caches = [p for p in (tmp_path / "cache").glob("ner-*") if p.is_dir()]
