@@ -127,6 +127,7 @@ def test_config_of_another_recipe_or_task_is_refused(tmp_path):
     ("upload=s3://bucket/x", "upload='s3://bucket/x' is not used by the masked-LM runner"),
     ("init_from=runs/x/student", "init_from='runs/x/student' is not used by the masked-LM runner"),
     ("prune_vocab=true", "prune_vocab=True is not used by the masked-LM runner"),
+    ("max_vocab=15000", "max_vocab=15000 is not used by the masked-LM runner"),
     ("loss.hidden=1.0", "loss.hidden=1.0 is not used by the masked-LM runner"),
     ("train.min_steps=100", "train.min_steps=100 is not used by the masked-LM runner"),
     ("data.transfer=augment", "data.transfer='augment' is not used by the masked-LM runner"),

@@ -5,13 +5,13 @@ import random
 import numpy as np
 import pytest
 
-from xarchkd.config import RunConfig, apply_overrides
+from xarchkd.config import RunConfig, apply_overrides, config_problems
 from xarchkd.data.conll import read_conll
 from xarchkd.data.ner_data import NO_LABEL, encode_sentences
 from xarchkd.data.text import rst_to_text, split_sentences, words
 from xarchkd.errors import ConfigError
 from xarchkd.data.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
-                              same_tag_table, text_sentences, transfer_parts, transfer_words)
+                              same_tag_table, text_sentences, transfer_parts, transfer_sources, transfer_words)
 
 from conftest import LABELS
 
@@ -304,3 +304,34 @@ def test_augmented_copies_are_seeded_apart_so_a_larger_factor_keeps_the_smaller_
     assert [p.sent_id.max() + 1 for p in more] == [len(ws), len(ws), round(0.5 * len(ws))]
     assert all(np.array_equal(a, b) for a, b in zip(one[0].input_ids, more[0].input_ids))    # copy 0 is kept
     assert any(not np.array_equal(a, b) for a, b in zip(more[0].input_ids, more[1].input_ids))  # copy 1 is new
+
+
+def test_joined_sources_give_each_sources_parts_and_keep_their_rows(tmp_path, tokenizer, train):
+    """data.transfer="augment+text:F*2": the augment copy exactly as augment alone makes it (so its teacher cache is
+    reused), then twice the factor's share of the text's sentences; a bad part is a ConfigError naming it."""
+    ws, ts = train
+    f = tmp_path / "news.txt"
+    f.write_text("".join(f"Acme Corp number {i} bought a plant in Ohio. " for i in range(400)) + "\n")
+    assert transfer_sources(f"augment+text:{f}*2") == [("augment", 1.0), (f"text:{f}", 2.0)]
+    cfg = apply_overrides(RunConfig(), [f"data.transfer=augment+text:{f}*2", "data.transfer_factor=0.5"])
+    assert not config_problems(cfg)
+    aug, text = transfer_parts(cfg, tokenizer, LABELS, ws, ts, progress=False)
+    (alone,) = transfer_parts(apply_overrides(cfg, ["data.transfer=augment"]), tokenizer, LABELS, ws, ts,
+                              progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(aug.input_ids, alone.input_ids)) and len(aug) == len(alone)
+    assert text.sent_id.max() + 1 == round(0.5 * 2 * len(ws)) and all((l == NO_LABEL).all() for l in text.labels)
+    for bad in ("augment+", "augment+pydoc-text*0", "*2"):
+        with pytest.raises(ConfigError, match="not a source"):
+            transfer_sources(bad)
+        cfg.data.transfer = bad
+        assert any(p.startswith(f"data.transfer={bad!r}: must be a source") for p in config_problems(cfg))
+
+
+def test_a_run_refuses_a_missing_joined_source_before_any_teacher_work(tmp_path, tiny_teacher, conll_small):
+    import xarchkd
+    from conftest import tiny
+    o = tiny(tmp_path, tiny_teacher, conll_small, **{"data.transfer": f"augment+text:{tmp_path / 'news.txt'}*2",
+                                                     "data.transfer_factor": 1.0})
+    with pytest.raises(ConfigError, match=r"data.transfer: 'text:.*news.txt': no such file"):
+        xarchkd.run("bert-cnn-ner", **o)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 from students import StudentConfig
 
 from .data.conll import SCHEMES
-from .data.transfer import ENTITY_SWAPS, AugmentConfig
+from .data.transfer import ENTITY_SWAPS, AugmentConfig, transfer_sources
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig
 
@@ -86,6 +86,7 @@ class RunConfig:
     out: str = ""                  # run folder; default runs/<recipe>
     cache_dir: str = ""            # teacher-logits caches; default $XARCHKD_HOME/cache
     prune_vocab: bool = True       # embedding rows only for sub-words seen in the training rows
+    max_vocab: int = 0             # with prune_vocab: at most this many rows, the most frequent sub-words (0 = all)
     embed_init: str = "pca"        # "pca" (teacher input embeddings reduced by PCA) | "random"
     init_from: str = ""            # start the student's embedding+encoder from another student folder
     upload: str = ""               # s3://bucket/prefix to push checkpoints to (optional)
@@ -293,11 +294,13 @@ FIELD_RULES: dict = {
     "teacher.epochs": (_at_least(1), "at least 1"),
     "teacher.lr": (_positive, "a number > 0 (the teacher fine-tune's peak learning rate)"),
     "teacher.batch_size": (_at_least(1), "at least 1"),
+    "max_vocab": (lambda v: v == 0 or v >= 8, "0 (every sub-word the training rows use) or at least 8 embedding rows"),
     "data.name": (_nonempty, "a resource name or a data folder"),
     "data.scheme": (_one_of(SCHEMES, fold=True), f"one of {', '.join(SCHEMES)}"),
     "data.max_length": (_at_least(3), "at least 3 ([CLS], one sub-word and [SEP])"),
     "data.train_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
     "data.eval_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
+    "data.transfer": (lambda v: not v or bool(_sources(v)), "a source, or sources joined with + (SOURCE or SOURCE*K, K > 0)"),
     "data.transfer_factor": (_non_negative, "a number >= 0"),
     "data.augment.p_mask": (_fraction, "a probability in [0, 1]"),
     "data.augment.p_replace": (_fraction, "a probability in [0, 1]"),
@@ -390,6 +393,7 @@ UNUSED = {
         ("upload", "", "checkpoint uploads are made by the NER runner only"),
         ("init_from", "", "two-stage initialisation starts a NER student from another student"),
         ("prune_vocab", False, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
+        ("max_vocab", 0, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
         ("data.transfer", "", "transfer sets feed NER students; the masked-LM corpus is data.name"),
         ("data.transfer_factor", 0.0, "transfer sets feed NER students"),
         ("data.scheme", "IOB2", "the masked-LM corpus is plain text, it has no tags"),
@@ -404,6 +408,14 @@ UNUSED = {
     ],
     "ner": _DERIVED,
 }
+
+
+def _sources(spec: str) -> list[tuple[str, float]]:
+    """The sources of a ``data.transfer`` spec, or none where it does not parse (``check_config`` says why)."""
+    try:
+        return transfer_sources(spec) if spec else []
+    except ConfigError:
+        return []
 
 
 def unused_problems(cfg: RunConfig) -> list[str]:
@@ -421,6 +433,9 @@ def unused_problems(cfg: RunConfig) -> list[str]:
             out.append(f"{key}={value!r} is not used by the {runner} runner ({why}): set {key}={_toml_value(neutral)}")
     if cfg.student.task != cfg.task:
         out.append(f"student.task={cfg.student.task!r} but task={cfg.task!r}: the run builds a {cfg.task} student")
+    if cfg.task == "ner" and cfg.max_vocab and not cfg.prune_vocab:
+        out.append(f"max_vocab={cfg.max_vocab} caps the pruned vocabulary, but prune_vocab=false keeps every sub-word: "
+                   "set prune_vocab=true or max_vocab=0")
     d = cfg.data
     # data.transfer_factor=0 is the off switch (the distilling NER recipes name a transfer set by default)
     if cfg.task == "ner" and d.transfer_factor > 0 and not d.transfer:
@@ -431,7 +446,7 @@ def unused_problems(cfg: RunConfig) -> list[str]:
         out.append(f"data.transfer={d.transfer!r} makes rows without gold labels, which only the teacher terms "
                    "(loss.mse, loss.kl, loss.hidden) train on, and they are all 0: set data.transfer_factor=0")
     # augmentation settings other than the dataclass's and the recipes' (ENTITY_SWAPS) are the user's
-    if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer != "augment" and \
+    if cfg.task == "ner" and d.transfer_factor > 0 and "augment" not in [s for s, _ in _sources(d.transfer)] and \
             d.augment not in (AugmentConfig(), ENTITY_SWAPS):
         changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
         out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "

@@ -37,15 +37,21 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     else:
         check_corpus(cfg.data.name)
     aug = cfg.data.augment
-    if task == "ner" and cfg.data.transfer == "augment" and cfg.data.transfer_factor > 0 and aug.names:
+    from .data.transfer import transfer_sources
+    sources = [src for src, _ in transfer_sources(cfg.data.transfer)] \
+        if task == "ner" and cfg.data.transfer and cfg.data.transfer_factor > 0 else []
+    if "augment" in sources and aug.names:
         from .data.resources import RESOURCES
         if aug.names not in RESOURCES:      # a resource is fetched when the run starts
             from .data.names import read_names
             read_names(os.path.expanduser(aug.names))
-    if task == "ner" and cfg.data.transfer.startswith("corpus:") and cfg.data.transfer_factor > 0:
-        from .data.corpus import check_corpus as check_transfer_corpus    # (check_corpus here: the masked-LM corpus)
-        check_transfer_corpus(cfg.data.transfer[len("corpus:"):])    # files, formats, text fields (a bad JSON line
-                                                                     # past the first 100 is found as it is read)
+    for src in sources:
+        if src.startswith("corpus:"):
+            from .data.corpus import check_corpus as check_transfer_corpus    # (check_corpus: the masked-LM corpus)
+            check_transfer_corpus(src[len("corpus:"):])    # files, formats, text fields (a bad JSON line
+                                                           # past the first 100 is found as it is read)
+        elif src.startswith(("conll:", "text:")) and not os.path.exists(os.path.expanduser(src.split(":", 1)[1])):
+            raise ConfigError(f"data.transfer: {src!r}: no such file")
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)

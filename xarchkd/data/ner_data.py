@@ -74,6 +74,11 @@ class Rows:
         """The sub-word ids the rows use, sorted."""
         return np.unique(np.concatenate(self.input_ids)) if self.input_ids else np.zeros(0, np.int64)
 
+    def id_counts(self, vocab_size: int) -> np.ndarray:
+        """How often each sub-word id ``0..vocab_size-1`` occurs in the rows."""
+        ids = np.concatenate(self.input_ids) if self.input_ids else np.zeros(0, np.int64)
+        return np.bincount(ids, minlength=vocab_size)[:vocab_size]
+
     def drop_pages(self) -> None:
         """Nothing to drop: in-memory rows (a ``RowStore`` unmaps the pages it has read)."""
 

@@ -89,6 +89,11 @@ class RowStore:
         """The sub-word ids the rows use, sorted."""
         return np.flatnonzero(self.arrays["token_counts"])
 
+    def id_counts(self, vocab_size: int) -> np.ndarray:
+        """How often each sub-word id ``0..vocab_size-1`` occurs in the rows (counted as they were written)."""
+        c = np.asarray(self.arrays["token_counts"])[:vocab_size]
+        return np.pad(c, (0, vocab_size - len(c)))
+
     def ragged(self, name: str) -> Ragged:
         """Column ``name`` (``input_ids``, ``shapes``, ``word_pos`` or ``labels``) as a memmapped ``Ragged``."""
         return Ragged(self.arrays[name], self.arrays[_RAGGED[name]])

@@ -14,6 +14,10 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
   (``xarchkd/data/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
   fewer than it has), and training reads them from disk in blocks (``disk_examples.py``).
 
+Several sources join with ``+``, each optionally weighted by ``*K`` (K x the factor for that source):
+``"augment+text:news.txt*2"`` at factor 1 is one entity-swapped copy plus twice as many news sentences as
+there are labelled ones; each source's parts are cached apart, as they would be alone.
+
 Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
 and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -234,6 +239,20 @@ def _looks_like_conll(path: str) -> bool:
 
 
 SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
+_WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d+)?)$")
+
+
+def transfer_sources(spec: str) -> list[tuple[str, float]]:
+    """``"augment+text:news.txt*2"`` -> ``[("augment", 1.0), ("text:news.txt", 2.0)]``: the sources of a
+    ``data.transfer`` spec and the multiple of ``data.transfer_factor`` each one makes."""
+    out = []
+    for part in spec.split("+"):
+        m = _WEIGHT.match(part.strip())
+        src, k = (m.group(1).strip(), float(m.group(2))) if m else (part.strip(), 1.0)
+        if not src or k <= 0 or (not m and "*" in part):
+            raise ConfigError(f"data.transfer={spec!r}: {part!r} is not a source (SOURCE or SOURCE*K with K > 0)")
+        out.append((src, k))
+    return out
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
@@ -257,7 +276,12 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
     """The transfer sentences in parts, each cached apart: ``augment`` makes one part per copy of the labelled
     set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor keeps the
     copies -- and the teacher caches -- of a smaller one; a text or CoNLL file gives one part,
-    ``round(factor x labelled sentences)`` of its sentences."""
+    ``round(factor x labelled sentences)`` of its sentences. Joined sources (``transfer_sources``) give the parts
+    of each, one after the other."""
+    if "+" in spec or _WEIGHT.match(spec):
+        return [p for src, k in transfer_sources(spec)
+                for p in transfer_word_parts(src, factor * k, words_list, tags_list, seed, mask_token, replacer,
+                                             progress, aug_cfg, scheme)]
     n = int(round(factor * len(words_list)))
     if spec == "augment":
         parts = [augment_sentences(words_list, tags_list, size, seed if k == 0 else f"{seed}/{k}", aug_cfg,
@@ -288,23 +312,28 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
 def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
                    replacer: Replacer | None = None) -> list[Rows]:
     """Encode the transfer sentences of a run's config into gold-less rows (labels all -1), one ``Rows`` per part
-    of ``transfer_word_parts`` (each gets its own teacher cache).
+    of ``transfer_word_parts`` (each gets its own teacher cache), source by source (``transfer_sources``).
 
     ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``). A ``corpus:PATH``
     source gives one on-disk ``rowstore.RowStore`` instead (it reads like ``Rows``), kept beside the run's caches."""
-    if cfg.data.transfer.startswith("corpus:"):
-        from .corpus import corpus_rows
-        from .resources import home
-        n = int(round(cfg.data.transfer_factor * len(words_list)))
-        if n == 0:
-            raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train sentences "
-                              "gives no transfer sentences; raise it or set data.transfer_factor=0")
-        return [corpus_rows(os.path.expanduser(cfg.data.transfer[7:]), tokenizer.name_or_path, labels,
-                            Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
-                            n=n, seed=cfg.train.seed, progress=progress)]
-    parts = transfer_word_parts(cfg.data.transfer, cfg.data.transfer_factor, words_list, tags_list, cfg.train.seed,
-                                tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
-                                cfg.data.scheme)
-    return [encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length,
-                             source=f"transfer:{cfg.data.transfer}" + (f"#{k}" if len(parts) > 1 else ""))
-            for k, ws in enumerate(parts)]
+    out = []
+    for spec, k in transfer_sources(cfg.data.transfer):
+        factor = cfg.data.transfer_factor * k
+        if spec.startswith("corpus:"):
+            from .corpus import corpus_rows
+            from .resources import home
+            n = int(round(factor * len(words_list)))
+            if n == 0:
+                raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train "
+                                  "sentences gives no transfer sentences; raise it or set data.transfer_factor=0")
+            out.append(corpus_rows(os.path.expanduser(spec[7:]), tokenizer.name_or_path, labels,
+                                   Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
+                                   n=n, seed=cfg.train.seed, progress=progress))
+            continue
+        parts = transfer_word_parts(spec, factor, words_list, tags_list, cfg.train.seed,
+                                    tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
+                                    cfg.data.scheme)
+        out += [encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length,
+                                 source=f"transfer:{spec}" + (f"#{j}" if len(parts) > 1 else ""))
+                for j, ws in enumerate(parts)]
+    return out

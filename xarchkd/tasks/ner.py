@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from students import StudentConfig, StudentModel
@@ -39,12 +40,19 @@ class Split(NamedTuple):
     words: list       # words per sentence
 
 
-def build_vocab_map(rows_list, vocab_size: int, keep_ids) -> tuple[torch.Tensor, list[int]]:
+def build_vocab_map(rows_list, vocab_size: int, keep_ids, max_rows: int = 0) -> tuple[torch.Tensor, list[int]]:
     """Map teacher token ids to compact embedding rows: ids seen in ``rows_list`` plus ``keep_ids``
-    (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK)."""
+    (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK).
+    ``max_rows`` > 0 caps the rows: the special tokens and then the most frequent ids (ties: the lower id)."""
     seen = set(int(k) for k in keep_ids)
-    for rows in rows_list:          # Rows, or an on-disk RowStore (which counted its ids as it was written)
-        seen.update(rows.unique_ids().tolist())
+    if max_rows:
+        counts = sum(rows.id_counts(vocab_size) for rows in rows_list)
+        counts[list(seen)] = 0
+        order = np.argsort(-counts, kind="stable")      # most frequent first, lower id first among equals
+        seen.update(int(i) for i in order[:max_rows - len(seen)] if counts[i] > 0)
+    else:
+        for rows in rows_list:      # Rows, or an on-disk RowStore (which counted its ids as it was written)
+            seen.update(rows.unique_ids().tolist())
     kept = [int(keep_ids[0])] + sorted(seen - {int(keep_ids[0])})
     token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
     token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
@@ -94,7 +102,8 @@ def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
     token_map = kept = None
     if cfg.prune_vocab:
         specials = [tok.unk_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
-        token_map, kept = build_vocab_map(rows_list, len(tok), [s for s in specials if s is not None])
+        token_map, kept = build_vocab_map(rows_list, len(tok), [s for s in specials if s is not None],
+                                          cfg.max_vocab)
         scfg.kept_vocab = len(kept)
     torch.manual_seed(cfg.train.seed)
     model = StudentModel(scfg)
