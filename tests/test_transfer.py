@@ -335,3 +335,32 @@ def test_a_run_refuses_a_missing_joined_source_before_any_teacher_work(tmp_path,
     with pytest.raises(ConfigError, match=r"data.transfer: 'text:.*news.txt': no such file"):
         xarchkd.run("bert-cnn-ner", **o)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+STORY = ("Acme Corp said it agreed to buy the Ohio plant of\nBeta Industries Inc for 12 mln dlrs.\n"
+         "    The company said the deal, which needs approval by\nshareholders, should close in June. REUTER\n\x03")
+TABLE = "Shr 30 cts vs 25 cts\n    Net 1,200,000 vs 980,000\n    Revs 12.5 mln vs 11.1 mln\n REUTER\n\x03"
+
+
+def test_newswire_sentences_keep_the_prose_of_a_story(tmp_path):
+    """Reuters-21578 bodies: wrapped lines joined, paragraphs split into sentences, tables and the sign-off
+    dropped; the resource's tarball is read into one sentence per line, each once."""
+    import io, json, tarfile
+    from xarchkd.data.resources import reuters_corpus
+    from xarchkd.data.text import newswire_sentences
+    assert newswire_sentences(STORY) == [
+        "Acme Corp said it agreed to buy the Ohio plant of Beta Industries Inc for 12 mln dlrs.",
+        "The company said the deal, which needs approval by shareholders, should close in June."]
+    assert newswire_sentences(TABLE) == []
+    tgz = tmp_path / "r.tgz"
+    with tarfile.open(tgz, "w:gz") as t:
+        for name, stories in [("package/data/full/reuters-001.json", [{"body": TABLE}, {"body": STORY}]),
+                              ("package/data/full/reuters-000.json", [{"title": "no body"}, {"body": STORY}]),
+                              ("package/data/noIDs/reuters-000.json", [{"body": "Not read at all, says Smith."}])]:
+            data = json.dumps(stories).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    assert reuters_corpus(tgz, "package/data/full/", tmp_path / "corpus.txt") == 2
+    assert (tmp_path / "corpus.txt").read_text().splitlines() == newswire_sentences(STORY)
+    assert text_sentences(tmp_path, 5, seed=0)[0][:3] in (["Acme", "Corp", "said"], ["The", "company", "said"])

