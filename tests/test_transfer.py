@@ -311,7 +311,7 @@ def test_joined_sources_give_each_sources_parts_and_keep_their_rows(tmp_path, to
     reused), then twice the factor's share of the text's sentences; a bad part is a ConfigError naming it."""
     ws, ts = train
     f = tmp_path / "news.txt"
-    f.write_text("".join(f"Acme Corp number {i} bought a plant in Ohio. " for i in range(400)) + "\n")
+    f.write_text("".join(f"Acme Corp number {i} bought a plant in Ohio. " for i in range(1000)) + "\n")
     assert transfer_sources(f"augment+text:{f}*2") == [("augment", 1.0), (f"text:{f}", 2.0)]
     cfg = apply_overrides(RunConfig(), [f"data.transfer=augment+text:{f}*2", "data.transfer_factor=0.5"])
     assert not config_problems(cfg)
@@ -320,6 +320,12 @@ def test_joined_sources_give_each_sources_parts_and_keep_their_rows(tmp_path, to
                               progress=False)
     assert all(np.array_equal(a, b) for a, b in zip(aug.input_ids, alone.input_ids)) and len(aug) == len(alone)
     assert text.sent_id.max() + 1 == round(0.5 * 2 * len(ws)) and all((l == NO_LABEL).all() for l in text.labels)
+    # a text source comes in parts of the labelled set's size: a larger factor keeps the smaller one's parts
+    cfg.data.transfer = f"text:{f}"
+    (one,) = transfer_parts(apply_overrides(cfg, ["data.transfer_factor=1"]), tokenizer, LABELS, ws, ts, progress=False)
+    two = transfer_parts(apply_overrides(cfg, ["data.transfer_factor=2.5"]), tokenizer, LABELS, ws, ts, progress=False)
+    assert [p.sent_id.max() + 1 for p in two] == [len(ws), len(ws), round(0.5 * len(ws))]
+    assert all(np.array_equal(a, b) for a, b in zip(one.input_ids, two[0].input_ids)) and len(one) == len(two[0])
     for bad in ("augment+", "augment+pydoc-text*0", "*2"):
         with pytest.raises(ConfigError, match="not a source"):
             transfer_sources(bad)

@@ -23,7 +23,8 @@ Every source makes ``round(data.transfer_factor x labelled train sentences)`` se
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
 and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
 whole file. Augmentation makes them as copies of the labelled set, each seeded and cached apart, so
-factor 3 adds a third copy to factor 2's two (and reuses their teacher caches). The rows carry label -1 (no gold), so the objective's CE term
+factor 3 adds a third copy to factor 2's two (and reuses their teacher caches); a text source comes in parts
+of the labelled set's size, the same way. The rows carry label -1 (no gold), so the objective's CE term
 skips them and only the teacher terms train on them; their sub-words and word positions come from
 the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines up with them.
 """
@@ -277,8 +278,9 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
                         aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[list[str]]]:
     """The transfer sentences in parts, each cached apart: ``augment`` makes one part per copy of the labelled
     set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor keeps the
-    copies -- and the teacher caches -- of a smaller one; a text or CoNLL file gives one part,
-    ``round(factor x labelled sentences)`` of its sentences. Joined sources (``transfer_sources``) give the parts
+    copies -- and the teacher caches -- of a smaller one; a text source gives ``round(factor x labelled
+    sentences)`` of its sentences in parts of as many sentences as the labelled set (the same way: factor 4 keeps
+    factor 2's parts), a CoNLL file gives them as one part. Joined sources (``transfer_sources``) give the parts
     of each, one after the other."""
     if "+" in spec or _WEIGHT.match(spec):
         return [p for src, k in transfer_sources(spec)
@@ -298,7 +300,9 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
         raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
     elif spec.startswith("text:") or spec in TEXT_RESOURCES or os.path.isfile(spec):
         from .resources import resolve
-        parts = [text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)]
+        sents = text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)
+        size = len(words_list)      # parts as large as the labelled set: a larger factor keeps a smaller one's
+        parts = [sents[i:i + size] for i in range(0, len(sents), size)]     # parts (a prefix of the same shuffle)
     elif os.sep in spec or spec.endswith(".txt"):
         raise ConfigError(f"data.transfer={spec!r}: no such file")
     else:
