@@ -49,7 +49,8 @@ class DataConfig:
     max_length: int = 128          # sub-words per row; longer sentences are split, never dropped
     train_limit: int = 0           # use the first N train sentences only (0 = all)
     eval_limit: int = 0            # score on the first N valid/test sentences only (0 = all)
-    transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" | "conll:PATH" | "corpus:PATH" (transfer.py)
+    transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" | "reuters-21578" | "conll:PATH" |
+                                   # "corpus:PATH", or several joined by "+", each SOURCE or SOURCE*K (transfer.py)
     transfer_factor: float = 0.0   # transfer rows as a multiple of the labelled train set
     augment: AugmentConfig = field(default_factory=AugmentConfig)   # with transfer="augment": probabilities
 
@@ -440,7 +441,8 @@ def unused_problems(cfg: RunConfig) -> list[str]:
     # data.transfer_factor=0 is the off switch (the distilling NER recipes name a transfer set by default)
     if cfg.task == "ner" and d.transfer_factor > 0 and not d.transfer:
         out.append(f"data.transfer_factor={d.transfer_factor} without data.transfer: name a transfer source "
-                   "(augment, pydoc-text, a text file, conll:PATH, corpus:PATH) or set data.transfer_factor=0")
+                   "(augment, pydoc-text, reuters-21578, a text file, conll:PATH, corpus:PATH) or set "
+                   "data.transfer_factor=0")
     l = cfg.loss
     if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer and not (l.mse or l.kl or l.hidden):
         out.append(f"data.transfer={d.transfer!r} makes rows without gold labels, which only the teacher terms "
