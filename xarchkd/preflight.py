@@ -37,7 +37,7 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     else:
         check_corpus(cfg.data.name)
     aug = cfg.data.augment
-    from .data.transfer import transfer_sources
+    from .data.transfer import TEXT_RESOURCES, transfer_sources
     sources = [src for src, _ in transfer_sources(cfg.data.transfer)] \
         if task == "ner" and cfg.data.transfer and cfg.data.transfer_factor > 0 else []
     if "augment" in sources and aug.names:
@@ -52,6 +52,9 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
                                                            # past the first 100 is found as it is read)
         elif src.startswith(("conll:", "text:")) and not os.path.exists(os.path.expanduser(src.split(":", 1)[1])):
             raise ConfigError(f"data.transfer: {src!r}: no such file")
+        elif src in TEXT_RESOURCES:     # fetched now (once), so a failed download comes before a teacher fine-tune
+            from .data.resources import fetch
+            fetch(src)
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
