@@ -20,7 +20,8 @@ def tiny_overrides(tmp_path, tiny_teacher, conll_small, out, block="cnn", **extr
     o = {"out": str(tmp_path / out), "cache_dir": str(tmp_path / "cache"), "teacher.name": str(tiny_teacher),
          "teacher.finetune": False, "data.name": str(conll_small), "student.block": block,
          "student.embed_dim": 16, "student.hidden": 16, "student.layers": 1, "train.epochs": 2,
-         "train.batch_size": 16, "train.log_every": 5, "train.min_steps": 0}
+         "train.batch_size": 16, "train.log_every": 5, "train.min_steps": 0,
+         "data.transfer": "augment"}      # the BiLSTM recipe's newswire (a 21 MB fetch) is not what these test
     o.update(extra)
     return o
 

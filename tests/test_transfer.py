@@ -370,3 +370,22 @@ def test_newswire_sentences_keep_the_prose_of_a_story(tmp_path):
     assert reuters_corpus(tgz, "package/data/full/", tmp_path / "corpus.txt") == 2
     assert (tmp_path / "corpus.txt").read_text().splitlines() == newswire_sentences(STORY)
     assert text_sentences(tmp_path, 5, seed=0)[0][:3] in (["Acme", "Corp", "said"], ["The", "company", "said"])
+
+
+def test_joined_sources_refuse_repeats_and_keep_paths_whole(tmp_path):
+    """A source named twice would repeat the same seeded sentences (weight it instead); a path that exists is one
+    source even with + or * in its name; a typo or a missing file is refused by name before any work."""
+    from xarchkd.data.transfer import check_source
+    with pytest.raises(ConfigError, match=r"names 'augment' twice .*augment\*2"):
+        transfer_sources("augment+augment")
+    odd = tmp_path / "c++ notes*2.txt"
+    odd.write_text("Acme Corp bought a plant in Ohio.\n")
+    assert transfer_sources(f"text:{odd}") == [(f"text:{odd}", 1.0)]
+    assert transfer_sources(f"augment+text:{tmp_path / 'x.txt'}*0.5") == [("augment", 1.0),
+                                                                           (f"text:{tmp_path / 'x.txt'}", 0.5)]
+    check_source(f"text:{odd}")
+    check_source("augment")
+    with pytest.raises(ConfigError, match="unknown data.transfer source 'reuters'.*did you mean 'reuters-21578'"):
+        check_source("reuters")
+    with pytest.raises(ConfigError, match="'conll:nope/train.txt': no such file"):
+        check_source("conll:nope/train.txt")

@@ -38,3 +38,18 @@ def test_max_vocab_is_checked_with_the_config():
         resolve_config("bert-lstm-ner", ["max_vocab=3"])
     with pytest.raises(ConfigError, match="max_vocab=100 caps the pruned vocabulary, but prune_vocab=false"):
         resolve_config("bert-lstm-ner", ["max_vocab=100", "prune_vocab=false"])
+
+
+def test_a_run_saved_before_max_vocab_existed_resumes(tmp_path):
+    """A config.json written before a field existed lacks its key: --resume reads it as the field's default."""
+    import json
+    from students import CheckpointError
+    from xarchkd.config import to_json
+    from xarchkd.preflight import check_resume
+    cfg = resolve_config("bert-cnn-ner", [f"out={tmp_path}"])
+    old = json.loads(to_json(cfg))
+    del old["max_vocab"]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    check_resume(cfg, tmp_path)                                   # no error: the old run had no cap
+    with pytest.raises(CheckpointError, match="max_vocab 0 -> 100"):
+        check_resume(resolve_config("bert-cnn-ner", [f"out={tmp_path}", "max_vocab=100"]), tmp_path)

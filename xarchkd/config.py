@@ -52,7 +52,7 @@ class DataConfig:
     transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" | "reuters-21578" | "conll:PATH" |
                                    # "corpus:PATH", or several joined by "+", each SOURCE or SOURCE*K (transfer.py)
     transfer_factor: float = 0.0   # transfer rows as a multiple of the labelled train set
-    augment: AugmentConfig = field(default_factory=AugmentConfig)   # with transfer="augment": probabilities
+    augment: AugmentConfig = field(default_factory=AugmentConfig)   # with "augment" among the sources: probabilities
 
 
 @dataclass
@@ -452,7 +452,7 @@ def unused_problems(cfg: RunConfig) -> list[str]:
             d.augment not in (AugmentConfig(), ENTITY_SWAPS):
         changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
         out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "
-                   "read only with data.transfer=augment")
+                   "read only with augment among data.transfer's sources")
     return out
 
 

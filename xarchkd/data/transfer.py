@@ -19,7 +19,7 @@ Several sources join with ``+``, each optionally weighted by ``*K`` (K x the fac
 ``"augment+text:news.txt*2"`` at factor 1 is one entity-swapped copy plus twice as many news sentences as
 there are labelled ones; each source's parts are cached apart, as they would be alone.
 
-Every source makes ``round(data.transfer_factor x labelled train sentences)`` sentences, chosen
+Every source makes ``round(K x data.transfer_factor x labelled train sentences)`` sentences (K: its ``*K``, 1 if none), chosen
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
 and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
 whole file. Augmentation makes them as copies of the labelled set, each seeded and cached apart, so
@@ -67,7 +67,7 @@ class AugmentConfig:
     p_names: float = 0.0         # per swap of a type the gazetteer has: draw the new span from it, not from training
 
 
-# The distilling NER recipes' transfer set: entity-span swaps only. With the mpnet-base teacher it lifted
+# The distilling NER recipes' augmentation: entity-span swaps only (the BiLSTM and SRU recipes add newswire text). With the mpnet-base teacher it lifted
 # the BiLSTM by +0.9 F1 on valid and test (benchmarks/RESULTS.md §9); the teacher's labels on these
 # sentences agree with the swapped spans' types at entity F1 0.944 (benchmarks/transfer_label_quality.py).
 # Half of the person and place swaps draw a name the training set never had, from the "names" gazetteer
@@ -242,20 +242,55 @@ def _looks_like_conll(path: str) -> bool:
 
 TEXT_RESOURCES = ("pydoc-text", "reuters-21578")     # resources whose folder holds a corpus.txt
 SOURCES = ("augment", *TEXT_RESOURCES, "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
-_WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d+)?)$")
+_WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def _exists(src: str) -> bool:
+    """``src`` (less a ``text:``, ``conll:`` or ``corpus:`` prefix) names a file or folder here."""
+    return os.path.exists(os.path.expanduser(src.split(":", 1)[1] if src.startswith(("text:", "conll:", "corpus:"))
+                                             else src))
 
 
 def transfer_sources(spec: str) -> list[tuple[str, float]]:
     """``"augment+text:news.txt*2"`` -> ``[("augment", 1.0), ("text:news.txt", 2.0)]``: the sources of a
-    ``data.transfer`` spec and the multiple of ``data.transfer_factor`` each one makes."""
+    ``data.transfer`` spec and the multiple of ``data.transfer_factor`` each one makes. A spec that is itself an
+    existing path (``text:c++/notes.txt``) is one source, ``+`` and ``*`` included."""
+    if _exists(spec.strip()):
+        return [(spec.strip(), 1.0)]
     out = []
     for part in spec.split("+"):
-        m = _WEIGHT.match(part.strip())
-        src, k = (m.group(1).strip(), float(m.group(2))) if m else (part.strip(), 1.0)
-        if not src or k <= 0 or (not m and "*" in part):
-            raise ConfigError(f"data.transfer={spec!r}: {part!r} is not a source (SOURCE or SOURCE*K with K > 0)")
+        part = part.strip()
+        m = _WEIGHT.match(part) if not _exists(part) else None
+        src, k = (m.group(1).strip(), float(m.group(2))) if m else (part, 1.0)
+        if not src or k <= 0 or (not m and "*" in part and not _exists(part)):
+            raise ConfigError(f"data.transfer={spec!r}: {part!r} is not a source (sources are joined by '+', each "
+                              "SOURCE or SOURCE*K with K a number > 0 such as 2 or 0.5)")
+        if src in [s for s, _ in out]:
+            raise ConfigError(f"data.transfer={spec!r} names {src!r} twice (the same seeded sentences twice): "
+                              f"weight it instead, {src}*2")
         out.append((src, k))
     return out
+
+
+def check_source(src: str) -> None:
+    """Refuse a transfer source (one part of ``transfer_sources``) that no run could read, before any work: a
+    missing file, an unknown name; a text resource is fetched here (once), so a failed download comes first."""
+    from .resources import RESOURCES, fetch
+    if src == "augment":
+        return
+    if src in TEXT_RESOURCES:
+        fetch(src)
+    elif src.startswith("corpus:"):
+        from .corpus import check_corpus      # files, formats, text fields (a bad JSON line past the first 100
+        check_corpus(src[len("corpus:"):])    # is found as it is read)
+    elif src.startswith("text:") and src[5:] in RESOURCES:
+        check_source(src[5:])
+    elif src.startswith(("text:", "conll:")) or os.sep in src or src.endswith(".txt"):
+        if not _exists(src):
+            raise ConfigError(f"data.transfer: {src!r}: no such file")
+    elif not _exists(src):
+        raise ConfigError(f"unknown data.transfer source {src!r}{did_you_mean(src, ['augment', *TEXT_RESOURCES])}; "
+                          f"use one of: {', '.join(SOURCES)}")
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
@@ -310,8 +345,8 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
                           f"use one of: {', '.join(SOURCES)}")
     parts = [p for p in parts if p]
     if not parts:
-        raise ConfigError(f"data.transfer_factor={factor} x {len(words_list)} train sentences gives no "
-                          "transfer sentences; raise it or set data.transfer_factor=0")
+        raise ConfigError(f"data.transfer={spec!r} at {factor:g} x {len(words_list)} train sentences gives no "
+                          "transfer sentences; raise data.transfer_factor (or its *K) or set data.transfer_factor=0")
     return parts
 
 
@@ -330,8 +365,9 @@ def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool
             from .resources import home
             n = int(round(factor * len(words_list)))
             if n == 0:
-                raise ConfigError(f"data.transfer_factor={cfg.data.transfer_factor} x {len(words_list)} train "
-                                  "sentences gives no transfer sentences; raise it or set data.transfer_factor=0")
+                raise ConfigError(f"data.transfer={spec!r} at {factor:g} x {len(words_list)} train sentences gives "
+                                  "no transfer sentences; raise data.transfer_factor (or its *K) or set "
+                                  "data.transfer_factor=0")
             out.append(corpus_rows(os.path.expanduser(spec[7:]), tokenizer.name_or_path, labels,
                                    Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
                                    n=n, seed=cfg.train.seed, progress=progress))

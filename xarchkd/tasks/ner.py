@@ -49,7 +49,7 @@ def build_vocab_map(rows_list, vocab_size: int, keep_ids, max_rows: int = 0) -> 
         counts = sum(rows.id_counts(vocab_size) for rows in rows_list)
         counts[list(seen)] = 0
         order = np.argsort(-counts, kind="stable")      # most frequent first, lower id first among equals
-        seen.update(int(i) for i in order[:max_rows - len(seen)] if counts[i] > 0)
+        seen.update(int(i) for i in order[:max(0, max_rows - len(seen))] if counts[i] > 0)
     else:
         for rows in rows_list:      # Rows, or an on-disk RowStore (which counted its ids as it was written)
             seen.update(rows.unique_ids().tolist())
