@@ -73,7 +73,7 @@ def test_eval_of_a_missing_relative_folder_does_not_go_to_the_hub(tmp_path, monk
     assert main(["eval", "runs/lstm"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["xarchkd: error: runs/lstm: no such file or folder (and not a resource name: conll2003, "
-                   "minilm-l6, splade-tiny, mpnet-base, pydoc-text, names)"]
+                   "minilm-l6, splade-tiny, mpnet-base, pydoc-text, reuters-21578, names)"]
     assert resolve("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"  # a Hub id
 
 
