@@ -70,10 +70,6 @@ class Rows:
         """Words per row (int64)."""
         return np.array([len(x) for x in self.word_pos], dtype=np.int64)
 
-    def unique_ids(self) -> np.ndarray:
-        """The sub-word ids the rows use, sorted."""
-        return np.unique(np.concatenate(self.input_ids)) if self.input_ids else np.zeros(0, np.int64)
-
     def id_counts(self, vocab_size: int) -> np.ndarray:
         """How often each sub-word id ``0..vocab_size-1`` occurs in the rows."""
         ids = np.concatenate(self.input_ids) if self.input_ids else np.zeros(0, np.int64)

@@ -85,10 +85,6 @@ class RowStore:
         """Words per row (int64)."""
         return np.diff(self.arrays["word_offsets"])
 
-    def unique_ids(self) -> np.ndarray:
-        """The sub-word ids the rows use, sorted."""
-        return np.flatnonzero(self.arrays["token_counts"])
-
     def id_counts(self, vocab_size: int) -> np.ndarray:
         """How often each sub-word id ``0..vocab_size-1`` occurs in the rows (counted as they were written)."""
         c = np.asarray(self.arrays["token_counts"])[:vocab_size]

@@ -245,6 +245,16 @@ SOURCES = ("augment", *TEXT_RESOURCES, "text:PATH", "a path to a text file", "co
 _WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d*)?|\.\d+)$")
 
 
+def _unknown_source(src: str) -> ConfigError:
+    return ConfigError(f"unknown data.transfer source {src!r}{did_you_mean(src, ['augment', *TEXT_RESOURCES])}; "
+                       f"use one of: {', '.join(SOURCES)}")
+
+
+def _no_sentences(src: str, factor: float, n_labelled: int) -> ConfigError:
+    return ConfigError(f"data.transfer={src!r} at {factor:g} x {n_labelled} train sentences gives no transfer "
+                       "sentences; raise data.transfer_factor (or its *K) or set data.transfer_factor=0")
+
+
 def _exists(src: str) -> bool:
     """``src`` (less a ``text:``, ``conll:`` or ``corpus:`` prefix) names a file or folder here."""
     return os.path.exists(os.path.expanduser(src.split(":", 1)[1] if src.startswith(("text:", "conll:", "corpus:"))
@@ -260,9 +270,10 @@ def transfer_sources(spec: str) -> list[tuple[str, float]]:
     out = []
     for part in spec.split("+"):
         part = part.strip()
-        m = _WEIGHT.match(part) if not _exists(part) else None
+        whole = _exists(part)                   # an existing path is one source, * included
+        m = _WEIGHT.match(part) if not whole else None
         src, k = (m.group(1).strip(), float(m.group(2))) if m else (part, 1.0)
-        if not src or k <= 0 or (not m and "*" in part and not _exists(part)):
+        if not src or k <= 0 or (not m and "*" in part and not whole):
             raise ConfigError(f"data.transfer={spec!r}: {part!r} is not a source (sources are joined by '+', each "
                               "SOURCE or SOURCE*K with K a number > 0 such as 2 or 0.5)")
         if src in [s for s, _ in out]:
@@ -289,8 +300,7 @@ def check_source(src: str) -> None:
         if not _exists(src):
             raise ConfigError(f"data.transfer: {src!r}: no such file")
     elif not _exists(src):
-        raise ConfigError(f"unknown data.transfer source {src!r}{did_you_mean(src, ['augment', *TEXT_RESOURCES])}; "
-                          f"use one of: {', '.join(SOURCES)}")
+        raise _unknown_source(src)
 
 
 def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
@@ -341,12 +351,10 @@ def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: i
     elif os.sep in spec or spec.endswith(".txt"):
         raise ConfigError(f"data.transfer={spec!r}: no such file")
     else:
-        raise ConfigError(f"unknown data.transfer source {spec!r}{did_you_mean(spec, ['augment', *TEXT_RESOURCES])}; "
-                          f"use one of: {', '.join(SOURCES)}")
+        raise _unknown_source(spec)
     parts = [p for p in parts if p]
     if not parts:
-        raise ConfigError(f"data.transfer={spec!r} at {factor:g} x {len(words_list)} train sentences gives no "
-                          "transfer sentences; raise data.transfer_factor (or its *K) or set data.transfer_factor=0")
+        raise _no_sentences(spec, factor, len(words_list))
     return parts
 
 
@@ -365,9 +373,7 @@ def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool
             from .resources import home
             n = int(round(factor * len(words_list)))
             if n == 0:
-                raise ConfigError(f"data.transfer={spec!r} at {factor:g} x {len(words_list)} train sentences gives "
-                                  "no transfer sentences; raise data.transfer_factor (or its *K) or set "
-                                  "data.transfer_factor=0")
+                raise _no_sentences(spec, factor, len(words_list))
             out.append(corpus_rows(os.path.expanduser(spec[7:]), tokenizer.name_or_path, labels,
                                    Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
                                    n=n, seed=cfg.train.seed, progress=progress))

@@ -45,14 +45,11 @@ def build_vocab_map(rows_list, vocab_size: int, keep_ids, max_rows: int = 0) -> 
     (special tokens) get rows; every other id maps to the [UNK] row (``keep_ids[0]`` must be UNK).
     ``max_rows`` > 0 caps the rows: the special tokens and then the most frequent ids (ties: the lower id)."""
     seen = set(int(k) for k in keep_ids)
-    if max_rows:
-        counts = sum(rows.id_counts(vocab_size) for rows in rows_list)
-        counts[list(seen)] = 0
-        order = np.argsort(-counts, kind="stable")      # most frequent first, lower id first among equals
-        seen.update(int(i) for i in order[:max(0, max_rows - len(seen))] if counts[i] > 0)
-    else:
-        for rows in rows_list:      # Rows, or an on-disk RowStore (which counted its ids as it was written)
-            seen.update(rows.unique_ids().tolist())
+    # Rows, or an on-disk RowStore (which counted its ids as it was written)
+    counts = sum(rows.id_counts(vocab_size) for rows in rows_list)
+    counts[list(seen)] = 0
+    order = np.argsort(-counts, kind="stable")          # most frequent first, lower id first among equals
+    seen.update(int(i) for i in (order[:max(0, max_rows - len(seen))] if max_rows else order) if counts[i] > 0)
     kept = [int(keep_ids[0])] + sorted(seen - {int(keep_ids[0])})
     token_map = torch.zeros(vocab_size, dtype=torch.long)  # row 0 = UNK
     token_map[torch.as_tensor(kept)] = torch.arange(len(kept))
