@@ -15,7 +15,10 @@ It runs, through the public API (``xarchkd.run`` with overrides, what users run)
    then a kill and resume: the same run killed (SIGKILL, in a subprocess) right after the checkpoint
    of epoch ``epochs - 1`` and resumed with ``resume=True`` to ``epochs``; its final checkpoint's
    weights are compared with the unbroken run's ("resume equal": every weight present, equal within
-   atol 1e-5 / rtol 1e-4).
+   atol 1e-5 / rtol 1e-4). Every run uses ``torch.use_deterministic_algorithms`` (``--no-deterministic``
+   turns it off): on CUDA the embedding's backward adds in a varying order; without them the CNN's
+   resumed and unbroken runs differed by 3.8e-3 in the embedding (H100), with them they were equal
+   (H200; 2026-11-27).
 
 Each row catches its own exceptions and reports them in its ``errors`` column, so one failing block
 does not hide the others. The table is printed and written to ``OUT/gpu_check.md`` and
@@ -51,6 +54,9 @@ from train_speed import BLOCKS, TEACHER_SIZES, data_labels, environment, random_
 KILL_AFTER_EPOCH = """
 import json, os, signal, sys
 sys.path[:0] = [sys.argv[4], os.path.join(sys.argv[4], "benchmarks")]
+import torch
+if os.environ.get("GPU_CHECK_DETERMINISTIC"):
+    torch.use_deterministic_algorithms(True, warn_only=True)
 import xarchkd, xarchkd.distill.train as tr
 from train_speed import register_bundled_recipes
 register_bundled_recipes()
@@ -194,8 +200,15 @@ def main(argv=None) -> int:
                     help="random teacher size, or minilm-l6 (fine-tuned) (default: small; --cpu: tiny)")
     ap.add_argument("--tokenizer", default="minilm-l6", help="tokenizer (resource or folder) of a random teacher")
     ap.add_argument("--data", default="conll2003", help="CoNLL data resource or folder (default: conll2003)")
+    ap.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                    help="torch.use_deterministic_algorithms in every run (default: on), so that a resume which "
+                    "differs is a resume bug, not a nondeterministic CUDA kernel such as the embedding's backward")
     ap.add_argument("--skip-tests", action="store_true", help="do not run pytest -m gpu")
     a = ap.parse_args(argv)
+    if a.deterministic:
+        os.environ["GPU_CHECK_DETERMINISTIC"] = "1"                   # the killed run's subprocess too
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS's condition for determinism
+        torch.use_deterministic_algorithms(True, warn_only=True)
     if not a.cpu and not torch.cuda.is_available():
         print("gpu-check: no CUDA GPU on this machine (torch.cuda.is_available() is False): nothing to check; "
               "--cpu checks the script itself")
@@ -208,7 +221,8 @@ def main(argv=None) -> int:
     register_bundled_recipes()
     report = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "environment": environment(),
               "settings": {"train": n_train, "valid": n_valid, "epochs": a.epochs, "teacher": teacher_kind,
-                           "data": a.data, "cpu": a.cpu}}
+                           "data": a.data, "cpu": a.cpu,
+                           "deterministic": a.deterministic}}
     ok = True
     if not (a.cpu or a.skip_tests):
         report["gpu_tests"] = run_gpu_tests()

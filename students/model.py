@@ -231,6 +231,9 @@ class StudentModel(nn.Module):
             model = cls(cfg)
         except StudentError as e:
             raise CheckpointError(f"checkpoint at {folder} cannot be rebuilt: {e}") from None
+        for name, module in model.named_modules():      # a block may read an older layout of its own weights
+            if hasattr(module, "upgrade_state_dict") and module is not model:
+                module.upgrade_state_dict(state, f"{name}.")
         checkpoint.check_state_fits(folder, model.state_dict(), state, cfg.block)
         model.load_state_dict(state)
         return model.eval()

@@ -107,7 +107,7 @@ def forward_backward(block, x, mask, train: bool, seed: int = 3):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = block(x, mask)
-    w = torch.sin(torch.arange(out.numel(), dtype=out.dtype)).view_as(out)
+    w = torch.sin(torch.arange(out.numel(), dtype=out.dtype, device=out.device)).view_as(out)
     (out * w).sum().backward()
     grads = {n: p.grad.clone() for n, p in block.named_parameters() if p.grad is not None}
     block.zero_grad(set_to_none=True)

@@ -50,7 +50,7 @@ def test_word_shapes_reach_a_shape_student_only(tmp_path):
     ids, mask = batch()
     shapes = torch.randint(1, NUM_SHAPES, ids.shape, generator=torch.Generator().manual_seed(2)) * mask
     m, plain = tiny("lstm", word_shapes=True), tiny("lstm")
-    assert m.encoder.rnn.input_size == 16                       # added to the sub-word embedding, not beside it
+    assert m.encoder.rnn[0].input_size == 16                       # added to the sub-word embedding, not beside it
     torch.testing.assert_close(m(ids, mask, shapes=shapes).logits, plain(ids, mask).logits)
     with torch.no_grad():
         m.shape_embed.weight.normal_()                          # as after training
@@ -108,6 +108,61 @@ def test_training_step_gives_finite_gradients_even_with_an_empty_row(block):
     grads = [p.grad for p in m.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert torch.isfinite(out.logits).all()
+
+
+def _one_module_bilstm(lstm, x, mask):
+    """What the BiLSTM block computed as one ``nn.LSTM(num_layers=2, dropout=...)`` (xarchkd 0.1)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    packed = pack_padded_sequence(x, mask.sum(1).cpu(), batch_first=True, enforce_sorted=False)
+    out, _ = pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])
+    return out.masked_fill(~mask.bool().unsqueeze(-1), 0.0)
+
+
+def test_lstm_block_reads_the_one_module_layout_and_computes_the_same(tmp_path):
+    """The BiLSTM's layers are separate one-layer ``nn.LSTM``s with ``nn.Dropout`` between (cuDNN's own
+    between-layer dropout keeps a random state that no checkpoint restores). A student saved in the old
+    one-module layout (``encoder.rnn.weight_ih_l1``) loads, by ``from_pretrained`` and by
+    ``load_state_dict``, and computes what the one module computes: in eval mode, and in train mode
+    with the same dropout masks from the same seed."""
+    from students import checkpoint
+    m = tiny("lstm")
+    assert len(m.encoder.rnn) == 2 and all(r.num_layers == 1 and r.dropout == 0 for r in m.encoder.rnn)
+    torch.manual_seed(3)
+    old = nn.LSTM(16, 8, num_layers=2, batch_first=True, bidirectional=True, dropout=0.1)
+    state = {k: v for k, v in m.state_dict().items() if not k.startswith("encoder.rnn.")}
+    state |= {f"encoder.rnn.{k}": v for k, v in old.state_dict().items()}
+    checkpoint.write_checkpoint(tmp_path / "old", m.cfg, state)
+    loaded = StudentModel.from_pretrained(tmp_path / "old")
+    again = tiny("lstm")
+    again.load_state_dict(dict(state))
+    torch.testing.assert_close(again.state_dict(), loaded.state_dict(), rtol=0, atol=0)
+    x, (_, mask) = torch.randn(3, 9, 16), batch()
+    for train in (False, True):
+        old.train(train), loaded.train(train)
+        torch.manual_seed(5)
+        want = _one_module_bilstm(old, x, mask)
+        torch.manual_seed(5)
+        got = loaded.encoder(x, mask)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    torch.manual_seed(6)
+    assert not torch.allclose(loaded.encoder(x, mask), want)         # train mode: other masks, other outputs
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_lstm_dropout_on_the_gpu_follows_torchs_rng_state():
+    """On CUDA the BiLSTM's train-mode output is a function of torch's RNG state, which a checkpoint
+    restores: the same state gives the same dropout masks. (With ``nn.LSTM``'s own dropout cuDNN draws
+    from a state of its own, and a resumed run ends with other weights than an unbroken one.)"""
+    m = tiny("lstm").cuda().train()
+    ids, mask = (t.cuda() for t in batch())
+    x = torch.randn(3, 9, 16, device="cuda")
+    state = torch.cuda.get_rng_state()
+    a = m.encoder(x, mask)
+    b = m.encoder(x, mask)
+    torch.cuda.set_rng_state(state)
+    c = m.encoder(x, mask)
+    assert not torch.equal(a, b) and torch.equal(a, c)
 
 
 def test_wrong_architecture_and_damaged_checkpoints(tmp_path):
