@@ -15,10 +15,12 @@ It runs, through the public API (``xarchkd.run`` with overrides, what users run)
    then a kill and resume: the same run killed (SIGKILL, in a subprocess) right after the checkpoint
    of epoch ``epochs - 1`` and resumed with ``resume=True`` to ``epochs``; its final checkpoint's
    weights are compared with the unbroken run's ("resume equal": every weight present, equal within
-   atol 1e-5 / rtol 1e-4). Every run uses ``torch.use_deterministic_algorithms`` (``--no-deterministic``
-   turns it off): on CUDA the embedding's backward adds in a varying order; without them the CNN's
-   resumed and unbroken runs differed by 3.8e-3 in the embedding (H100), with them they were equal
-   (H200; 2026-11-27).
+   atol 1e-5 / rtol 1e-4). Every run uses ``torch.use_deterministic_algorithms(warn_only=True)``
+   (``--no-deterministic`` turns it off; the speed column is then the faster, nondeterministic one): some
+   CUDA kernels add in a varying order (which one moved the CNN was not isolated), and without them the
+   CNN's resumed and unbroken runs once differed by 3.8e-3 (H100), with them they were equal (one run,
+   on an H200; 2026-11-27). An op that has no deterministic implementation still runs, with a warning;
+   the row's ``nondeterministic_ops`` names such ops, so a "no" beside one may be that op, not the resume.
 
 Each row catches its own exceptions and reports them in its ``errors`` column, so one failing block
 does not hide the others. The table is printed and written to ``OUT/gpu_check.md`` and
@@ -39,6 +41,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +73,15 @@ def save_then_die(*a, **k):
 tr._save_checkpoint = save_then_die
 xarchkd.run(sys.argv[1], progress=False, **overrides)
 """
+
+
+NONDETERMINISTIC = "does not have a deterministic implementation"    # torch's warning under warn_only=True
+
+
+def _nondeterministic_ops(texts) -> list[str]:
+    """The ops named by torch's "X does not have a deterministic implementation" warnings among ``texts``."""
+    return sorted({(line.split(NONDETERMINISTIC)[0].split() or ["?"])[-1][:120] for t in texts
+                   for line in str(t).splitlines() if NONDETERMINISTIC in line})
 
 
 def _err(stage: str, e: BaseException) -> str:
@@ -136,11 +148,23 @@ def compare_checkpoints(a: Path, b: Path, atol: float = 1e-5, rtol: float = 1e-4
 
 
 def check_row(block: str, precision: str, base: dict, out: Path, epochs: int, cpu: bool) -> dict:
-    """Distil, then kill and resume, one block at one precision; errors go to the row, never up."""
+    """Distil, then kill and resume, one block at one precision; errors go to the row, never up. The row's
+    ``nondeterministic_ops`` lists the ops torch warned about (under ``--deterministic``: no deterministic
+    implementation, so they ran nondeterministically anyway) in this process and in the killed one."""
+    row = {"block": block, "precision": precision, "f1": None, "train_sent_per_s": None, "resume_equal": "n/a",
+           "errors": [], "nondeterministic_ops": []}
+    stderr: list[str] = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _check_row(block, precision, base, out, epochs, cpu, row, stderr)
+    row["nondeterministic_ops"] = _nondeterministic_ops([*stderr, *(w.message for w in seen)])
+    return row
+
+
+def _check_row(block: str, precision: str, base: dict, out: Path, epochs: int, cpu: bool, row: dict,
+               stderr: list[str]) -> None:
     import xarchkd
     recipe = f"bert-{block}-ner"
-    row = {"block": block, "precision": precision, "f1": None, "train_sent_per_s": None, "resume_equal": "n/a",
-           "errors": []}
     train = {"epochs": epochs, "min_steps": 0, "mixed_precision": "no" if precision == "fp32" else precision,
              "cpu": cpu}
     straight = out / f"{block}-{precision}"
@@ -154,16 +178,17 @@ def check_row(block: str, precision: str, base: dict, out: Path, epochs: int, cp
     except Exception as e:
         row["errors"].append(_err("distil", e))
         row["traceback"] = traceback.format_exc()[-3000:]
-        return row
+        return
     if epochs < 2:
         row["resume_equal"] = "n/a (needs --epochs >= 2)"
-        return row
+        return
     killed = out / f"{block}-{precision}-resumed"
     try:
         shutil.rmtree(killed, ignore_errors=True)
         overrides = {**base, "out": str(killed), **{f"train.{k}": v for k, v in train.items()}}
         p = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH, recipe, json.dumps(overrides), str(epochs - 1),
                             str(ROOT)], capture_output=True, text=True, cwd=ROOT)
+        stderr.append(p.stderr)
         if p.returncode != -signal.SIGKILL:
             raise RuntimeError(f"the run to kill ended with status {p.returncode}, not SIGKILL: "
                                + ((p.stderr.strip().splitlines() or [""])[-1]))
@@ -173,7 +198,6 @@ def check_row(block: str, precision: str, base: dict, out: Path, epochs: int, cp
         row["resume_equal"] = "error"
         row["errors"].append(_err("kill+resume", e))
         row["traceback"] = traceback.format_exc()[-3000:]
-    return row
 
 
 def table(rows: list[dict]) -> str:
@@ -201,8 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tokenizer", default="minilm-l6", help="tokenizer (resource or folder) of a random teacher")
     ap.add_argument("--data", default="conll2003", help="CoNLL data resource or folder (default: conll2003)")
     ap.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
-                    help="torch.use_deterministic_algorithms in every run (default: on), so that a resume which "
-                    "differs is a resume bug, not a nondeterministic CUDA kernel such as the embedding's backward")
+                    help="torch.use_deterministic_algorithms(warn_only=True) in every run (default: on), so that a resume "
+                    "which differs is a resume bug, not a CUDA kernel that adds in a varying order; ops with no "
+                    "deterministic implementation are listed per row")
     ap.add_argument("--skip-tests", action="store_true", help="do not run pytest -m gpu")
     a = ap.parse_args(argv)
     if a.deterministic:
@@ -252,19 +277,24 @@ def main(argv=None) -> int:
             r = check_row(block, precision, base, out, a.epochs, a.cpu)
             rows.append(r)
             print(f"{block} {precision}: F1 {r['f1']}, {r['train_sent_per_s']} train sent/s, resume equal "
-                  f"{r['resume_equal']}" + (f", errors: {'; '.join(r['errors'])}" if r["errors"] else ""), flush=True)
+                  f"{r['resume_equal']}" + (f", errors: {'; '.join(r['errors'])}" if r["errors"] else "")
+                  + (f", ran nondeterministically: {', '.join(r['nondeterministic_ops'])}"
+                     if r["nondeterministic_ops"] else ""), flush=True)
     report["rows"] = rows
     ok &= not any(r["errors"] for r in rows)
     md = (f"# gpu-check\n\n`{report['command']}` on {report['environment'].get('gpu', 'CPU')} "
           f"(torch {report['environment']['torch']}); {n_train} train / {n_valid} valid+test sentences of "
-          f"{a.data}, {a.epochs} epochs, teacher {teacher_kind}.\n\n")
+          f"{a.data}, {a.epochs} epochs, teacher {teacher_kind}, deterministic algorithms "
+          f"{'on' if a.deterministic else 'off'}.\n\n")
     if "gpu_tests" in report:
         md += f"pytest -m gpu: {report['gpu_tests']['summary']}\n\n"
     c = report.get("cache_build", {})
     cache_line = c.get("error") or f"{c['rows']} rows, {c['seconds']} s, teacher on the GPU: {c['teacher_on_gpu']}"
     md += f"teacher cache build: {cache_line}\n\n"
-    md += table(rows) + ("\ntrain sent/s: whole epochs (steps + valid evaluation + checkpoint); "
-                         "benchmarks/train_speed.py times the steps alone.\n")
+    md += table(rows) + "".join(f"\n{r['block']} {r['precision']}: ran nondeterministically: "
+                                f"{', '.join(r['nondeterministic_ops'])}\n" for r in rows if r["nondeterministic_ops"])
+    md += ("\ntrain sent/s: whole epochs (steps + valid evaluation + checkpoint); "
+           "benchmarks/train_speed.py times the steps alone.\n")
     (out / "gpu_check.md").write_text(md)
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     print("\n" + table(rows))

@@ -2,6 +2,8 @@
 CPU latency at batch 1, the two interleaved in one process, same weights, outputs checked equal.
 
     python benchmarks/lstm_layout_speed.py [--calls 400] [--threads 1]
+
+It reads the old block from git (``git show 3fd537b:students/lstm.py``), so it needs a clone with that history.
 """
 import argparse
 import statistics

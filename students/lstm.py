@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from .errors import StudentError
 from .registry import register_block
 
 _ONE_MODULE_KEY = re.compile(r"rnn\.((?:weight|bias)_(?:ih|hh))_l(\d+)(_reverse)?$")
@@ -26,12 +27,14 @@ class BiLSTM(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float):
         super().__init__()
+        if layers < 1:
+            raise StudentError(f"lstm: layers must be >= 1, got {layers}")
         width = hidden // 2
         self.rnn = nn.ModuleList(nn.LSTM(in_dim if i == 0 else 2 * width, width, batch_first=True,
                                          bidirectional=True) for i in range(layers))
         self.dropout = nn.Dropout(dropout if layers > 1 else 0.0)
         self.out_dim = 2 * width
-        self.register_load_state_dict_pre_hook(lambda module, state, prefix, *_: upgrade_keys(state, prefix))
+        self.register_load_state_dict_pre_hook(_upgrade_hook)
 
     def upgrade_state_dict(self, state: dict, prefix: str = "") -> None:
         """Rename, in place, the keys of a state dict saved by the one-``nn.LSTM`` block to this block's
@@ -48,6 +51,10 @@ class BiLSTM(nn.Module):
             h, _ = rnn(h)
         out, _ = pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
         return out.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def _upgrade_hook(module, state, prefix, *_):      # module-level, so the block still pickles
+    upgrade_keys(state, prefix)
 
 
 def upgrade_keys(state: dict, prefix: str) -> None:

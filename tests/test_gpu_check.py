@@ -32,8 +32,9 @@ def test_gpu_check_cpu_mode_reports_a_row_per_block(tmp_path, conll_small):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     report = json.loads((out / "gpu_check.json").read_text())
     assert [(r["block"], r["precision"]) for r in report["rows"]] == [(b, "fp32") for b in BLOCKS]
+    assert report["settings"]["deterministic"] is True and "deterministic algorithms on" in (out / "gpu_check.md").read_text()
     for r in report["rows"]:
-        assert r["errors"] == [] and r["resume_equal"] == "yes", r
+        assert r["errors"] == [] and r["resume_equal"] == "yes" and r["nondeterministic_ops"] == [], r
         assert 0.0 <= r["f1"] <= 1.0 and r["train_sent_per_s"] > 0 and r["train_rows"] == 32
     assert report["cache_build"]["rows"] == 32 and report["cache_build"]["teacher_on_gpu"] == "no"
     md = (out / "gpu_check.md").read_text()
@@ -55,6 +56,11 @@ def test_gpu_check_cpu_mode_reports_a_row_per_block(tmp_path, conll_small):
     del w[key]
     save_file(w, str(f))
     assert compare_checkpoints(out / "lstm-fp32", other).startswith("no (resumed checkpoint lacks 1 weights")
+
+    # a "no" can sit beside an op that ran nondeterministically anyway (warn_only): the row names it
+    from gpu_check import NONDETERMINISTIC, _nondeterministic_ops
+    stderr = f"x.py:1: UserWarning: embedding_dense_backward_cuda {NONDETERMINISTIC}, but you set ...\nother line"
+    assert _nondeterministic_ops([stderr, "nothing"]) == ["embedding_dense_backward_cuda"]
 
 
 @pytest.mark.slow

@@ -146,6 +146,10 @@ def test_lstm_block_reads_the_one_module_layout_and_computes_the_same(tmp_path):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
     torch.manual_seed(6)
     assert not torch.allclose(loaded.encoder(x, mask), want)         # train mode: other masks, other outputs
+    import pickle
+    torch.testing.assert_close(pickle.loads(pickle.dumps(loaded)).state_dict(), loaded.state_dict())
+    with pytest.raises(StudentError, match="layers must be >= 1"):
+        StudentModel(StudentConfig(**{**m.cfg.to_dict(), "layers": 0}))
 
 
 @pytest.mark.gpu
@@ -155,7 +159,7 @@ def test_lstm_dropout_on_the_gpu_follows_torchs_rng_state():
     restores: the same state gives the same dropout masks. (With ``nn.LSTM``'s own dropout cuDNN draws
     from a state of its own, and a resumed run ends with other weights than an unbroken one.)"""
     m = tiny("lstm").cuda().train()
-    ids, mask = (t.cuda() for t in batch())
+    mask = batch()[1].cuda()
     x = torch.randn(3, 9, 16, device="cuda")
     state = torch.cuda.get_rng_state()
     a = m.encoder(x, mask)
