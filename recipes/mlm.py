@@ -26,7 +26,8 @@ STUDENTS = {
 
 def _mlm(block: str) -> RunConfig:
     return RunConfig(recipe=f"bert-{block}-mlm", task="mlm", prune_vocab=False, student=STUDENTS[block],
-                     teacher=TeacherConfig(name="minilm-l6", finetune=True, epochs=1, lr=1e-4, batch_size=32),
+                     teacher=TeacherConfig(name="minilm-l6", finetune=True, epochs=1, lr=1e-4, batch_size=32,
+                                           min_steps=0),
                      data=DataConfig(name="pydoc-text+conll2003", max_length=128),
                      loss=LossConfig(mse=1.0, ce=1.0),
                      train=TrainConfig(epochs=3, batch_size=32, lr=2e-3, min_steps=0))   # 3 epochs: ~30-60 min, 2 cores

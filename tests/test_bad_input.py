@@ -81,13 +81,14 @@ def test_iob1_data_trains_its_teacher_and_student_with_data_scheme(tmp_path, tin
     monkeypatch.setenv("XARCHKD_HOME", str(tmp_path / "home"))
     data = iob1_copy(tmp_path, conll_small)
     o = tiny(tmp_path, tiny_teacher, data, **{"teacher.finetune": True, "teacher.epochs": 1,
-                                              "teacher.batch_size": 16, "data.scheme": "IOB1"})
+                                              "teacher.batch_size": 16, "teacher.min_steps": 0,
+                                              "data.scheme": "IOB1"})
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
     assert 0.0 <= res["student"]["f1"] <= 1.0 and res["teacher"]["valid_f1"] is not None
     capsys.readouterr()
     from xarchkd.cli import main
     teacher_args = ["teacher", "--encoder", str(tiny_teacher), "--data", str(data), "--epochs", "1",
-                    "--batch-size", "16"]
+                    "--batch-size", "16", "--min-steps", "0"]
     assert main(teacher_args + ["--scheme", "iob1"]) == 0
     assert capsys.readouterr().out.strip() == res["teacher"]["path"]      # the run's teacher, reused
     assert main(teacher_args) == 2

@@ -130,6 +130,7 @@ def test_config_of_another_recipe_or_task_is_refused(tmp_path):
     ("max_vocab=15000", "max_vocab=15000 is not used by the masked-LM runner"),
     ("loss.hidden=1.0", "loss.hidden=1.0 is not used by the masked-LM runner"),
     ("train.min_steps=100", "train.min_steps=100 is not used by the masked-LM runner"),
+    ("teacher.min_steps=100", "teacher.min_steps=100 is not used by the masked-LM runner"),
     ("data.transfer=augment", "data.transfer='augment' is not used by the masked-LM runner"),
     ("student.word_shapes=true", "student.word_shapes=True is not used by the masked-LM runner"),
 ])

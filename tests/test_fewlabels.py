@@ -1,6 +1,7 @@
 """Few labels, plenty of text: `xarchkd subset` splits a data folder into the first N labelled train
 sentences (+ valid/test) and the rest; train.min_steps gives a small set enough epochs."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,22 @@ def test_a_run_trains_for_min_steps(tmp_path, tiny_teacher, conll_small, capsys)
         "train.batch_size": 16, "train.min_steps": 10})
     assert res["train_rows"] == 60 and [h["epoch"] for h in res["history"]] == [1, 2, 3]
     assert "60 training rows: 1 -> 3 epochs to reach train.min_steps=10" in capsys.readouterr().out
+
+
+def test_the_teacher_fine_tune_trains_a_small_set_for_min_steps(tmp_path, tiny_teacher, conll_small, capsys):
+    """300 sentences at batch 16 make 19 steps an epoch: teacher min_steps=30 makes 1 epoch 2 (the
+    2,000-sentence teacher of the few-labels case stopped still gaining at 5 x 63 steps). The raised
+    count is the fingerprint's: asking for 2 epochs outright finds the same teacher."""
+    folder = str(tmp_path / "teacher")
+    args = ["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--batch-size", "16", "--out", folder]
+    assert main(args + ["--epochs", "1", "--min-steps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "300 training sentences: 1 -> 2 epochs to reach teacher.min_steps=30" in out
+    assert out.strip().splitlines()[-1] == folder
+    info = json.loads((Path(folder) / "xarchkd_teacher.json").read_text())
+    assert [e["epoch"] for e in info["epochs"]] == [1, 2] and info["settings"]["epochs"] == 2
+    assert main(args + ["--epochs", "2", "--min-steps", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == folder and "teacher epoch" not in out                  # reused, not trained again
+    assert main(args + ["--min-steps", "-1"]) == 2
+    assert "--min-steps=-1" in capsys.readouterr().err

@@ -232,7 +232,7 @@ def test_two_process_teacher_finetune_writes_one_teacher(tmp_path, tiny_teacher,
     process at each optimizer step; sized per rank, it reached zero halfway)."""
     out = tmp_path / "teacher"
     p = _launch2(["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--epochs", "2",
-                  "--batch-size", "16", "--out", str(out)], tmp_path)
+                  "--batch-size", "16", "--min-steps", "0", "--out", str(out)], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     info = json.loads((out / "xarchkd_teacher.json").read_text())
     assert [e["epoch"] for e in info["epochs"]] == [1, 2] and 0.0 <= info["valid_f1"] <= 1.0
@@ -251,7 +251,7 @@ def test_two_runs_fine_tuning_the_same_teacher_train_it_once(tmp_path, tiny_teac
     on the lock and reuses the result (without the lock both would train into the same folder)."""
     out = tmp_path / "teacher"
     cmd = [sys.executable, "-m", "xarchkd.cli", "teacher", "--encoder", str(tiny_teacher), "--data",
-           str(conll_small), "--epochs", "1", "--batch-size", "16", "--out", str(out)]
+           str(conll_small), "--epochs", "1", "--batch-size", "16", "--min-steps", "0", "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(2)]

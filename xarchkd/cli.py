@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="minilm-l6", help="resource name, folder or Hub id")
     p.add_argument("--data", default="conll2003", help="resource name or folder with train/valid/test .txt")
     p.add_argument("--epochs", type=int, default=5, help="training epochs; the best valid epoch is kept")
+    p.add_argument("--min-steps", type=int, default=1000,
+                   help="a small train split trains for more epochs, to at least this many optimizer steps (0: off)")
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (AdamW, 10%% warm-up, linear decay)")
     p.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     p.add_argument("--max-length", type=int, default=128, help="sub-words per row; longer sentences are split")
@@ -171,11 +173,12 @@ def _dispatch(args):
     elif args.cmd == "teacher":
         from .config import check_values
         check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
-                      "data.max_length": args.max_length}, label=_TEACHER_OPTIONS.get)
+                      "teacher.min_steps": args.min_steps, "data.max_length": args.max_length},
+                     label=_TEACHER_OPTIONS.get)
         from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
-                          mixed_precision=args.mixed_precision, scheme=args.scheme))
+                          mixed_precision=args.mixed_precision, scheme=args.scheme, min_steps=args.min_steps))
     elif args.cmd == "subset":
         from .data.subset import write_subset
         counts = write_subset(args.data, args.n, args.out, scheme=args.scheme)
@@ -199,7 +202,7 @@ def _dispatch(args):
 
 
 _TEACHER_OPTIONS = {"teacher.epochs": "--epochs", "teacher.lr": "--lr", "teacher.batch_size": "--batch-size",
-                    "data.max_length": "--max-length"}
+                    "teacher.min_steps": "--min-steps", "data.max_length": "--max-length"}
 
 
 def _run(args):

@@ -63,7 +63,7 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
         tpath = str(ner_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
                                 batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
                                 mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu, progress=progress,
-                                scheme=cfg.data.scheme))
+                                scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps))
     else:
         tpath = resolve(cfg.teacher.name)
     tok = AutoTokenizer.from_pretrained(tpath)

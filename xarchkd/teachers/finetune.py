@@ -41,6 +41,7 @@ from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
 from ..data.resources import home, resolve
 from ..distill.accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta,
                              scheduler_steps, teacher_step)
+from ..config import epochs_for_steps
 from ..errors import ConfigError
 from .teacher import INFO_FILE, MaskedLogits, Teacher, is_built, publish_teacher
 
@@ -149,12 +150,20 @@ def _warmup_linear(warm: int, total: int):
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                 lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
                 seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True,
-                scheme: str = "IOB2") -> Path:
+                scheme: str = "IOB2", min_steps: int = 0) -> Path:
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
-    ``scheme`` is the data's tag scheme (IOB2/BIO or IOB1; read into IOB2 either way)."""
+    ``scheme`` is the data's tag scheme (IOB2/BIO or IOB1; read into IOB2 either way); ``min_steps`` raises
+    ``epochs`` on a small train split to reach that many optimizer steps (the raised count is the fingerprint's)."""
     from ..data.conll import label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
+    sentences = len(splits["train"]["words"])
+    raised = epochs_for_steps(epochs, min_steps, math.ceil(sentences / batch_size))
+    if raised != epochs and progress:
+        print(f"[xarchkd] teacher: {sentences} training sentences: {epochs} -> {raised} epochs to reach "
+              f"teacher.min_steps={min_steps} optimizer steps (set teacher.min_steps=0 to keep teacher.epochs)",
+              flush=True)
+    epochs = raised
     enc_path = resolve(encoder)
     labels = label_list(splits["train"]["tags"])
     settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,
