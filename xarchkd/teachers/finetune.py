@@ -36,12 +36,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import write_dir
+from ..config import epochs_for_steps
 from ..data.batching import length_batches, pad_ids
 from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
 from ..data.resources import home, resolve
 from ..distill.accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta,
                              scheduler_steps, teacher_step)
-from ..config import epochs_for_steps
 from ..errors import ConfigError
 from .teacher import INFO_FILE, MaskedLogits, Teacher, is_built, publish_teacher
 
