@@ -4,17 +4,15 @@ Each recipe is data -- a ``RunConfig`` -- run by ``xarchkd.tasks.ner.distill_ner
 twins train the same student on gold labels only (mse = kl = 0), same epochs, so the
 gain from distillation is measurable.
 
-The distilling recipes also train on a teacher-labelled transfer set: one entity-swapped copy of the
-training sentences (``data.transfer="augment"``, factor 1, each entity span swapped for another
-training span of its type with probability 0.5, no other edits; half of the person and place swaps
-take a name from the ``names`` gazetteer instead, so the copy holds names training never showed). With the
-mpnet-base teacher the swaps lifted the BiLSTM by +0.9 F1 on valid and test, the gazetteer names +0.5 more
-(``benchmarks/RESULTS.md`` §9), and it is where the teacher earns its keep: the teacher labels sentences
-that have no gold labels. The BiLSTM and SRU recipes add 2 x 14,041 sentences of in-domain unlabelled newswire
-(``reuters-21578``, Reuters stories of 1987), also labelled by the teacher (``data.transfer="augment+reuters-21578*2"``),
-with the embedding table capped at the most frequent sub-words (``max_vocab``) to stay within 4.4M parameters.
-``--set data.transfer_factor=0`` trains on the labelled sentences alone; ``--set data.transfer=augment`` drops the
-newswire; ``--set data.augment.names= --set data.augment.p_names=0`` swaps training spans only.
+The distilling recipes, the defaults for any data folder, also train on a teacher-labelled transfer set: one
+entity-swapped copy of the training sentences (``data.transfer="augment"``, factor 1, each entity span swapped for
+another training span of its type with probability 0.5, no other edits), so the teacher labels sentences that have no
+gold labels. Add your own unlabelled in-domain text with ``--set 'data.transfer=augment+corpus:PATH*2'``.
+
+The ``-news`` presets (``bert-lstm-ner-news``, ``bert-sru-ner-news``) are the CoNLL-2003 recipes: half of the person
+and place swaps take a name from the English ``names`` gazetteer, and the teacher also labels 2 x |train| sentences
+of Reuters-21578 newswire (``data.transfer="augment+reuters-21578*2"``), with the embedding table capped at the most
+frequent sub-words (``max_vocab``) to stay within 4.4M parameters. Both are English news, so only the presets use them.
 """
 from __future__ import annotations
 
@@ -22,7 +20,7 @@ import copy
 
 from students import StudentConfig
 from xarchkd.config import DataConfig, RunConfig, TrainConfig
-from xarchkd.data.transfer import ENTITY_SWAPS
+from xarchkd.data.transfer import ENTITY_SWAPS, AugmentConfig
 from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
 
@@ -43,10 +41,15 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
 # -nokd twins read a table of the same width made from the teacher's input embeddings (static_source="input": no
 # forward pass), so the twin is the same student without what the teacher computes; the table lifts the no-KD
 # BiLSTM by +0.5 valid / +1.0 test (RESULTS §9, fifth round), so the KD gain is measured against that stronger twin.
-# NEWS: the students that also learn from the teacher's labels on Reuters-21578 newswire (RESULTS §9, sixth round),
-# and the embedding rows (max_vocab) that keep each within 4.4M parameters with that text's sub-words. The -nokd
-# twins get the same cap (the same student; without the newswire their rows are fewer than it, so it changes nothing).
+# NEWS: the presets for English news like CoNLL-2003 (``bert-lstm-ner-news``, ``bert-sru-ner-news``): half of the person
+# and place swaps draw from the English names gazetteer, and the teacher also labels 2 x |train| sentences of
+# Reuters-21578 newswire (RESULTS §9, sixth round: BiLSTM +1.2 test / +0.7 valid, SRU +0.7 / +0.1 on CoNLL-2003), with
+# the embedding rows capped (max_vocab) to stay within 4.4M parameters. Both sources are English and news-specific,
+# so the default recipes, which any data folder gets, swap spans from the training set only and read no other text.
 NEWS = {"lstm": 15800, "sru": 15650}
+# The default recipes' transfer copy: each entity span swapped for another training span of its type (p 0.5), no
+# other edits; no gazetteer, so it holds in any language and tag set.
+SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0)
 STUDENTS = {
     "lstm": StudentConfig(block="lstm", embed_dim=128, hidden=384, layers=2, dropout=0.2, word_shapes=True,
                           static_dim=32, decode="bio"),
@@ -59,23 +62,28 @@ STUDENTS = {
 }
 
 
-def _ner(block: str, kd: bool = True) -> RunConfig:
-    name = f"bert-{block}-ner" + ("" if kd else "-nokd")
+def _ner(block: str, kd: bool = True, news: bool = False) -> RunConfig:
+    name = f"bert-{block}-ner" + ("-news" if news else "") + ("" if kd else "-nokd")
     loss = LossConfig(mse=1.0, ce=1.0) if kd else LossConfig(mse=0.0, ce=1.0, kl=0.0)
-    transfer = "augment+reuters-21578*2" if block in NEWS else "augment"
-    data = DataConfig(transfer=transfer, transfer_factor=1.0, augment=copy.deepcopy(ENTITY_SWAPS)) if kd else DataConfig()
+    if not kd:
+        data = DataConfig()
+    elif news:
+        data = DataConfig(transfer="augment+reuters-21578*2", transfer_factor=1.0, augment=copy.deepcopy(ENTITY_SWAPS))
+    else:
+        data = DataConfig(transfer="augment", transfer_factor=1.0, augment=copy.deepcopy(SWAPS))
     student = copy.deepcopy(STUDENTS[block])
     if not kd and student.static_dim:   # the twin's table: the teacher's input embeddings, no forward pass
         student.static_source = "input"
-    return RunConfig(recipe=name, task="ner", student=student, loss=loss, data=data, max_vocab=NEWS.get(block, 0),
-                     train=TrainConfig(epochs=10, batch_size=32, lr=2e-3))
+    return RunConfig(recipe=name, task="ner", student=student, loss=loss, data=data,
+                     max_vocab=NEWS[block] if news else 0, train=TrainConfig(epochs=10, batch_size=32, lr=2e-3))
 
 
 RECIPES = {}
 for _block in STUDENTS:
-    for _kd in (True, False):
-        _cfg = _ner(_block, _kd)
+    for _kd, _news in ((True, False), (False, False)) + (((True, True),) if _block in NEWS else ()):
+        _cfg = _ner(_block, _kd, _news)
         RECIPES[_cfg.recipe] = Recipe(
             _cfg.recipe, _cfg, distill_ner,
             f"{'distil' if _kd else 'train (no KD, gold labels only)'} a {_block} NER student"
-            + (" from the fine-tuned BERT-family teacher" if _kd else ""))
+            + (" from the fine-tuned BERT-family teacher" if _kd else "")
+            + (" + English newswire and names (for news like CoNLL-2003)" if _news else ""))

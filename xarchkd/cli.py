@@ -132,9 +132,9 @@ def _model_commands(sub) -> None:
     p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
 
 
-def _scheme_option(p, default="IOB2", more="") -> None:
-    p.add_argument("--scheme", default=default, type=str.upper, choices=("IOB2", "BIO", "IOB1"),
-                   help="the data's tag scheme (IOB1 is read into IOB2)" + more)
+def _scheme_option(p, default="AUTO", more="") -> None:
+    p.add_argument("--scheme", default=default, type=str.upper, choices=("AUTO", "IOB2", "BIO", "IOB1", "BIOES"),
+                   help="the data's tag scheme, detected from the files by default (IOB1, BIOES read into IOB2)" + more)
 
 
 def main(argv=None) -> int:

@@ -42,6 +42,8 @@ class TeacherConfig:
     batch_size: int = 32
     min_steps: int = 1000          # NER fine-tune: small sets train for more epochs, to at least this many steps
                                    # (2,000 sentences: 5 -> 16 epochs; CoNLL-2003's 14,041 keep 5)
+    also: list = field(default_factory=list)   # NER: more teachers, made like ``name``; the student learns from
+                                               # the mean of all their logits (teachers/ensemble.py)
 
 
 def epochs_for_steps(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
@@ -53,7 +55,7 @@ def epochs_for_steps(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
 @dataclass
 class DataConfig:
     name: str = "conll2003"       # resource name or folder with train/valid/test .txt
-    scheme: str = "IOB2"
+    scheme: str = "auto"           # "auto" (detected from the files) | IOB2 = BIO | IOB1 | BIOES; read into IOB2
     max_length: int = 128          # sub-words per row; longer sentences are split, never dropped
     train_limit: int = 0           # use the first N train sentences only (0 = all)
     eval_limit: int = 0            # score on the first N valid/test sentences only (0 = all)
@@ -386,6 +388,12 @@ def config_problems(cfg: RunConfig) -> list[str]:
                    "gazetteer and the share of swaps drawn from it (e.g. names=names, p_names=0.5), or neither "
                    "(data.augment.names= data.augment.p_names=0)")
     lc = cfg.loss
+    also = cfg.teacher.also
+    if not all(isinstance(n, str) and n.strip() for n in also):
+        out.append(f"teacher.also={also!r}: must be a list of teacher names or folders, e.g. [\"mpnet-base\"]")
+    elif also and lc.hidden:
+        out.append(f"loss.hidden={lc.hidden!r} matches one teacher's hidden states, but teacher.also names more "
+                   "teachers (their logits are averaged): set loss.hidden=0")
     if not any(_finite(w) and w > 0 for w in (lc.mse, lc.ce, lc.kl, lc.hidden, lc.crf)):
         out.append("loss.mse, loss.ce, loss.kl, loss.hidden and loss.crf are all 0: nothing would train the student")
     if cfg.task == "ner" and (cfg.student.decode == "crf") != (_finite(lc.crf) and lc.crf > 0):
@@ -406,12 +414,13 @@ UNUSED = {
         ("max_vocab", 0, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
         ("data.transfer", "", "transfer sets feed NER students; the masked-LM corpus is data.name"),
         ("data.transfer_factor", 0.0, "transfer sets feed NER students"),
-        ("data.scheme", "IOB2", "the masked-LM corpus is plain text, it has no tags"),
+        ("data.scheme", "auto", "the masked-LM corpus is plain text, it has no tags"),
         ("data.augment", dataclasses.asdict(AugmentConfig()), "augmentation makes NER transfer sets"),
         ("loss.hidden", 0.0, "hidden-state matching is built for NER students (their cache stores hidden states)"),
         ("loss.crf", 0.0, "a CRF scores tag sequences, a NER student's"),
         ("train.min_steps", 0, "the masked-LM runner trains for train.epochs as given"),
         ("teacher.min_steps", 0, "the masked-LM teacher fine-tunes for teacher.epochs as given"),
+        ("teacher.also", [], "several teachers are averaged for NER students"),
         ("student.word_shapes", False, "masked-LM rows carry no word shapes"),
         ("student.pool", "first", "a masked-LM student predicts single masked tokens, not words"),
         ("student.static_dim", 0, "the teacher-view table is made by a NER teacher's forward passes"),

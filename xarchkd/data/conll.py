@@ -2,8 +2,8 @@
 
 Format: one token per line, whitespace- or tab-separated columns, the word in the
 first column and the tag in the last; a blank line ends a sentence; ``-DOCSTART-``
-lines are skipped. Tags follow IOB2 (= BIO) or IOB1; IOB1 input is converted to
-IOB2, so everything downstream sees IOB2. Every problem raises ``DataError``
+lines are skipped. Tags follow IOB2 (= BIO), IOB1 or BIOES, detected from the files by default
+(``scheme="auto"``); IOB1 and BIOES are converted to IOB2, so everything downstream sees IOB2. Every problem raises ``DataError``
 naming the file, the line and the offending text.
 """
 from __future__ import annotations
@@ -13,13 +13,17 @@ from pathlib import Path
 
 from ..errors import DataError
 
-SCHEMES = ("IOB2", "BIO", "IOB1")
+SCHEMES = ("AUTO", "IOB2", "BIO", "IOB1", "BIOES")   # AUTO: detect_scheme
 
 
 def read_conll(path: str | Path, scheme: str = "IOB2") -> "datasets.Dataset":
     """Parse a CoNLL file. Returns a Dataset with columns ``words``, ``tags`` (IOB2) and ``line``.
 
     ``line`` is the 1-based line number of each sentence's first token, for error messages.
+    ``scheme`` is IOB2 (= BIO), IOB1 or BIOES (= IOBES; read into IOB2), or ``auto``: the file's own scheme
+    (``detect_scheme``). Lines end in LF, CRLF or CR alone; a UTF-8 BOM is skipped. In a tab-separated file a
+    word may hold spaces; a token whose word is empty or blank (tweets have them) is skipped when its tag is O,
+    and said once per file, else refused.
     """
     scheme = scheme.upper()
     if scheme not in SCHEMES:
@@ -27,31 +31,53 @@ def read_conll(path: str | Path, scheme: str = "IOB2") -> "datasets.Dataset":
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", str(path))
-    raw = path.read_bytes()
+    return _dataset(path, _tokens(path), scheme)
+
+
+def _dataset(path: Path, tokens: list, scheme: str) -> "datasets.Dataset":
+    """The Dataset of one file's ``_tokens``, tags read under ``scheme`` (or ``AUTO``) into IOB2."""
+    if scheme == "AUTO":
+        scheme = detect_scheme({path: tokens})
     words_all, tags_all, lines_all = [], [], []
-    words, tags, first_line = [], [], None
-    ncols = None
+    for sentence in tokens:
+        words_all.append([w for w, _, _, _ in sentence])
+        tags_all.append(_to_iob2([(t, n, line) for _, t, n, line in sentence], scheme, path))
+        lines_all.append(sentence[0][2])
+    if not words_all:
+        raise DataError("no sentences found (empty file, or only -DOCSTART- lines)", str(path))
+    import datasets     # imported here: reading a config or listing recipes needs no datasets/pyarrow
+    return datasets.Dataset.from_dict({"words": words_all, "tags": tags_all, "line": lines_all})
 
-    def close_sentence():
-        nonlocal words, tags, first_line
-        if words:
-            words_all.append(words)
-            tags_all.append(_to_iob2(tags, scheme, path, first_line))
-            lines_all.append(first_line)
-        words, tags, first_line = [], [], None
 
-    for lineno, bline in enumerate(raw.split(b"\n"), start=1):
+def _lines(path: Path):
+    """``(line number, text)`` of a file: UTF-8 (a BOM skipped), lines ending in LF, CRLF or CR alone."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for lineno, bline in enumerate(raw.splitlines(), start=1):
         try:
-            line = bline.decode("utf-8").rstrip("\r")
+            yield lineno, bline.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DataError(f"not valid UTF-8 (byte {bline[e.start:e.start + 1]!r} at column {e.start + 1})",
                             str(path), lineno) from None
+
+
+def _tokens(path: Path) -> list[list[tuple]]:
+    """The sentences of a CoNLL file, each a list of ``(word, tag, line number, line text)``; tags are checked
+    to be O or X-TYPE with X in B, I, E, S (the scheme is checked later)."""
+    sentences, sentence, ncols, blank_words = [], [], None, []
+    for lineno, line in _lines(path):
         if not line.strip():
-            close_sentence()
+            if sentence:
+                sentences.append(sentence)
+            sentence = []
             continue
-        cols = line.split()
+        cols = line.split("\t") if "\t" in line else line.split()
+        cols = [c.strip() for c in cols]
         if cols[0] == "-DOCSTART-":
-            close_sentence()
+            if sentence:
+                sentences.append(sentence)
+            sentence = []
             continue
         if len(cols) < 2:
             raise DataError("expected at least 2 columns (word ... tag), found 1", str(path), lineno, line)
@@ -60,32 +86,73 @@ def read_conll(path: str | Path, scheme: str = "IOB2") -> "datasets.Dataset":
         elif len(cols) != ncols:
             raise DataError(f"expected {ncols} columns like the lines before, found {len(cols)}",
                             str(path), lineno, line)
-        tag = cols[-1]
-        if not (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-")):
-            raise DataError(f"tag {tag!r} is not in the {scheme} scheme (expected O, B-TYPE or I-TYPE)",
+        word, tag = cols[0], cols[-1]
+        if not (tag == "O" or (len(tag) > 2 and tag[0] in "BIES" and tag[1] == "-")):
+            raise DataError(f"tag {tag!r} is not a NER tag (expected O, B-TYPE or I-TYPE; E-/S- for BIOES)",
                             str(path), lineno, line)
-        if first_line is None:
-            first_line = lineno
-        words.append(cols[0])
-        tags.append((tag, lineno, line))
-    close_sentence()
-    if not words_all:
-        raise DataError("no sentences found (empty file, or only -DOCSTART- lines)", str(path))
-    import datasets     # imported here: reading a config or listing recipes needs no datasets/pyarrow
-    return datasets.Dataset.from_dict({"words": words_all, "tags": tags_all, "line": lines_all})
+        if not word:
+            if tag != "O":
+                raise DataError(f"the word is empty but tagged {tag}", str(path), lineno, line)
+            blank_words.append(lineno)
+            continue
+        sentence.append((word, tag, lineno, line))
+    if sentence:
+        sentences.append(sentence)
+    if blank_words:
+        shown = ", ".join(map(str, blank_words[:5])) + (", ..." if len(blank_words) > 5 else "")
+        print(f"[xarchkd] {path}: {len(blank_words)} token(s) with an empty word, tagged O, skipped (line {shown})",
+              flush=True)
+    return sentences
 
 
-def _to_iob2(tags, scheme, path, first_line):
-    """Validate a sentence's tags and return them as plain IOB2 strings."""
+def detect_scheme(files: dict) -> str:
+    """The tag scheme of CoNLL files (``{path: _tokens(path)}``, or paths alone): BIOES when any tag is E- or
+    S-, IOB1 when an entity starts with I- (after O or another type) and none needs B- to start, else IOB2.
+    Files of one folder that disagree are a ``DataError`` naming both."""
+    found = {}
+    for path, sentences in files.items():
+        if sentences is None:
+            sentences = _tokens(Path(path))
+        found[path] = _scheme_of(sentences)
+    kinds = {s for s in found.values() if s}
+    if len(kinds) > 1:
+        listed = "; ".join(f"{p}: {s}" for p, s in found.items() if s)
+        raise DataError(f"the files use different tag schemes ({listed}); convert them to one, or name it with "
+                        "data.scheme")
+    return kinds.pop() if kinds else "IOB2"
+
+
+def _scheme_of(sentences) -> str:
+    """BIOES, IOB1 or IOB2 for one file's sentences; "" when its tags fit every scheme (no entity starts with
+    I-, no E-/S-): IOB2 then, unless another file of the folder says otherwise."""
+    i_starts = False
+    for sentence in sentences:
+        prev = "O"
+        for _, tag, _, _ in sentence:
+            if tag[0] in "ES":
+                return "BIOES"
+            if tag.startswith("I-") and not (prev != "O" and prev[2:] == tag[2:]):
+                i_starts = True
+            prev = tag
+    return "IOB1" if i_starts else ""
+
+
+def _to_iob2(tags, scheme, path):
+    """Validate a sentence's ``(tag, line number, line text)`` and return its tags as IOB2 strings."""
     out, prev = [], "O"
     for tag, lineno, line in tags:
+        if scheme == "BIOES":
+            tag = {"S": "B", "E": "I"}.get(tag[0], tag[0]) + tag[1:] if tag != "O" else tag
+        elif tag[0] in "ES":
+            raise DataError(f"tag {tag!r} is BIOES (E-/S-), not {scheme}: set data.scheme=BIOES or auto "
+                            "(--scheme BIOES), and it is read into IOB2", str(path), lineno, line)
         if tag.startswith("I-") and not (prev != "O" and prev[2:] == tag[2:]):
             if scheme == "IOB1":
                 tag = "B-" + tag[2:]  # IOB1 starts a chunk with I-
             else:
                 raise DataError(f"{tag} does not continue a {tag[2:]} entity (I- without B- under {scheme}); "
-                                "if the file is IOB1, say so: data.scheme=IOB1 (xarchkd run) or --scheme IOB1 "
-                                "(xarchkd teacher/eval/cache/subset)", str(path), lineno, line)
+                                "if the file is IOB1, say so: data.scheme=IOB1 or auto (xarchkd run) or --scheme "
+                                "IOB1 (xarchkd teacher/eval/cache/subset)", str(path), lineno, line)
         out.append(tag)
         prev = tag
     return out
@@ -132,8 +199,15 @@ def check_data_folder(data: str, need=SPLITS) -> Path:
     return folder
 
 
-def load_splits(data: str = "conll2003", scheme: str = "IOB2", need=("train",)) -> dict[str, "datasets.Dataset"]:
+def load_splits(data: str = "conll2003", scheme: str = "auto", need=("train",)) -> dict[str, "datasets.Dataset"]:
     """Read ``train``/``valid``/``test`` (``.txt``) from a resource name or a local folder: the splits in
     ``need`` must be there (``check_data_folder``), the others are read when present."""
     folder = check_data_folder(data, need)
-    return {s: read_conll(folder / f"{s}.txt", scheme) for s in SPLITS if s in need or (folder / f"{s}.txt").is_file()}
+    files = {s: folder / f"{s}.txt" for s in SPLITS if s in need or (folder / f"{s}.txt").is_file()}
+    if scheme.upper() != "AUTO":
+        return {s: read_conll(f, scheme) for s, f in files.items()}
+    tokens = {f: _tokens(f) for f in files.values()}
+    scheme = detect_scheme(tokens)
+    if scheme != "IOB2":
+        print(f"[xarchkd] {folder}: tags read as {scheme} (detected; data.scheme names it), into IOB2", flush=True)
+    return {s: _dataset(f, tokens[f], scheme) for s, f in files.items()}

@@ -48,6 +48,7 @@ class Rows:
     sent_id: np.ndarray
     labels_vocab: list[str]
     shapes: list[np.ndarray] | None = None   # word-shape id per sub-word (0 at [CLS]/[SEP]), like input_ids
+    sentences: list | None = None            # the word lists the rows were encoded from (sent_id indexes them)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -124,7 +125,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
             if end == start:
                 break
             start = end
-    return Rows(out_ids, out_pos, out_lab, np.asarray(out_sid, dtype=np.int64), list(labels_vocab), out_shape)
+    return Rows(out_ids, out_pos, out_lab, np.asarray(out_sid, dtype=np.int64), list(labels_vocab), out_shape, words)
 
 
 def _subwords_per_word(tokenizer, words, pieces, unk):

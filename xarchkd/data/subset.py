@@ -37,7 +37,7 @@ def conll_blocks(path: str | Path) -> list[list[str]]:
     return blocks
 
 
-def write_subset(data: str, n: int, out: str | Path, scheme: str = "IOB2") -> dict:
+def write_subset(data: str, n: int, out: str | Path, scheme: str = "auto") -> dict:
     """Write the labelled folder and ``rest.txt`` described in the module docstring (``scheme``: the tag
     scheme the source is checked with; files are copied as they are); return the counts."""
     from .conll import load_splits

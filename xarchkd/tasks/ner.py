@@ -59,13 +59,7 @@ def build_vocab_map(rows_list, vocab_size: int, keep_ids, max_rows: int = 0) -> 
 def prepare_ner(cfg: RunConfig, progress: bool = True):
     """Teacher folder, tokenizer, label list, and encoded train/valid/test rows for a NER run."""
     from transformers import AutoTokenizer
-    if cfg.teacher.finetune:
-        tpath = str(ner_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
-                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
-                                mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu, progress=progress,
-                                scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps))
-    else:
-        tpath = resolve(cfg.teacher.name)
+    tpath = teacher_folder(cfg, cfg.teacher.name, progress)
     tok = AutoTokenizer.from_pretrained(tpath)
     tcfg = json.loads((Path(tpath) / "config.json").read_text()) if (Path(tpath) / "config.json").is_file() else {}
     id2label = tcfg.get("id2label") or {}
@@ -85,6 +79,34 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
         rows[name] = Split(encode_sentences(words, tags, tok, labels, cfg.data.max_length,
                                             source=f"{cfg.data.name}/{name}"), tags, words)
     return tpath, tok, labels, rows
+
+
+def teacher_folder(cfg: RunConfig, name: str, progress: bool = True) -> str:
+    """The folder of teacher ``name`` (``teacher.name`` or one of ``teacher.also``): fine-tuned on the data's
+    train split (reused by fingerprint) with ``teacher.finetune``, else the token-classification model as named."""
+    if not cfg.teacher.finetune:
+        return resolve(name)
+    return str(ner_teacher(name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                           batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                           mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu, progress=progress,
+                           scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps))
+
+
+def teacher_caches(cfg: RunConfig, tpath: str, rows, cache_root: Path, progress: bool = True, **engine) -> Cache:
+    """The teacher-logits cache of ``rows``: the teacher's own, or with ``teacher.also`` the mean of every
+    teacher's logits over the same words (``teachers/ensemble.py``; each teacher's cache is built and kept apart)."""
+    own = ner_cache(tpath, rows, cache_root, hidden=bool(cfg.loss.hidden), progress=progress, **engine)
+    if not cfg.teacher.also:
+        return own
+    from transformers import AutoTokenizer
+    from ..teachers.ensemble import mean_cache, rows_for, teacher_positions
+    caches, names = [own], [cfg.teacher.name]
+    for name in cfg.teacher.also:
+        path = teacher_folder(cfg, name, progress)
+        other = rows_for(rows, AutoTokenizer.from_pretrained(path), teacher_positions(path))
+        caches.append(ner_cache(path, other, cache_root, progress=progress, **engine))
+        names.append(name)
+    return mean_cache(caches, names)
 
 
 def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
@@ -131,13 +153,11 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
     # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
-    parts = [(train_rows, ner_cache(tpath, train_rows, cache_root, hidden=bool(cfg.loss.hidden),
-                                    progress=progress, **engine) if kd else None)]
+    parts = [(train_rows, teacher_caches(cfg, tpath, train_rows, cache_root, progress, **engine) if kd else None)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
         from ..data.transfer import transfer_parts
         for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
-            parts.append((extra, ner_cache(tpath, extra, cache_root, hidden=bool(cfg.loss.hidden), progress=progress,
-                                           **engine)))
+            parts.append((extra, teacher_caches(cfg, tpath, extra, cache_root, progress, **engine)))
     # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
@@ -177,6 +197,9 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     results = {
         "recipe": cfg.recipe, "task": "ner", "kd": kd,
         "teacher": {k: teacher.get(k) for k in ("name", "path", "params", "size_mb", "f1", "valid_f1")},
+        "teachers_also": [{k: teacher_summary(teacher_folder(cfg, n, False)).get(k) for k in ("name", "path", "f1",
+                                                                                               "valid_f1")}
+                          for n in cfg.teacher.also],
         "student": {"arch": scfg.block, "params": best.num_parameters(), "size_mb": round(size_mb, 2),
                     "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
                     "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],

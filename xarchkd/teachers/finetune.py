@@ -150,10 +150,10 @@ def _warmup_linear(warm: int, total: int):
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                 lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
                 seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True,
-                scheme: str = "IOB2", min_steps: int = 0) -> Path:
+                scheme: str = "auto", min_steps: int = 0) -> Path:
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
-    ``scheme`` is the data's tag scheme (IOB2/BIO or IOB1; read into IOB2 either way); ``min_steps`` raises
+    ``scheme`` is the data's tag scheme (auto: detected; IOB2/BIO, IOB1 or BIOES, read into IOB2); ``min_steps`` raises
     ``epochs`` on a small train split to reach that many optimizer steps (the raised count is the fingerprint's)."""
     from ..data.conll import label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there

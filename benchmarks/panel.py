@@ -1,0 +1,103 @@
+"""Does distillation pay on data it was not tuned on? The panel: per data folder, a recipe's teacher, its
+distilled student and the same student trained on gold labels alone (the recipe's ``-nokd`` twin).
+
+    python benchmarks/panel.py ../shared/data/ncbi-disease ../shared/data/btc conll2003 \\
+        --recipe bert-lstm-ner --out benchmarks/panel.json
+
+Each folder's two runs go to ``RUNS/<folder>/<recipe>`` and ``RUNS/<folder>/<twin>`` through ``xarchkd run`` (one
+process each, so one Accelerate state per run); a run whose ``results.json`` is there with the same resolved config
+is reused, so the panel can be filled by several invocations (one per folder, in parallel) and then tabled by one
+more. ``--set KEY=VALUE`` goes to both runs (e.g. ``teacher.name=DIR --set teacher.finetune=false``); ``--tag``
+names the rows of such a variant. Prints a Markdown table and writes JSON to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def twin_of(recipe: str) -> str:
+    """The no-KD twin of a distilling recipe: ``bert-lstm-ner(-news)`` -> ``bert-lstm-ner-nokd``."""
+    return recipe.removesuffix("-news") + "-nokd"
+
+
+def run_one(recipe: str, data: str, out: Path, sets: list[str], log: Path) -> dict:
+    """``xarchkd run RECIPE --out OUT --set data.name=DATA ...`` in its own process; its results (reused when
+    ``out`` already holds a finished run of the same config)."""
+    args = [sys.executable, "-m", "xarchkd.cli", "run", recipe, "--out", str(out), "--set", f"data.name={data}"]
+    for s in sets:
+        args += ["--set", s]
+    wanted = subprocess.run(args + ["--print-config"], capture_output=True, text=True, check=True).stdout
+    done = out / "results.json"
+    if done.is_file() and (out / "config.toml").is_file() and (out / "config.toml").read_text() == wanted:
+        print(f"[panel] reusing {done}", flush=True)
+        return json.loads(done.read_text())
+    print(f"[panel] {' '.join(args[2:])}  (log: {log})", flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with open(log, "w") as f:
+        rc = subprocess.run(args + ["--quiet"], stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        sys.exit(f"[panel] {recipe} on {data} failed (exit {rc}); see {log}")
+    res = json.loads(done.read_text())
+    print(f"[panel] {recipe} on {data}: test F1 {res['student']['f1']:.4f} ({(time.time() - start) / 60:.1f} min)",
+          flush=True)
+    return res
+
+
+def panel_row(data: str, recipe: str, kd: dict, nokd: dict) -> dict:
+    """One folder's facts: the teacher, the student, its twin, and how they compare."""
+    t, s, n = kd["teacher"], kd["student"], nokd["student"]
+    return {"data": data, "recipe": recipe, "teacher": t.get("name"), "teacher_f1": t.get("f1"),
+            "teacher_valid_f1": t.get("valid_f1"), "student_f1": s["f1"], "student_valid_f1": s["valid_f1"],
+            "nokd_f1": n["f1"], "nokd_valid_f1": n["valid_f1"],
+            "pct_of_teacher": 100 * s["f1"] / t["f1"] if t.get("f1") else None,
+            "kd_gain": 100 * (s["f1"] - n["f1"]), "kd_gain_valid": 100 * (s["valid_f1"] - n["valid_f1"]),
+            "params": s["params"], "nokd_params": n["params"], "train_rows": kd["train_rows"],
+            "train_minutes": round(kd["train_seconds"] / 60, 1), "nokd_train_minutes": round(nokd["train_seconds"] / 60, 1)}
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| data | teacher F1 | student F1 | % of teacher | no-KD F1 | KD gain (test / valid) | params | "
+            "train min (KD / no-KD) |\n|---|---|---|---|---|---|---|---|\n")
+    f = lambda v: "n/a" if v is None else f"{v:.4f}"        # noqa: E731
+    return head + "".join(
+        f"| {r['data']} | {f(r['teacher_f1'])} | {f(r['student_f1'])} | "
+        f"{'n/a' if r['pct_of_teacher'] is None else format(r['pct_of_teacher'], '.1f')}% | {f(r['nokd_f1'])} | "
+        f"{r['kd_gain']:+.2f} / {r['kd_gain_valid']:+.2f} | {r['params']:,} | "
+        f"{r['train_minutes']} / {r['nokd_train_minutes']} |\n" for r in rows)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", nargs="+", help="data folders (train/valid/test .txt) or resource names")
+    p.add_argument("--recipe", default="bert-lstm-ner", help="a distilling NER recipe (its -nokd twin is the baseline)")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--runs", default="runs/panel", help="where the runs go")
+    p.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE for both runs (repeatable)")
+    p.add_argument("--tag", default="", help="a name for this variant (rows and run folders)")
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows = []
+    for data in args.data:
+        name = Path(data).name + (f"-{args.tag}" if args.tag else "")
+        base = Path(args.runs) / name
+        kd = run_one(args.recipe, data, base / args.recipe, args.sets, base / f"{args.recipe}.log")
+        nokd = run_one(twin_of(args.recipe), data, base / twin_of(args.recipe), args.sets,
+                       base / f"{twin_of(args.recipe)}.log")
+        rows.append(panel_row(name, args.recipe, kd, nokd))
+    table = markdown(rows)
+    print(table)
+    Path(args.out).write_text(json.dumps({"recipe": args.recipe, "sets": args.sets, "rows": rows,
+                                          "command": " ".join(["python", "benchmarks/panel.py"] + sys.argv[1:])},
+                                         indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
