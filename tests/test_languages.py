@@ -343,3 +343,18 @@ def test_the_real_multilingual_e5_small_when_fetched():
     sim = e @ e.T
     assert sim[0, 1] > max(sim[0, 2], sim[0, 3], sim[1, 2], sim[1, 3]) + 0.05
     assert sim[2, 3] > max(sim[2, 0], sim[2, 1], sim[3, 0], sim[3, 1]) + 0.05
+
+
+def test_text_splits_into_sentences_before_a_capital_of_any_script():
+    """Transfer text and corpora are split into sentences before any capital letter or digit, and an initial of
+    any script ("В. В. Путин") ends no sentence; a text that splits only before A-Z keeps a Russian paragraph as
+    one "sentence", over the word limit and then dropped."""
+    from xarchkd.data.text import split_sentences
+    text = ("Он сказал: «Привет!» Потом ушёл. В. В. Путин посетил Новосибирск. Η Αθήνα είναι μεγάλη. "
+            "Émile Zola est né à Paris. 1996 год был високосным.")
+    got = split_sentences(text)
+    assert [s.split()[0] for s in got] == ["Он", "Потом", "В.", "Η", "Émile", "1996"]
+    assert got[1:] == ["Потом ушёл.", "В. В. Путин посетил Новосибирск.", "Η Αθήνα είναι μεγάλη.",
+                       "Émile Zola est né à Paris.", "1996 год был високосным."]
+    assert split_sentences("Цена выросла на 3 proc. в январе. Спрос упал.") == \
+        ["Цена выросла на 3 proc. в январе.", "Спрос упал."]        # no split before a lower-case letter
