@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from .errors import CheckpointError
 
 # Word-shape ids a student with ``word_shapes`` accepts (0 = special token / padding; the data side,
-# ``xarchkd.data.ner_data.word_shape``, assigns 1..NUM_SHAPES-1: lower, Capitalised, ALL CAPS, mIxed, digits, other).
+# ``xarchkd.data.ner_data.word_shape``, assigns 1..NUM_SHAPES-1: lower, Capitalised, ALL CAPS, mIxed, digits, other,
+# no case: CJK and other scripts without letter case).
 NUM_SHAPES = 8
 
 

@@ -28,13 +28,15 @@ def tokenizer(minilm_dir):
     return AutoTokenizer.from_pretrained(str(minilm_dir))
 
 
-def make_tiny_teacher(folder: Path, tokenizer, seed: int = 0, labels=LABELS) -> Path:
-    """A randomly initialised 2-layer BertForTokenClassification with the real MiniLM vocabulary."""
+def make_tiny_teacher(folder: Path, tokenizer, seed: int = 0, labels=LABELS, **sizes) -> Path:
+    """A randomly initialised 2-layer BertForTokenClassification with ``tokenizer``'s vocabulary (the real MiniLM
+    one unless a test passes its own); ``sizes`` override the BertConfig's (``hidden_size=...``)."""
     from transformers import BertConfig, BertForTokenClassification
     torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, num_labels=len(labels),
-                     id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    cfg = BertConfig(**{"vocab_size": len(tokenizer), "hidden_size": 32, "num_hidden_layers": 2,
+                        "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 128,
+                        "num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                        "label2id": {l: i for i, l in enumerate(labels)}, **sizes})
     model = BertForTokenClassification(cfg)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -165,7 +165,7 @@ def _dispatch(args):
         if not args.names:
             for n, r in RESOURCES.items():
                 state = "fetched" if (path(n) / r.marker).exists() else "not fetched"
-                print(f"{n:14s} {r.kind:6s} {state:12s} {r.description}")
+                print(f"{n:22s} {r.kind:6s} {state:12s} {r.description}")
         for n in args.names:
             print(fetch(n))
     elif args.cmd == "run":

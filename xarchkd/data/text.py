@@ -185,13 +185,26 @@ def _flush(para: list[str], out: list[str]) -> None:
         para.clear()
 
 
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+def _char_class(keep) -> str:
+    """A regex character class body of the code points of the Basic Multilingual Plane that ``keep`` accepts."""
+    out, start = [], None
+    for c in range(0x10001):
+        if c < 0x10000 and keep(chr(c)):
+            start = c if start is None else start
+        elif start is not None:
+            out.append(re.escape(chr(start)) + ("-" + re.escape(chr(c - 1)) if c - 1 > start else ""))
+            start = None
+    return "".join(out)
+
+
+_UPPER = _char_class(str.isupper)          # capitals of every script: A-Z, Ä, Д, Δ, ...
+_SENT_END = re.compile(rf"(?<=[.!?])[\"')\]»]*\s+(?=[\"'(\[«„]?[{_UPPER}0-9])")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Mr|Mrs|Ms|Dr|Prof|vs|No|St|Inc|Ltd|Co|Jr|Sr|cf|Fig|Sec|ca)"
-                     r"|\b[A-Z](?:\.[A-Z])*)\.$")
+                     rf"|\b[{_UPPER}](?:\.[{_UPPER}])*)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split each line of ``text`` into sentences at ., ! or ? before a capital or digit.
+    """Split each line of ``text`` into sentences at ., ! or ? before a capital (of any script) or digit.
 
     A split after a common abbreviation ("e.g.", "Mr.", "U.S.", an initial) is undone."""
     out = []
