@@ -114,7 +114,11 @@ def check_graph(model: StudentModel, path: str | Path, tol: float = 1e-4) -> dic
         inputs = example_inputs(model.cfg, lengths, seed=len(lengths) + lengths[0])
         with torch.no_grad():
             ref = WordLogits(model)(*inputs).numpy()
-        got = run_graph(session, inputs)
+        try:
+            got = run_graph(session, inputs)
+        except Exception as e:        # onnxruntime's own error types: a shape fixed at the traced example's, ...
+            raise ExportError(f"{path}: the graph of a {model.cfg.block!r} student fails on rows of {lengths} "
+                              f"sub-words ({str(e).strip().splitlines()[0][:300]})") from None
         for i, n in enumerate(lengths):
             worst = max(worst, float(np.abs(got[i, :n - 2] - ref[i, :n - 2]).max()))
             scale = max(scale, float(np.abs(ref[i, :n - 2]).max()))
