@@ -147,7 +147,9 @@ class StudentModel(nn.Module):
             x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
         if self.static is not None:     # by teacher id: no pruning, no word dropout
             x = x + self.static_proj(self.static(input_ids))
-        if self.chars is not None:      # each distinct id of the batch spelled once
+        if self.chars is not None and torch.jit.is_tracing():   # every position spelled: the same vectors, and a
+            x = x + self.chars(self.token_chars[input_ids.reshape(-1)].long()).reshape(x.shape)   # graph (ONNX) for
+        elif self.chars is not None:    # each distinct id of the batch spelled once                 # any batch
             uniq, inverse = torch.unique(input_ids, return_inverse=True)
             x = x + self.chars(self.token_chars[uniq].long())[inverse]
         x = self.drop(x)

@@ -15,7 +15,7 @@ CPU through a slower Python loop), sru's C++ kernel for inference (fp32, no drop
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -76,6 +76,37 @@ def forget_scan(u0: Tensor, u1: Tensor, fw: Tensor, c0: Tensor, pad: Optional[Te
         c = torch.where(pad[t], c, c_new) if pad is not None else c_new
         C[t] = c
     return C, F
+
+
+def _scan_states(u0: Tensor, u1: Tensor, fw: Tensor, c0: Tensor, pad: Tensor) -> Tensor:
+    """``forget_scan``'s states for ``torch.jit.script``: ``fw`` and ``pad`` given per step (``[T, ...]``,
+    broadcastable), so the loop has one form. Scripted, its loop over time stays a loop in a traced graph
+    (an ONNX ``Loop`` whose trip count is the input's length) instead of being unrolled to the example's."""
+    c = c0
+    states: List[Tensor] = []
+    for t in range(u0.size(0)):
+        f = torch.sigmoid(u1[t] + c * fw[t])
+        c = torch.where(pad[t], c, u0[t] + (c - u0[t]) * f)
+        states.append(c)
+    return torch.stack(states)
+
+
+_scripted_scan = None
+
+
+def traceable_scan(u0: Tensor, u1: Tensor, fw: Tensor, c0: Tensor, pad: Optional[Tensor]) -> Tensor:
+    """All states of ``forget_scan`` through the scripted loop (``_scan_states``, scripted on first use): what
+    runs while ``torch.jit`` traces the recurrence, e.g. for ``torch.onnx.export``, so the exported graph is right
+    at every length. Equal to ``forget_scan`` (same ops per step)."""
+    global _scripted_scan
+    if _scripted_scan is None:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)      # torch.jit.script's own deprecation notice
+            _scripted_scan = torch.jit.script(_scan_states)
+    fws = fw if fw.dim() == u0.dim() else fw.expand_as(u0)
+    pads = pad if pad is not None else torch.zeros_like(u0[..., :1], dtype=torch.bool)
+    return _scripted_scan(u0, u1, fws, c0, pads)
 
 
 class ForgetScan(torch.autograd.Function):
@@ -170,7 +201,9 @@ def elementwise_recurrence_torch(U: Tensor, x: Tensor, weight_c: Tensor, bias: T
     pads = (scan_order(pad.expand(T, B, dirs, 1)) if dirs == 2 else pad) if pad is not None else None
 
     scan_args = (u0, u1, fw if fws is None else fws, c0, pads)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in scan_args):
+    if torch.jit.is_tracing():  # a loop, not unrolled at the example's length (torch.onnx.export)
+        C = traceable_scan(*scan_args)
+    elif torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in scan_args):
         C = ForgetScan.apply(*scan_args)                        # scan order
     else:   # plain ops: no autograd.Function in the way of torch.jit.trace / export
         C = forget_scan(*scan_args)[0]

@@ -53,8 +53,9 @@ class BiSRUpp(nn.Module):
             self._announced = True
             print(f"[students] srupp block: {describe(self.impl, x.device.type)}", file=sys.stderr, flush=True)
         pad = ~mask.bool()
-        pad_tb = pad.transpose(0, 1).clone()
-        pad_tb[0] &= mask.any(1).to(pad_tb.device)     # an all-pad row keeps one "real" key (see above)
+        pad_tb = pad.transpose(0, 1)
+        first = pad_tb[:1] & mask.any(1).to(pad_tb.device).unsqueeze(0)    # an all-pad row keeps one "real" key
+        pad_tb = torch.cat((first, pad_tb[1:])).contiguous()                # (see above); no in-place op: exports
         out, _, _ = self.rnn(x.transpose(0, 1).contiguous(), mask_pad=pad_tb)
         return out.transpose(0, 1).masked_fill(pad.unsqueeze(-1), 0.0)
 

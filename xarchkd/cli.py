@@ -127,9 +127,19 @@ def _model_commands(sub) -> None:
                    help="a student's tag decoding (default: the one it was saved with; crf: a CRF student's only)")
 
     p = _p(sub, "predict", "tag sentences with a student or teacher (one sentence per line on stdin or args)")
-    p.add_argument("model", help="student or teacher folder")
+    p.add_argument("model", help="student or teacher folder, or an exported student (`xarchkd export`: runs "
+                   "with ONNX Runtime, no torch)")
     p.add_argument("--teacher", default=None, help="teacher folder (for a student: its tokenizer)")
+    p.add_argument("--int8", action="store_true", help="an exported student: run its int8 graph")
     p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
+
+    p = _p(sub, "export", "write a NER student as OUT/model.onnx + tokenizer.json + labels, decode and word-shape "
+           "rules (xarchkd_export.json, with checksums), for ONNX Runtime without torch (xarchkd.runtime)")
+    p.add_argument("student", help="NER student folder")
+    p.add_argument("out", help="the export folder (new, or an earlier export to replace)")
+    p.add_argument("--int8", action="store_true", help="also OUT/model.int8.onnx (ONNX Runtime dynamic "
+                   "quantisation, QInt8)")
+    p.add_argument("--teacher", default=None, help="teacher folder (for a student saved without its tokenizer)")
 
 
 def _scheme_option(p, default="AUTO", more="") -> None:
@@ -191,6 +201,10 @@ def _dispatch(args):
         _eval(args)
     elif args.cmd == "predict":
         _predict(args)
+    elif args.cmd == "export":
+        from .tools.export import export_student
+        m = export_student(args.student, args.out, int8=args.int8, tokenizer=args.teacher)
+        print(json.dumps({"out": args.out, "files": sorted(m["files"]), "checks": m["checks"]}))
     elif args.cmd == "serve":
         from .tools.serve import serve
         serve(args.teacher, args.student, args.host, args.port)
@@ -328,18 +342,31 @@ def _eval(args):
 
 
 def _predict(args):
-    from .data.ner_data import encode_sentences
+    from .runtime.bundle import is_export
+    if is_export(args.model):              # ONNX Runtime: imports no torch
+        from .runtime import Tagger
+        tagger = Tagger(args.model, int8=args.int8)
+        words = _sentences(args)
+        return _print_tags(words, tagger.tag_words(words))
+    from .data.ner_data import encode_sentences, join_sentences
     from .distill.predict import predict_student
     from .load import load_model
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
-    lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
-    words = [l.split() for l in lines]
+    words = _sentences(args)
     rows = encode_sentences(words, None, tok, labels, 128)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
-    from .data.ner_data import join_sentences
-    for ws, tags in zip(words, join_sentences(rows.sent_id, pred)):
-        print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, tags)))
+    _print_tags(words, join_sentences(rows.sent_id, pred))
+
+
+def _sentences(args) -> list[list[str]]:
+    lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
+    return [l.split() for l in lines]
+
+
+def _print_tags(words, tags) -> None:
+    for ws, ts in zip(words, tags):
+        print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(ws, ts)))
 
 
 def _fill(args):

@@ -236,6 +236,9 @@ _WORD = re.compile(r"""
 """, re.X)
 
 
+WORD_RE = _WORD      # the word split (exports record its pattern: ``xarchkd.runtime`` splits text the same way)
+
+
 def words(sentence: str) -> list[str]:
     """CoNLL-style tokens: punctuation split off words ("word," -> "word", ","), clitics split
     ("don't" -> "do", "n't"; "Python's" -> "Python", "'s"), "U.S.", "1,000" and "os.path" kept whole."""
