@@ -48,7 +48,8 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     for src in sources:
         check_source(src)
     if not cfg.teacher.finetune:
-        check_teacher_folder(cfg.teacher.name, cfg.data.max_length)
+        for name in [cfg.teacher.name, *cfg.teacher.also]:
+            check_teacher_folder(name, cfg.data.max_length)
     check_student(cfg, task)
     from .distill.loss import get_loss
     get_loss(cfg.loss)

@@ -27,6 +27,7 @@ from ..distill.metrics import evaluate_tags
 from ..distill.predict import predict_student
 from ..distill.train import train_student
 from ..errors import DataError
+from ..plan import say_plan
 from ..preflight import check_run
 from ..teachers.cache import Cache, ner_cache
 from ..teachers.finetune import ner_teacher
@@ -144,6 +145,8 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch)."""
     check_run(cfg, "ner", resume)    # before any work: config, data folder, teacher folder, student block, ...
+    if progress and os.environ.get("RANK", "0") == "0":
+        say_plan(cfg)                # what the run will fetch, fine-tune, label and train, and a rough time
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)

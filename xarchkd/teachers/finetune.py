@@ -27,6 +27,7 @@ import json
 import math
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -155,15 +156,27 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
     ``scheme`` is the data's tag scheme (auto: detected; IOB2/BIO, IOB1 or BIOES, read into IOB2); ``min_steps`` raises
     ``epochs`` on a small train split to reach that many optimizer steps (the raised count is the fingerprint's)."""
+    t = ner_teacher_target(encoder, data, out, epochs, lr, batch_size, max_length, warmup, seed, scheme, min_steps)
+    if t["epochs"] != epochs and progress and not is_built(t["out"], t["fp"]):
+        print(f"[xarchkd] teacher: {t['sentences']} training sentences: {epochs} -> {t['epochs']} epochs to reach "
+              f"teacher.min_steps={min_steps} optimizer steps (set teacher.min_steps=0 to keep teacher.epochs)",
+              flush=True)
+    make = lambda acc: _ner_task(acc, encoder, t["enc_path"], t["splits"], t["labels"], max_length, batch_size,
+                                 warmup, seed, progress)
+    return fine_tune(t["out"], t["fp"], t["record"], make, t["epochs"], lr, batch_size, seed, mixed_precision, cpu,
+                     progress)
+
+
+def ner_teacher_target(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
+                       lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
+                       seed: int = 0, scheme: str = "auto", min_steps: int = 0) -> dict:
+    """What ``ner_teacher`` would train, without training: its folder ``out``, fingerprint ``fp``, ``epochs`` (after
+    ``min_steps``), ``steps`` per epoch, the parsed ``splits`` and ``labels``, and the ``record`` it would publish."""
     from ..data.conll import label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
     sentences = len(splits["train"]["words"])
-    raised = epochs_for_steps(epochs, min_steps, math.ceil(sentences / batch_size))
-    if raised != epochs and progress:
-        print(f"[xarchkd] teacher: {sentences} training sentences: {epochs} -> {raised} epochs to reach "
-              f"teacher.min_steps={min_steps} optimizer steps (set teacher.min_steps=0 to keep teacher.epochs)",
-              flush=True)
-    epochs = raised
+    steps = math.ceil(sentences / batch_size)
+    epochs = epochs_for_steps(epochs, min_steps, steps)
     enc_path = resolve(encoder)
     labels = label_list(splits["train"]["tags"])
     settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,
@@ -172,9 +185,20 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
     out = Path(out) if out else home() / "teachers" / f"ner-{Path(str(encoder)).name}-{fp}"
     record = {"encoder": str(encoder), "data": str(data), "scheme": scheme.upper(), "labels": labels,
               "settings": settings, "scoring": "seqeval default (conlleval-compatible)"}
-    make = lambda acc: _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, warmup, seed,
-                                 progress)
-    return fine_tune(out, fp, record, make, epochs, lr, batch_size, seed, mixed_precision, cpu, progress)
+    return dict(out=out, fp=fp, epochs=epochs, steps=steps, sentences=sentences, splits=splits, labels=labels,
+                enc_path=enc_path, record=record)
+
+
+@contextmanager
+def quiet_load():
+    """transformers' log at errors only, inside: no load report table for a head that is new on purpose."""
+    from transformers.utils import logging as hf_logging
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, warmup, seed, progress) -> TeacherTask:
@@ -182,9 +206,10 @@ def _ner_task(acc, encoder, enc_path, splits, labels, max_length, batch_size, wa
     from ..data.ner_data import encode_sentences
     from ..distill.metrics import evaluate_tags
     tok = AutoTokenizer.from_pretrained(enc_path)
-    model = AutoModelForTokenClassification.from_pretrained(
-        enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={l: i for i, l in enumerate(labels)})
+    with quiet_load():      # a new head on an encoder: transformers' load report says so at length
+        model = AutoModelForTokenClassification.from_pretrained(
+            enc_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)})
     rows = {s: encode_sentences(list(d["words"]), list(d["tags"]), tok, labels, max_length, source=s)
             for s, d in splits.items()}
     train = rows["train"]
@@ -243,7 +268,8 @@ def _mlm_task(encoder, enc_path, tok, train, held, batch_size, seed) -> TeacherT
     from ..data.mlm_data import HELDOUT_SEED, mask_rows, masked_batch
     from ..distill.metrics import mlm_accuracy
     from ..distill.predict import masked_logits
-    mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
+    with quiet_load():
+        mlm = AutoModelForMaskedLM.from_pretrained(enc_path, tie_word_embeddings=True)
     mlm.tie_weights()
     held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
     epoch_rows = {}
