@@ -327,7 +327,7 @@ def _eval(args):
         m.cfg.decode = args.decode
     own = trained_on(resolve(args.model))
     data = args.data or (own["path"] if os.path.isdir(own.get("path", "")) else own.get("name", "conll2003"))
-    split = load_splits(data, args.scheme or own.get("scheme", "IOB2"), need=(args.split,))[args.split]
+    split = load_splits(data, args.scheme or own.get("scheme", "auto"), need=(args.split,))[args.split]
     unknown = sorted({t for seq in split["tags"] for t in seq} - set(labels))
     if unknown:
         hint = (f"it was trained on {own.get('name')} ({own.get('path')}): pass --data {own.get('path')}" if own else

@@ -244,7 +244,7 @@ def trained_on(folder) -> dict:
         if isinstance(data, dict):
             return data
         if isinstance(data, str):       # a teacher's record: the data as it was named, and its scheme
-            return {"name": data, "path": data, "scheme": rec.get("scheme", "IOB2")}
+            return {"name": data, "path": data, "scheme": rec.get("scheme", "auto")}
     return {}
 
 
