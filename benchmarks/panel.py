@@ -7,8 +7,9 @@ distilled student and the same student trained on gold labels alone (the recipe'
 Each folder's two runs go to ``RUNS/<folder>/<recipe>`` and ``RUNS/<folder>/<twin>`` through ``xarchkd run`` (one
 process each, so one Accelerate state per run); a run whose ``results.json`` is there with the same resolved config
 is reused, so the panel can be filled by several invocations (one per folder, in parallel) and then tabled by one
-more. ``--set KEY=VALUE`` goes to both runs (e.g. ``teacher.name=DIR --set teacher.finetune=false``); ``--tag``
-names the rows of such a variant. Prints a Markdown table and writes JSON to ``--out``.
+more. ``--set KEY=VALUE`` goes to both runs (e.g. ``teacher.name=DIR --set teacher.finetune=false``), ``--kd-set``
+to the distilled run alone (a lever of the distillation: the twin is shared with the plain panel); ``--tag`` names
+the rows and run folders of such a variant. Prints a Markdown table and writes JSON to ``--out``.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from filelock import FileLock
 
 
 def twin_of(recipe: str) -> str:
@@ -33,6 +36,12 @@ def run_one(recipe: str, data: str, out: Path, sets: list[str], log: Path) -> di
     for s in sets:
         args += ["--set", s]
     wanted = subprocess.run(args + ["--print-config"], capture_output=True, text=True, check=True).stdout
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):     # two panels sharing a twin: one runs it, the other waits and reuses it
+        return _run_or_reuse(args, recipe, data, out, wanted, log)
+
+
+def _run_or_reuse(args: list[str], recipe: str, data: str, out: Path, wanted: str, log: Path) -> dict:
     done = out / "results.json"
     if done.is_file() and (out / "config.toml").is_file() and (out / "config.toml").read_text() == wanted:
         print(f"[panel] reusing {done}", flush=True)
@@ -80,20 +89,24 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--runs", default="runs/panel", help="where the runs go")
     p.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE for both runs (repeatable)")
+    p.add_argument("--kd-set", dest="kd_sets", action="append", default=[],
+                   help="KEY=VALUE for the distilled run only (repeatable)")
     p.add_argument("--tag", default="", help="a name for this variant (rows and run folders)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
+    tag = f"-{args.tag}" if args.tag else ""
+    twin = twin_of(args.recipe)
     for data in args.data:
-        name = Path(data).name + (f"-{args.tag}" if args.tag else "")
-        base = Path(args.runs) / name
-        kd = run_one(args.recipe, data, base / args.recipe, args.sets, base / f"{args.recipe}.log")
-        nokd = run_one(twin_of(args.recipe), data, base / twin_of(args.recipe), args.sets,
-                       base / f"{twin_of(args.recipe)}.log")
-        rows.append(panel_row(name, args.recipe, kd, nokd))
+        base = Path(args.runs) / Path(data).name
+        kd_name, twin_name = args.recipe + tag, twin + (tag if args.sets else "")
+        kd = run_one(args.recipe, data, base / kd_name, args.sets + args.kd_sets, base / f"{kd_name}.log")
+        nokd = run_one(twin, data, base / twin_name, args.sets, base / f"{twin_name}.log")
+        rows.append(panel_row(Path(data).name + tag, args.recipe, kd, nokd))
     table = markdown(rows)
     print(table)
-    Path(args.out).write_text(json.dumps({"recipe": args.recipe, "sets": args.sets, "rows": rows,
+    Path(args.out).write_text(json.dumps({"recipe": args.recipe, "sets": args.sets, "kd_sets": args.kd_sets,
+                                          "rows": rows,
                                           "command": " ".join(["python", "benchmarks/panel.py"] + sys.argv[1:])},
                                          indent=2) + "\n")
     return 0

@@ -69,7 +69,7 @@ def export_student(student: str, out: str, int8: bool = False, tokenizer=None) -
         "word_shapes": {"used": bool(cfg.word_shapes), "rule": SHAPE_RULES[0],
                         "ids": {"special/pad": 0, "lower": ner_data.LOWER, "Capitalised": ner_data.CAPITALISED,
                                 "ALL CAPS": ner_data.ALL_CAPS, "mIxed": ner_data.MIXED, "digits": ner_data.DIGITS,
-                                "other": ner_data.OTHER}},
+                                "other": ner_data.OTHER, "no case (CJK, kana, Hangul)": ner_data.NOCASE}},
         "words": {"pattern": WORD_RE.pattern, "flags": "X"},
         "special_ids": {"cls": tok.cls_token_id, "sep": tok.sep_token_id, "unk": tok.unk_token_id,
                         "pad": tok.pad_token_id if tok.pad_token_id is not None else cfg.pad_id},
