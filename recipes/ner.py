@@ -20,7 +20,7 @@ import copy
 
 from students import StudentConfig
 from xarchkd.config import DataConfig, RunConfig, TrainConfig
-from xarchkd.data.transfer import ENTITY_SWAPS, AugmentConfig
+from xarchkd.data.transfer import ENTITY_SWAPS, SPAN_SWAPS
 from xarchkd.loss_config import LossConfig
 from xarchkd.recipe import Recipe
 
@@ -47,9 +47,6 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
 # the embedding rows capped (max_vocab) to stay within 4.4M parameters. Both sources are English and news-specific,
 # so the default recipes, which any data folder gets, swap spans from the training set only and read no other text.
 NEWS = {"lstm": 15800, "sru": 15650}
-# The default recipes' transfer copy: each entity span swapped for another training span of its type (p 0.5), no
-# other edits; no gazetteer, so it holds in any language and tag set.
-SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0)
 STUDENTS = {
     "lstm": StudentConfig(block="lstm", embed_dim=128, hidden=384, layers=2, dropout=0.2, word_shapes=True,
                           static_dim=32, decode="bio"),
@@ -70,7 +67,7 @@ def _ner(block: str, kd: bool = True, news: bool = False) -> RunConfig:
     elif news:
         data = DataConfig(transfer="augment+reuters-21578*2", transfer_factor=1.0, augment=copy.deepcopy(ENTITY_SWAPS))
     else:
-        data = DataConfig(transfer="augment", transfer_factor=1.0, augment=copy.deepcopy(SWAPS))
+        data = DataConfig(transfer="augment", transfer_factor=1.0, augment=copy.deepcopy(SPAN_SWAPS))
     student = copy.deepcopy(STUDENTS[block])
     if not kd and student.static_dim:   # the twin's table: the teacher's input embeddings, no forward pass
         student.static_source = "input"

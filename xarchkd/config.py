@@ -21,7 +21,7 @@ from pathlib import Path
 from students import StudentConfig
 
 from .data.conll import SCHEMES
-from .data.transfer import ENTITY_SWAPS, AugmentConfig, transfer_sources
+from .data.transfer import ENTITY_SWAPS, SPAN_SWAPS, AugmentConfig, transfer_sources
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig
 
@@ -466,9 +466,9 @@ def unused_problems(cfg: RunConfig) -> list[str]:
     if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer and not (l.mse or l.kl or l.hidden):
         out.append(f"data.transfer={d.transfer!r} makes rows without gold labels, which only the teacher terms "
                    "(loss.mse, loss.kl, loss.hidden) train on, and they are all 0: set data.transfer_factor=0")
-    # augmentation settings other than the dataclass's and the recipes' (ENTITY_SWAPS) are the user's
+    # augmentation settings other than the dataclass's and the recipes' (ENTITY_SWAPS, SPAN_SWAPS) are the user's
     if cfg.task == "ner" and d.transfer_factor > 0 and "augment" not in [s for s, _ in _sources(d.transfer)] and \
-            d.augment not in (AugmentConfig(), ENTITY_SWAPS):
+            d.augment not in (AugmentConfig(), ENTITY_SWAPS, SPAN_SWAPS):
         changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
         out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "
                    "read only with augment among data.transfer's sources")

@@ -73,6 +73,8 @@ class AugmentConfig:
 # Half of the person and place swaps draw a name the training set never had, from the "names" gazetteer
 # (xarchkd/data/names.py): +0.5 valid and +0.5 test F1 more (RESULTS §9, third round), mostly on new entities.
 ENTITY_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0, names="names", p_names=0.5)
+# The default recipes' copy: the same swaps, spans from the training set only (no gazetteer: any language, any tags).
+SPAN_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0)
 
 
 def same_tag_table(words_list, tags_list) -> dict[str, list[str]]:
