@@ -189,16 +189,27 @@ def elementwise_recurrence_torch(U: Tensor, x: Tensor, weight_c: Tensor, bias: T
           else U.new_zeros(B, dirs, d))
     pad = mask_pad.to(device=U.device, dtype=torch.bool).reshape(T, B, 1, 1) if mask_pad is not None else None
 
-    def scan_order(t: Tensor) -> Tensor:
-        """Time-reverse the backward direction (dim 2) so one loop runs both directions."""
-        if dirs == 1 or t.dim() < 4:
-            return t
-        return torch.stack((t[:, :, 0], t[:, :, 1].flip(0)), dim=2)
+    C, C_prev, c_last = _cell_states(U, fb, fw, c0, pad, dirs, T, B)
+    h = _hidden_states(U, rb, rw, C, C_prev, xp, activation_type, dropout_mask_c, pad, B, dirs, d, dt)
+    h = h.reshape(T, B, dirs * d)
+    c_last = c_last.reshape(B, dirs * d)
+    return (h.squeeze(0), c_last) if one_step else (h, c_last)
 
-    u0 = scan_order(U[..., 0])
-    u1 = scan_order(U[..., 1] + fb)
-    fws = scan_order(fw) if fw.dim() == 4 else None
-    pads = (scan_order(pad.expand(T, B, dirs, 1)) if dirs == 2 else pad) if pad is not None else None
+
+def _scan_order(t: Tensor, dirs: int) -> Tensor:
+    """Time-reverse the backward direction (dim 2) so one loop runs both directions."""
+    if dirs == 1 or t.dim() < 4:
+        return t
+    return torch.stack((t[:, :, 0], t[:, :, 1].flip(0)), dim=2)
+
+
+def _cell_states(U: Tensor, fb: Tensor, fw: Tensor, c0: Tensor, pad: Optional[Tensor], dirs: int, T, B):
+    """``(C, C_prev, c_last)``: the cell states ``c[t]`` and ``c[t-1]`` (``c0`` first) in time order, and each
+    direction's state after its last step, by one forget-gate scan over both directions (in scan order)."""
+    u0 = _scan_order(U[..., 0], dirs)
+    u1 = _scan_order(U[..., 1] + fb, dirs)
+    fws = _scan_order(fw, dirs) if fw.dim() == 4 else None
+    pads = (_scan_order(pad.expand(T, B, dirs, 1), dirs) if dirs == 2 else pad) if pad is not None else None
 
     scan_args = (u0, u1, fw if fws is None else fws, c0, pads)
     if torch.jit.is_tracing():  # a loop, not unrolled at the example's length (torch.onnx.export)
@@ -209,8 +220,15 @@ def elementwise_recurrence_torch(U: Tensor, x: Tensor, weight_c: Tensor, bias: T
         C = forget_scan(*scan_args)[0]
     c_last = C[-1]
     C_prev = torch.cat((c0.unsqueeze(0), C[:-1]))
-    C, C_prev = scan_order(C), scan_order(C_prev)               # back to time order (the flip is its own inverse)
+    C, C_prev = _scan_order(C, dirs), _scan_order(C_prev, dirs)   # back to time order (the flip is its own inverse)
+    return C, C_prev, c_last
 
+
+def _hidden_states(U: Tensor, rb: Tensor, rw: Tensor, C: Tensor, C_prev: Tensor, xp: Optional[Tensor],
+                   activation_type: int, dropout_mask_c: Optional[Tensor], pad: Optional[Tensor], B, dirs: int,
+                   d: int, dt) -> Tensor:
+    """The outputs ``h`` ``[T,B,dirs,d]``: the reset gate mixes the activated cell state with the skip term
+    (when there is one), dropout on the gate, 0 at pads."""
     r = torch.sigmoid(torch.addcmul(U[..., 2] + rb, C_prev, rw))
     g = C if activation_type == 0 else torch.tanh(C)
     if dropout_mask_c is not None:
@@ -218,6 +236,4 @@ def elementwise_recurrence_torch(U: Tensor, x: Tensor, weight_c: Tensor, bias: T
     h = torch.addcmul(xp, g - xp, r) if xp is not None else g * r
     if pad is not None:
         h = h.masked_fill(pad, 0.0)
-    h = h.reshape(T, B, dirs * d)
-    c_last = c_last.reshape(B, dirs * d)
-    return (h.squeeze(0), c_last) if one_step else (h, c_last)
+    return h

@@ -211,7 +211,7 @@ def _dispatch(args):
     elif args.cmd == "fill":
         _fill(args)
     elif args.cmd == "bench":
-        from .tools.bench.options import main_from_args
+        from .tools.bench.run import main_from_args
         return main_from_args(args)
 
 

@@ -9,31 +9,11 @@
 """
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 
 from .data.resources import resolve
-from .errors import ConfigError, ResourceError
-
-def _config(folder) -> dict:
-    """A folder's ``config.json`` as a dict ({} when it has none or it is unreadable)."""
-    try:
-        cfg = json.loads((Path(folder) / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return cfg if isinstance(cfg, dict) else {}
-
-
-def is_student(folder) -> bool:
-    """Whether ``folder`` holds an xarchkd student (its config.json says so)."""
-    from students.checkpoint import FORMAT
-    return _config(folder).get("format") == FORMAT
-
-
-def has_ner_head(folder) -> bool:
-    """Whether a teacher folder's model has a token-classification head (its config's ``architectures``)."""
-    return any(a.endswith("ForTokenClassification") for a in _config(folder).get("architectures") or [])
+from .errors import ConfigError
+from .folder_config import has_ner_head, is_student  # noqa: F401  (has_ner_head: part of this module's API)
 
 
 def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None = None, device="auto",
@@ -41,29 +21,8 @@ def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None 
     """A ``Teacher`` from a resource name, a local folder or a Hub id, on ``device`` (``"auto"``: this process's
     GPU if there is one, else the CPU), to run under ``mixed_precision`` autocast. ``labels`` (NER): for a folder
     without a token-classification head, a random head with these labels is attached (its tags mean nothing)."""
-    from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
-    from .distill.accel import check_precision, inference_device
-    from .teachers.teacher import INFO_FILE, Teacher, verify_teacher
-    dev = inference_device(device)
-    check_precision(mixed_precision, dev.type == "cuda")
-    path = resolve(name_or_path)
-    verify_teacher(path)
-    random_head = task == "ner" and bool(labels) and not has_ner_head(path)
-    kwargs = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
-              "label2id": {l: i for i, l in enumerate(labels)}} if random_head else {}
-    auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
-    try:
-        with warnings.catch_warnings():
-            if random_head:             # "some weights are newly initialized": the random head, as asked
-                warnings.simplefilter("ignore")
-            model = auto.from_pretrained(path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
-    model.to(dev).eval()
-    info_path = Path(path) / INFO_FILE
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    return Teacher(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
+    from .teachers.teacher import Teacher
+    return Teacher.load(name_or_path, task, labels, device, mixed_precision)
 
 
 def load_student(name_or_path: str, tokenizer=None, task: str | None = None):

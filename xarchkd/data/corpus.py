@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CacheError, DataError
+from ..say import say
 
 FORMATS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 ROWS_VERSION = 2            # bump when splitting or encoding changes what a corpus's rows are (2: caseless words'
@@ -294,10 +294,10 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
             try:
                 return open_store(final, key)
             except CacheError as e:
-                _say(progress, f"[xarchkd] {e}; rebuilding it")
+                say(progress, f"[xarchkd] {e}; rebuilding it")
                 shutil.rmtree(final)
         if n is not None and n > found:
-            _say(True, f"[xarchkd] {path} has {found} usable sentences; using all of them instead of {n}")
+            say(True, f"[xarchkd] {path} has {found} usable sentences; using all of them instead of {n}")
         if take is not None:
             sents = sents.select(np.sort(np.random.default_rng(seed).choice(found, take, replace=False)))
         t_split = time.time()
@@ -314,7 +314,7 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
             Path(f).unlink(missing_ok=True)
         secs = time.time() - t0
         _record_build(store, secs, time.time() - t_encode)
-        _say(progress, f"[xarchkd] rows store {final.name}: {store.n_sentences:,} sentences -> {len(store):,} rows, "
+        say(progress, f"[xarchkd] rows store {final.name}: {store.n_sentences:,} sentences -> {len(store):,} rows, "
                        f"{store.manifest['n_tokens']:,} sub-words in {secs:.1f}s ({len(store) / max(secs, 1e-9):,.0f} "
                        f"rows/s, {num_proc} process{'es' if num_proc > 1 else ''}), {store.size_bytes / 1e6:.1f} MB")
         return store
@@ -357,8 +357,3 @@ class _progress_bars:
     def __exit__(self, *exc):
         import datasets
         (datasets.enable_progress_bars if self.was else datasets.disable_progress_bars)()
-
-
-def _say(on: bool, msg: str) -> None:
-    if on:
-        print(msg, file=sys.stderr, flush=True)

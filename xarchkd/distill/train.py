@@ -80,26 +80,9 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
 
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         means = _train_epoch(run, examples, epoch, state, log, tb, progress)
-        scored = run.ema.module if run.ema is not None else acc.unwrap_model(run.model)
-        scored.eval()
-        # The main process scores; the other ranks take its scores, so all decide best/patience alike.
-        scores = _from_main(acc, evaluate(scored) if acc.is_main_process else None)
-        ep = {"epoch": epoch, "step": state["step"], "seconds": round(time.time() - t_start, 1),
-              **{f"train_{k}": round(v, 5) for k, v in means.items()},
-              **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
-        state["history"].append(ep)
-        if log is not None:
-            log.write(json.dumps({"eval": ep}) + "\n")
-            log.flush()
-        _tb_log(tb, {f"eval/{k}": v for k, v in scores.items() if isinstance(v, (int, float))}, state["step"])
-        _say(acc, progress, f"[xarchkd] epoch {epoch}: " + ", ".join(
-            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ep.items() if k != "epoch"))
-        if scores["score"] > state["best_score"]:
-            state.update(best_score=scores["score"], best_epoch=epoch, bad_epochs=0)
-            if acc.is_main_process:
-                scored.save_pretrained(out / "student")
-        else:
-            state["bad_epochs"] += 1
+        scored, scores = _score(run, evaluate)
+        _record_epoch(acc, state, epoch, means, scores, time.time() - t_start, log, tb, progress)
+        _keep_if_best(acc, state, epoch, scores["score"], scored, out / "student")
         state["epoch"] = epoch
         state["train_seconds"] = time.time() - t_start
         _save_checkpoint(acc, ckpt, state)
@@ -115,6 +98,42 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     return {"history": state["history"], "best": {"epoch": state["best_epoch"], "score": state["best_score"]},
             "train_seconds": round(state.get("train_seconds", time.time() - t_start), 1),
             "student_dir": str(out / "student"), "main_process": acc.is_main_process}
+
+
+def _score(run, evaluate: Callable):
+    """``(scored model, its scores)`` after an epoch: the EMA student when there is one, else the trained one,
+    in eval mode. The main process scores; the other ranks take its scores, so all decide best/patience alike."""
+    acc = run.acc
+    scored = run.ema.module if run.ema is not None else acc.unwrap_model(run.model)
+    scored.eval()
+    return scored, _from_main(acc, evaluate(scored) if acc.is_main_process else None)
+
+
+def _record_epoch(acc, state: dict, epoch: int, means: dict, scores: dict, seconds: float, log, tb,
+                  progress: bool) -> None:
+    """An epoch's line (train means, numeric scores) into ``state["history"]``, ``metrics.jsonl``, TensorBoard
+    and the progress output."""
+    ep = {"epoch": epoch, "step": state["step"], "seconds": round(seconds, 1),
+          **{f"train_{k}": round(v, 5) for k, v in means.items()},
+          **{k: v for k, v in scores.items() if isinstance(v, (int, float))}}
+    state["history"].append(ep)
+    if log is not None:
+        log.write(json.dumps({"eval": ep}) + "\n")
+        log.flush()
+    _tb_log(tb, {f"eval/{k}": v for k, v in scores.items() if isinstance(v, (int, float))}, state["step"])
+    _say(acc, progress, f"[xarchkd] epoch {epoch}: " + ", ".join(
+        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in ep.items() if k != "epoch"))
+
+
+def _keep_if_best(acc, state: dict, epoch: int, score: float, scored, folder: Path) -> None:
+    """A better score than any before: record it and (main process) save ``scored`` to ``folder``; else count
+    one more epoch without progress (``bad_epochs``, for patience)."""
+    if score > state["best_score"]:
+        state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+        if acc.is_main_process:
+            scored.save_pretrained(folder)
+    else:
+        state["bad_epochs"] += 1
 
 
 @dataclass

@@ -36,37 +36,15 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)
-    if cfg.teacher.finetune:
-        tpath = str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
-                                batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
-                                limit=cfg.data.train_limit, progress=progress,
-                                mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu))
-    else:
-        tpath = resolve(cfg.teacher.name)
+    tpath = _teacher_path(cfg, progress)
     tok = AutoTokenizer.from_pretrained(tpath)
-    rows = text_rows(corpus_sentences(cfg.data.name, cfg.data.train_limit), tok, cfg.data.max_length)
-    train, held = split_corpus(rows)
-    if cfg.data.eval_limit:
-        held = held[:cfg.data.eval_limit]
-    train_m = mask_rows(train, tok, seed=cfg.train.seed)
-    held_m = mask_rows(held, tok, seed=HELDOUT_SEED)
-    root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    train, held, train_m, held_m = _masked_splits(cfg, tok)
     k = int(cfg.student.block_args.get("topk", 0)) or 64
     kd = bool(cfg.loss.mse or cfg.loss.kl)
-    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
-    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress, **engine) if kd else None
-    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress, **engine)
+    train_c, held_c = _caches(cfg, tpath, train_m, held_m, k, kd, progress)
     teacher_top1 = np.asarray(held_c.arrays["indices"][:, 0])
 
-    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,
-                            "unk_id": tok.unk_token_id, "num_labels": 0, "labels": []})
-    scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
-    torch.manual_seed(cfg.train.seed)
-    model = StudentModel(scfg)
-    if scfg.char_dim:
-        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
-    if cfg.embed_init == "pca":
-        model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
+    scfg, model = _new_student(cfg, tok, tpath)
     token_map = model.token_map.clone()
     evaluate = lambda m: {"score": (s := mlm_accuracy(student_masked_logits(m, held_m), held_m, teacher_top1))[
         "rel_top5"], **s}
@@ -77,10 +55,7 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     tok.save_pretrained(out / "student")
     best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="mlm")
     scores = mlm_accuracy(student_masked_logits(best, held_m), held_m, teacher_top1)
-    tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
-    if "top1" not in tinfo:
-        tinfo.update(mlm_accuracy(masked_logits(MaskedLogits(Teacher.load(tpath, "mlm").model), held_m,
-                                                tok.pad_token_id), held_m))
+    tinfo = _teacher_scores(tpath, held_m, tok)
     results = {
         "recipe": cfg.recipe, "task": "mlm", "kd": kd,
         "teacher": {**held_c.teacher, "top1": tinfo.get("top1"), "top5": tinfo.get("top5")},
@@ -94,3 +69,57 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     }
     write_json(out / "results.json", results)
     return results
+
+
+def _teacher_path(cfg: RunConfig, progress: bool) -> str:
+    """The MLM teacher's folder: fine-tuned on the corpus (``teacher.finetune``, reused by fingerprint) or as given."""
+    if cfg.teacher.finetune:
+        return str(mlm_teacher(cfg.teacher.name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
+                               batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
+                               limit=cfg.data.train_limit, progress=progress,
+                               mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu))
+    return resolve(cfg.teacher.name)
+
+
+def _masked_splits(cfg: RunConfig, tok):
+    """``(train rows, held-out rows, their masked rows)``: the corpus's rows split, the held-out ones cut to
+    ``data.eval_limit``, masked with the run's seed (train) and the fixed ``HELDOUT_SEED`` (held out)."""
+    rows = text_rows(corpus_sentences(cfg.data.name, cfg.data.train_limit), tok, cfg.data.max_length)
+    train, held = split_corpus(rows)
+    if cfg.data.eval_limit:
+        held = held[:cfg.data.eval_limit]
+    return train, held, mask_rows(train, tok, seed=cfg.train.seed), mask_rows(held, tok, seed=HELDOUT_SEED)
+
+
+def _caches(cfg: RunConfig, tpath: str, train_m, held_m, k: int, kd: bool, progress: bool):
+    """The top-``k`` teacher caches of the masked rows: train (only when a loss distils: ``kd``, else None) and
+    held out (always: its top-1 is what relative accuracy compares with)."""
+    root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
+    train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress, **engine) if kd else None
+    held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress, **engine)
+    return train_c, held_c
+
+
+def _new_student(cfg: RunConfig, tok, tpath: str):
+    """``(StudentConfig, StudentModel)``: an MLM student over the teacher's vocabulary, seeded, with its
+    characters table and (``embed_init = "pca"``) the teacher's input embeddings reduced by PCA."""
+    scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,
+                            "unk_id": tok.unk_token_id, "num_labels": 0, "labels": []})
+    scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
+    torch.manual_seed(cfg.train.seed)
+    model = StudentModel(scfg)
+    if scfg.char_dim:
+        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
+    if cfg.embed_init == "pca":
+        model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
+    return scfg, model
+
+
+def _teacher_scores(tpath: str, held_m, tok) -> dict:
+    """The teacher's record, with its top-1/top-5 on the held-out masks (computed here when it does not have them)."""
+    tinfo = json.loads((Path(tpath) / INFO_FILE).read_text()) if (Path(tpath) / INFO_FILE).is_file() else {}
+    if "top1" not in tinfo:
+        tinfo.update(mlm_accuracy(masked_logits(MaskedLogits(Teacher.load(tpath, "mlm").model), held_m,
+                                                tok.pad_token_id), held_m))
+    return tinfo

@@ -37,16 +37,21 @@ only on the same kind of device and precision, so one cache never mixes the two.
 from __future__ import annotations
 
 import json
-import sys
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from filelock import FileLock
 
+from ..atomic import publish_dir, write_json
 from ..data.batching import length_batches
-from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir, open_checked_npy
+from ..data.fingerprint import hash_arrays, hash_file, hash_json, hash_model_dir, open_checked_npy
 from ..errors import CacheError
-from .shards import get_or_build, is_main_process
+from ..say import say
+from .shards import DONE_FILE, PLAN_FILE, compute_share, is_main_process, lay_out, on_main, plan_hash, process_state
 
 FORMAT, VERSION = "xarchkd-cache", 1
 DTYPE = np.float16
@@ -129,9 +134,9 @@ def ner_cache(teacher, rows, root: str | Path, batch_size: int = 64, hidden: boo
         return s
 
     batches = length_batches(rows.row_lengths(), batch_size, shuffle=False)
-    return _get_or_build("ner", key, teacher, root, path, offsets, batches, shapes, compute, progress,
-                         extra={"labels": list(rows.labels_vocab), "n_words": n_words},
-                         load=dict(device=device, mixed_precision=mixed_precision))
+    build = _Build("ner", key, offsets, batches, shapes, compute,
+                   extra={"labels": list(rows.labels_vocab), "n_words": n_words})
+    return _get_or_build(build, teacher, root, path, progress, load=dict(device=device, mixed_precision=mixed_precision))
 
 
 def _ner_batch(tch, rows, idx, hidden: bool):
@@ -183,11 +188,11 @@ def mlm_cache(teacher, rows, root: str | Path, k: int = 64, batch_size: int = 64
 
     batches = length_batches([len(x) for x in rows.input_ids], batch_size, shuffle=False)
     per_item = k * (np.dtype(DTYPE).itemsize + index_dtype.itemsize) + 4     # values + ids + the position
-    c = _get_or_build("mlm", key, teacher, root, path, offsets, batches, shapes, compute, progress,
-                      extra={"k": k, "n_masked": n, "vocab_size": vocab, "bytes_per_item": per_item,
-                             "dense_fp16_bytes_per_item": 2 * vocab},
-                      load=dict(device=device, mixed_precision=mixed_precision))
-    _say(progress and is_main_process(), f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
+    build = _Build("mlm", key, offsets, batches, shapes, compute,
+                   extra={"k": k, "n_masked": n, "vocab_size": vocab, "bytes_per_item": per_item,
+                          "dense_fp16_bytes_per_item": 2 * vocab})
+    c = _get_or_build(build, teacher, root, path, progress, load=dict(device=device, mixed_precision=mixed_precision))
+    say(progress and is_main_process(), f"[xarchkd] MLM cache {c.path.name}: {n:,} masked tokens x top-{k} = {per_item} B per masked "
                    f"token, {c.size_bytes / 1e6:.1f} MB; dense fp16 logits would take {2 * vocab:,} B per token, "
                    f"{n * 2 * vocab / 1e6:,.0f} MB ({2 * vocab / per_item:.0f}x more)")
     return c
@@ -208,10 +213,111 @@ def _resolve(teacher) -> str:
     return resolve(str(teacher))
 
 
-def _get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra,
-                  load: dict) -> Cache:
-    """Open or build (with every process of an ``accelerate launch``): ``shards.get_or_build``."""
-    return get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra, load)
+@dataclass
+class _Build:
+    """What one cache build makes: the task and fingerprint, the row offsets (``offsets.npy``), the fixed,
+    length-sorted batches, the arrays (``shapes(tch)``: name -> (shape, dtype)), how the teacher fills them
+    (``compute(tch, arrays, batches, todo, on_batch)`` fills ``arrays`` for the batch indices ``todo``, calling
+    ``on_batch(bi)`` after each) and the task's keys of the manifest (``extra``)."""
+    task: str
+    key: str
+    offsets: np.ndarray
+    batches: list
+    shapes: Callable
+    compute: Callable
+    extra: dict
+
+
+def _get_or_build(b: _Build, teacher, root, path, progress: bool, load: dict) -> Cache:
+    """Open the cache for ``b.key`` (under ``root`` or at ``path``), building it with every process of the
+    launch (``shards.py``) if it is missing, unfinished or damaged. The main process alone holds the file
+    lock and decides; the other ranks get its answer."""
+    from ..distill.accel import inference_device
+    from .teacher import Teacher
+    dev = teacher.device if isinstance(teacher, Teacher) else inference_device(load.get("device", "auto"))
+    state = process_state(cpu=dev.type != "cuda")
+    main = state.is_main_process
+    final = Path(path) if path is not None else Path(root) / f"{b.task}-{b.key[:16]}"
+    lock = None
+    if main:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(final) + ".lock")
+        lock.acquire()
+    try:
+        found = {}
+
+        def look():
+            if final.exists():
+                try:
+                    found["cache"] = open_cache(final, b.key)
+                    return "hit"
+                except CacheError as e:
+                    if path is not None and "built for other inputs" in str(e):
+                        raise
+                    say(progress, f"[xarchkd] {e}; rebuilding it")
+                    shutil.rmtree(final)
+            return "build"
+
+        if on_main(state, look) == "hit":
+            return found["cache"] if main else open_cache(final, b.key, verify=False)   # the main process verified it
+        return _build(state, b, teacher, final, progress, load)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _build(state, b: _Build, teacher, final: Path, progress: bool, load: dict) -> Cache:
+    """Build the cache ``final`` with every process of the launch: lay out (or resume) ``<final>.partial``, compute
+    this rank's share of the batches not done, then (main process) check, checksum and publish it."""
+    from .teacher import Teacher
+    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=b.task, **load)
+    engine = tch.build_info()
+    work = final.with_name(final.name + ".partial")
+    spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in b.shapes(tch).items()}
+    plan = {"key": b.key, "spec": spec, "n_batches": len(b.batches), "batches": plan_hash(b.batches),
+            "engine": {k: engine[k] for k in ("device", "precision")}}   # never resume across devices/precisions
+    resumed_at = on_main(state, lambda: lay_out(work, plan, b.offsets, progress))
+    t0 = time.time()
+    shard, bar, rows_before = compute_share(state, b.task, work, spec, b.offsets, b.batches,
+                                            lambda arrays, mine, on_batch: b.compute(tch, arrays, b.batches, mine,
+                                                                                     on_batch),
+                                            progress, FLUSH_SECONDS)
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object
+        shards = gather_object([shard])          # also the barrier: every rank has flushed and marked
+    else:
+        shards = [shard]
+    n_rows = len(b.offsets) - 1
+    manifest = {"format": FORMAT, "version": VERSION, "task": b.task, "fingerprint": b.key, "n_rows": n_rows,
+                "n_items": int(b.offsets[-1]), "files": None, "arrays": spec, "teacher": tch.summary(), **b.extra,
+                "build": {"seconds": None, "rows_per_s": None, "resumed_at_batch": resumed_at, "bytes": None,
+                          **engine, "processes": state.num_processes, "shards": shards}}  # None: filled in by _finish
+    on_main(state, lambda: _finish(work, final, manifest, bar, t0, n_rows - rows_before, progress))
+    return open_cache(final, b.key, verify=False)   # its checksums were just computed from these files
+
+
+def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: int, progress: bool) -> str:
+    """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
+    manifest, and publish ``work`` as ``final``."""
+    bar.update(bar.total - bar.n)
+    bar.close()
+    left = int((np.load(work / DONE_FILE) == 0).sum())
+    if left:
+        raise CacheError(f"cache build at {work}: {left} batches were not computed by any process")
+    seconds = time.time() - t0
+    (work / DONE_FILE).unlink()
+    (work / PLAN_FILE).unlink()
+    files = {f.stem: {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()} for f in sorted(work.glob("*.npy"))}
+    manifest["files"] = files
+    manifest["build"].update(seconds=round(seconds, 2), rows_per_s=round(computed / max(seconds, 1e-9), 1),
+                             bytes=sum(v["bytes"] for v in files.values()))
+    write_json(work / "manifest.json", manifest)
+    publish_dir(work, final)
+    b, n_proc = manifest["build"], manifest["build"]["processes"]
+    say(progress, f"[xarchkd] cached {manifest['task']} teacher outputs for {manifest['n_rows']} rows "
+                   f"({manifest['n_items']} items) in {b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s, {n_proc} "
+                   f"process{'es' if n_proc > 1 else ''}), {b['bytes'] / 1e6:.1f} MB at {final}")
+    return "ok"
 
 
 def open_cache(path: str | Path, key: str | None = None, verify: bool = True) -> Cache:
@@ -262,8 +368,3 @@ def _manifest_problem(manifest: dict) -> str | None:
         if not isinstance(manifest.get(k), t) or isinstance(manifest.get(k), bool):
             return f"no {t.__name__} {k!r}"
     return None
-
-
-def _say(progress: bool, msg: str) -> None:
-    if progress:
-        print(msg, file=sys.stderr, flush=True)

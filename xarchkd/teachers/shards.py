@@ -1,7 +1,11 @@
 """Sharded, resumable cache builds on Accelerate: one process or N (``accelerate launch --num_processes N``:
 GPUs, or CPU processes with gloo) compute one cache together, in the one-process format and bytes.
 
-How ``get_or_build`` does it:
+This module is the per-rank side: the process state (``process_state``, ``is_main_process``, ``on_main``),
+the build folder's plan (``plan_hash``, ``lay_out``) and one rank's share of the batches (``compute_share``).
+``cache.py`` owns the build (its lock, its manifest, publishing it) and calls these; nothing here imports it.
+
+How a build goes:
 
 - The batches are fixed before any work is shared (length-sorted, exactly as for one process), so a row's
   teacher output never depends on how many processes build the cache: every batch is padded and computed
@@ -14,7 +18,7 @@ How ``get_or_build`` does it:
   its share of the batches not yet done: dealt round-robin (long and short batches alike for each rank)
   and handed out by Accelerate's ``split_between_processes``. Batches own disjoint item ranges, so no two
   ranks ever write the same bytes.
-- Every few seconds (``cache.FLUSH_SECONDS``) a rank flushes its arrays (and unmaps their written pages,
+- Every few seconds (``cache.FLUSH_SECONDS``, passed in) a rank flushes its arrays (and unmaps their written pages,
   so its resident memory stays flat however large the cache), then marks its finished batches
   in ``batches_done.npy``. A kill -9 of any rank (which ends the launch) leaves every flushed batch
   marked; the next build -- with the same or another number of processes -- deals out only the rest.
@@ -33,11 +37,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
-from ..atomic import publish_dir, write_json, write_text
+from ..atomic import write_text
 from ..data.memmaps import drop_pages
 from ..errors import CacheError
+from ..say import say
 
 DONE_FILE, PLAN_FILE = "batches_done.npy", "build.json"
 
@@ -82,46 +86,7 @@ def on_main(state, fn):
     return value
 
 
-def get_or_build(task, key, teacher, root, path, offsets, batches, shapes, compute, progress, extra, load):
-    """Open the cache for ``key`` (under ``root`` or at ``path``), building it with every process of the
-    launch if it is missing, unfinished or damaged. ``compute(tch, arrays, batches, todo, on_batch)`` fills
-    ``arrays`` for the batch indices ``todo``, calling ``on_batch(bi)`` after each."""
-    from ..distill.accel import inference_device
-    from .cache import _say, open_cache
-    from .teacher import Teacher
-    dev = teacher.device if isinstance(teacher, Teacher) else inference_device(load.get("device", "auto"))
-    state = process_state(cpu=dev.type != "cuda")
-    main = state.is_main_process
-    final = Path(path) if path is not None else Path(root) / f"{task}-{key[:16]}"
-    lock = None
-    if main:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(final) + ".lock")
-        lock.acquire()
-    try:
-        found = {}
-
-        def look():
-            if final.exists():
-                try:
-                    found["cache"] = open_cache(final, key)
-                    return "hit"
-                except CacheError as e:
-                    if path is not None and "built for other inputs" in str(e):
-                        raise
-                    _say(progress, f"[xarchkd] {e}; rebuilding it")
-                    shutil.rmtree(final)
-            return "build"
-
-        if on_main(state, look) == "hit":
-            return found["cache"] if main else open_cache(final, key, verify=False)   # the main process verified it
-        return _build(state, task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load)
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-def _plan_hash(batches) -> str:
+def plan_hash(batches) -> str:
     """Which rows go in which batch: a resumed build must cut the same batches (padding follows them)."""
     import hashlib
     h = hashlib.sha256(np.array([len(b) for b in batches], dtype=np.int64).tobytes())
@@ -130,46 +95,16 @@ def _plan_hash(batches) -> str:
     return h.hexdigest()
 
 
-def _build(state, task, key, teacher, final, offsets, batches, shapes, compute, progress, extra, load):
-    """Build the cache ``final`` with every process of the launch: lay out (or resume) ``<final>.partial``, compute
-    this rank's share of the batches not done, then (main process) check, checksum and publish it."""
-    from .cache import FORMAT, VERSION, open_cache
-    from .teacher import Teacher
-    tch = teacher if isinstance(teacher, Teacher) else Teacher.load(str(teacher), task=task, **load)
-    engine = tch.build_info()
-    work = final.with_name(final.name + ".partial")
-    spec = {name: [list(shape), np.dtype(dt).str] for name, (shape, dt) in shapes(tch).items()}
-    plan = {"key": key, "spec": spec, "n_batches": len(batches), "batches": _plan_hash(batches),
-            "engine": {k: engine[k] for k in ("device", "precision")}}   # never resume across devices/precisions
-    resumed_at = on_main(state, lambda: _lay_out(work, plan, offsets, progress))
-    t0 = time.time()
-    shard, bar, rows_before = _compute_share(state, task, work, spec, offsets, batches,
-                                             lambda arrays, mine, on_batch: compute(tch, arrays, batches, mine,
-                                                                                    on_batch), progress)
-    if state.num_processes > 1:
-        from accelerate.utils import gather_object
-        shards = gather_object([shard])          # also the barrier: every rank has flushed and marked
-    else:
-        shards = [shard]
-    manifest = {"format": FORMAT, "version": VERSION, "task": task, "fingerprint": key, "n_rows": len(offsets) - 1,
-                "n_items": int(offsets[-1]), "files": None, "arrays": spec, "teacher": tch.summary(), **extra,
-                "build": {"seconds": None, "rows_per_s": None, "resumed_at_batch": resumed_at, "bytes": None,
-                          **engine, "processes": state.num_processes, "shards": shards}}  # None: filled in by _finish
-    on_main(state, lambda: _finish(work, final, manifest, bar, t0, len(offsets) - 1 - rows_before, progress))
-    return open_cache(final, key, verify=False)   # its checksums were just computed from these files
-
-
-def _lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
+def lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
     """Keep a matching unfinished build in ``work``, or lay out a fresh one (every array at full size, the offsets,
     the done marks, then ``build.json``); return how many batches are done."""
-    from .cache import _say
     try:
         same = json.loads((work / PLAN_FILE).read_text()) == plan
     except (OSError, ValueError):
         same = False
     if same:              # build.json is written last, so every file it describes exists
         n_done = int(np.load(work / DONE_FILE, mmap_mode="r").sum())
-        _say(progress, f"[xarchkd] resuming cache build: {n_done}/{plan['n_batches']} batches done")
+        say(progress, f"[xarchkd] resuming cache build: {n_done}/{plan['n_batches']} batches done")
         return n_done
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -181,12 +116,12 @@ def _lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
     return 0
 
 
-def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, compute, progress: bool):
+def compute_share(state, task: str, work: Path, spec: dict, offsets, batches, compute, progress: bool,
+                  flush_seconds: float):
     """This rank's share of the batches not yet done, computed into the memmaps of ``work`` by
-    ``compute(arrays, mine, on_batch)``, flushed and marked every ``cache.FLUSH_SECONDS``. Returns this rank's
+    ``compute(arrays, mine, on_batch)``, flushed and marked every ``flush_seconds``. Returns this rank's
     shard record, the progress bar (main process: all ranks' rows) and the rows done before this build."""
     from tqdm.auto import tqdm
-    from . import cache as C
     n_proc, main = state.num_processes, state.is_main_process
     arrays = {name: np.load(work / f"{name}.npy", mmap_mode="r+") for name in spec}
     done = np.load(work / DONE_FILE, mmap_mode="r+")
@@ -219,7 +154,7 @@ def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, c
         pending.append(bi)
         if main:
             bar.update(int(batch_rows[bi]))
-        if time.time() - last_flush[0] >= C.FLUSH_SECONDS:
+        if time.time() - last_flush[0] >= flush_seconds:
             flush()
 
     compute(arrays, mine, on_batch)
@@ -229,29 +164,3 @@ def _compute_share(state, task: str, work: Path, spec: dict, offsets, batches, c
     shard = {"rank": state.process_index, "batches": len(mine), "rows": int(batch_rows[mine].sum()),
              "items": items, "bytes": items * item_bytes, "seconds": round(time.time() - t0, 2)}
     return shard, bar, rows_before
-
-
-def _finish(work: Path, final: Path, manifest: dict, bar, t0: float, computed: int, progress: bool) -> str:
-    """Main process: check every batch is marked, drop the build files, write each file's sha256 and the
-    manifest, and publish ``work`` as ``final``."""
-    from ..data.fingerprint import hash_file
-    from .cache import _say
-    bar.update(bar.total - bar.n)
-    bar.close()
-    left = int((np.load(work / DONE_FILE) == 0).sum())
-    if left:
-        raise CacheError(f"cache build at {work}: {left} batches were not computed by any process")
-    seconds = time.time() - t0
-    (work / DONE_FILE).unlink()
-    (work / PLAN_FILE).unlink()
-    files = {f.stem: {"bytes": f.stat().st_size, "sha256": hash_file(f).hexdigest()} for f in sorted(work.glob("*.npy"))}
-    manifest["files"] = files
-    manifest["build"].update(seconds=round(seconds, 2), rows_per_s=round(computed / max(seconds, 1e-9), 1),
-                             bytes=sum(v["bytes"] for v in files.values()))
-    write_json(work / "manifest.json", manifest)
-    publish_dir(work, final)
-    b, n_proc = manifest["build"], manifest["build"]["processes"]
-    _say(progress, f"[xarchkd] cached {manifest['task']} teacher outputs for {manifest['n_rows']} rows "
-                   f"({manifest['n_items']} items) in {b['seconds']:.1f}s ({b['rows_per_s']:.0f} rows/s, {n_proc} "
-                   f"process{'es' if n_proc > 1 else ''}), {b['bytes'] / 1e6:.1f} MB at {final}")
-    return "ok"

@@ -17,6 +17,7 @@ without loading it; ``input_embeddings`` and ``pca_embeddings`` make a student's
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,10 @@ import torch
 
 from ..atomic import publish_dir, write_json
 from ..data.fingerprint import checksum_problem, file_checksums
-from ..distill.accel import autocast, engine_info
+from ..data.resources import resolve
+from ..distill.accel import autocast, check_precision, engine_info, inference_device
 from ..errors import ResourceError
+from ..folder_config import has_ner_head, read_json_object
 
 INFO_FILE = "xarchkd_teacher.json"
 
@@ -59,10 +62,31 @@ class Teacher:
     @classmethod
     def load(cls, name_or_path: str, task: str = "ner", labels: list[str] | None = None,
              device: str | torch.device | None = "auto", mixed_precision: str = "no") -> "Teacher":
-        """``load.load_teacher``: a teacher from a resource name, a local folder or a Hub id, on ``device``
-        (``"auto"``: this process's GPU if there is one, else the CPU), under ``mixed_precision`` autocast."""
-        from ..load import load_teacher
-        return load_teacher(name_or_path, task, labels, device, mixed_precision)
+        """A teacher from a resource name, a local folder or a Hub id, on ``device`` (``"auto"``: this process's
+        GPU if there is one, else the CPU), under ``mixed_precision`` autocast (``load.load_teacher`` is this).
+        ``labels`` (NER): for a folder without a token-classification head, a random head with these labels is
+        attached (its tags mean nothing)."""
+        from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
+        dev = inference_device(device)
+        check_precision(mixed_precision, dev.type == "cuda")
+        path = resolve(name_or_path)
+        verify_teacher(path)
+        random_head = task == "ner" and bool(labels) and not has_ner_head(path)
+        kwargs = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                  "label2id": {l: i for i, l in enumerate(labels)}} if random_head else {}
+        auto = AutoModelForTokenClassification if task == "ner" else AutoModelForMaskedLM
+        try:
+            with warnings.catch_warnings():
+                if random_head:             # "some weights are newly initialized": the random head, as asked
+                    warnings.simplefilter("ignore")
+                model = auto.from_pretrained(path, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError) as e:
+            raise ResourceError(f"could not load teacher {name_or_path!r} from {path}: {e}") from None
+        model.to(dev).eval()
+        info_path = Path(path) / INFO_FILE
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        return cls(model, tokenizer, task, str(name_or_path), str(path), info=info, mixed_precision=mixed_precision)
 
     @property
     def device(self) -> torch.device:
@@ -148,11 +172,7 @@ def is_built(folder: Path, fingerprint: str) -> bool:
 
 def _record(folder) -> dict:
     """The fine-tuning record of a teacher folder, or {} (none, or unreadable)."""
-    try:
-        info = json.loads((Path(folder) / INFO_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return info if isinstance(info, dict) else {}
+    return read_json_object(Path(folder) / INFO_FILE)
 
 
 def teacher_problem(folder) -> str | None:

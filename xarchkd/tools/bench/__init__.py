@@ -38,22 +38,23 @@ middle word becomes the mask token and only that position goes through the vocab
 run's top-k accuracy in ``results.json``).
 
 The package, one job a module: ``options`` (the command line and ``BenchConfig``; torch-free, so building
-the CLI's parser stays cheap), ``models`` (loading the entries), ``inputs`` (sentences, batches, the e2e
+the CLI's parser stays cheap; it imports no other module of the package), ``models`` (loading the entries), ``inputs`` (sentences, batches, the e2e
 call), ``timing`` (interleaved timing, memory, CPU share, machine), ``report`` (records, F1, speed-ups, the
-table) and ``run`` (``run_bench``). Their public names are importable from ``xarchkd.tools.bench`` too, loaded
+table) and ``run`` (``run_bench`` and the command, ``main_from_args``): imports flow options, timing ->
+models -> inputs -> report -> run. Their public names are importable from ``xarchkd.tools.bench`` too, loaded
 on first use.
 """
 import importlib
 
 _LAZY = {
-    "options": ("BenchConfig", "DESCRIPTION", "add_arguments", "add_parser", "config_from_args", "main_from_args"),
+    "options": ("BenchConfig", "DESCRIPTION", "add_arguments", "add_parser", "config_from_args"),
     "models": ("CONLL_LABELS", "QUANTISABLE", "Entry", "teacher_entry", "student_entries", "student_name",
                "quantize", "quantized_summary", "export_student", "load_entries"),
     "inputs": ("Corpus", "model_batch", "fill_mask_batch", "tag_texts", "timed_calls"),
-    "timing": ("MEMORY_METHOD", "BUSY_SHARE", "peak_rss_mb", "time_setting", "num_threads", "cpu_share",
+    "timing": ("MEMORY_METHOD", "BUSY_SHARE", "peak_rss_mb", "rss_mb", "rss_growth_mb", "time_setting", "num_threads", "cpu_share",
                "oversubscription_warnings", "machine_info"),
     "report": ("entry_f1", "model_records", "add_speedups", "summary_table"),
-    "run": ("run_bench",),
+    "run": ("run_bench", "main_from_args"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -14,7 +14,7 @@ import torch.nn as nn
 from students import NUM_SHAPES
 
 from .options import BenchConfig
-from .timing import _delta, _rss_mb
+from .timing import rss_growth_mb, rss_mb
 
 CONLL_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 
@@ -62,13 +62,13 @@ def teacher_entry(path: str, task: str = "ner", labels: list[str] | None = None)
     F1 n/a). MLM: vocabulary logits at the given positions only (the LM head runs there alone)."""
     from ...data.resources import resolve
     from ...load import has_ner_head, load_teacher
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     trained = task == "mlm" or has_ner_head(resolve(path))
     t = load_teacher(path, task, labels=None if trained else list(labels or CONLL_LABELS), device="cpu")
     folder = Path(t.path)
     info = dict(params=t.params, size_mb=_file_mb(list(folder.glob("*.safetensors")) or
                                                   list(folder.glob("pytorch_model*.bin"))),
-                path=str(folder), load_rss_mb=_delta(rss0), extra={"model_type": t.model.config.model_type})
+                path=str(folder), load_rss_mb=rss_growth_mb(rss0), extra={"model_type": t.model.config.model_type})
     name = t.info.get("encoder") or folder.name
     if task == "mlm":
         def forward(ids, mask, pos, shapes=None):     # the LM head at the given positions only
@@ -163,7 +163,7 @@ def _saved_mb(obj, save) -> float:
 def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken: set | None = None) -> list[Entry]:
     """The fp32 / int8 / TorchScript entries of one student folder (a variant that cannot be built
     is returned as an entry with ``forward=None`` and the reason in ``note``)."""
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     from ...load import load_student
     model, tok, folder = load_student(path, fallback_tokenizer)
     c = model.cfg
@@ -179,7 +179,7 @@ def student_entries(path: str, cfg: BenchConfig, fallback_tokenizer=None, taken:
         return lambda ids, mask, pos, shapes: m(ids, mask, pos, shapes).logits
 
     out = [Entry(base, variant="fp32", forward=wrap(model), size_mb=_file_mb([folder / "model.safetensors"]),
-                 load_rss_mb=_delta(rss0), extra=dict(extra), **common)]
+                 load_rss_mb=rss_growth_mb(rss0), extra=dict(extra), **common)]
     if cfg.int8:
         try:
             q, _ = quantize(model)

@@ -1,11 +1,9 @@
-"""``xarchkd bench``'s command line and settings: its options, ``BenchConfig`` (what to measure) and the
-command itself. Importing this module imports neither torch nor transformers (building the CLI's parser
-stays cheap); the command imports the harness when it runs."""
+"""``xarchkd bench``'s command line and settings: its options, ``BenchConfig`` (what to measure) and
+``config_from_args``. Importing this module imports neither torch nor transformers (building the CLI's parser
+stays cheap); the command itself is ``run.main_from_args``."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 DESCRIPTION = "CPU latency and size benchmark: teachers and students side by side, in one process."
 
@@ -86,20 +84,3 @@ def config_from_args(args) -> BenchConfig:
                        int8=args.int8, export=args.export,
                        eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),
                        data=args.data, seed=args.seed, task=args.task)
-
-
-def main_from_args(args) -> int:
-    """Run ``xarchkd bench`` with parsed ``args``: the report's table on stdout, the report as JSON to ``--json``."""
-    from ...errors import ConfigError
-    from .report import summary_table
-    from .run import run_bench
-    if not args.teacher and not args.student:
-        raise ConfigError("give at least one --teacher or --student")
-    report = run_bench(args.teacher, args.student, config_from_args(args),
-                       progress=lambda m: print(f"[bench] {m}", flush=True))
-    print(summary_table(report))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-        print(f"bench: {args.json}")
-    return 0

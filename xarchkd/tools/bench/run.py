@@ -1,17 +1,21 @@
-"""``run_bench``: load every model, time every setting with the models interleaved, score F1, build the report."""
+"""``run_bench``: load every model, time every setting with the models interleaved, score F1, build the report;
+``main_from_args``: the ``xarchkd bench`` command."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from .inputs import Corpus, timed_calls
 from .models import load_entries
-from .options import BenchConfig
-from .report import add_speedups, model_records
+from .options import BenchConfig, config_from_args
+from .report import add_speedups, model_records, summary_table
 from .timing import BUSY_SHARE, MEMORY_METHOD, cpu_share, machine_info, oversubscription_warnings, time_setting
+
 
 def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None = None,
               progress: bool | Callable = True, **overrides) -> dict:
@@ -71,3 +75,18 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
             "memory_method": MEMORY_METHOD if cfg.memory else "not measured",
             "sent_per_s": "batch size / mean latency of one call",
             "models": model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e}
+
+
+def main_from_args(args) -> int:
+    """Run ``xarchkd bench`` with parsed ``args``: the report's table on stdout, the report as JSON to ``--json``."""
+    from ...errors import ConfigError
+    if not args.teacher and not args.student:
+        raise ConfigError("give at least one --teacher or --student")
+    report = run_bench(args.teacher, args.student, config_from_args(args),
+                       progress=lambda m: print(f"[bench] {m}", flush=True))
+    print(summary_table(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"bench: {args.json}")
+    return 0

@@ -45,13 +45,15 @@ def peak_rss_mb(fn: Callable) -> float | None:
     return round(max(0, after["VmHWM"] - before["VmRSS"]) / 1024, 2)
 
 
-def _rss_mb() -> float | None:
+def rss_mb() -> float | None:
+    """This process's resident set in MB (``None`` where /proc cannot tell)."""
     s = _proc_status()
     return s["VmRSS"] / 1024 if s else None
 
 
-def _delta(rss0):
-    now = _rss_mb()
+def rss_growth_mb(rss0):
+    """The RSS growth in MB since ``rss0`` (an ``rss_mb()``), or ``None``."""
+    now = rss_mb()
     return round(now - rss0, 1) if rss0 is not None and now is not None else None
 
 
