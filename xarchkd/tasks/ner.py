@@ -150,33 +150,17 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)
-    tpath, tok, labels, rows = prepare_ner(cfg, progress)
-    train_rows = rows["train"].rows
-    kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
+    tpath, tok, labels, rows = prepare_ner(cfg, progress)                       # 1. teacher and rows
     cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
     # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
-    parts = [(train_rows, teacher_caches(cfg, tpath, train_rows, cache_root, progress, **engine) if kd else None)]
-    if cfg.data.transfer and cfg.data.transfer_factor > 0:
-        from ..data.transfer import transfer_parts
-        for extra in transfer_parts(cfg, tok, labels, rows["train"].words, rows["train"].tags, progress=progress):
-            parts.append((extra, teacher_caches(cfg, tpath, extra, cache_root, progress, **engine)))
-    # Teacher facts from its files (safetensors header + fine-tuning record): no model is loaded.
-    teacher = {**(parts[0][1].teacher if kd else {}),
-               **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
-
-    static = None
-    if cfg.student.static_dim and cfg.student.static_source == "input":    # the -nokd twins': no forward pass
-        # a matrix padded past the tokenizer (a multiple of 8, say) keeps the tokenizer's rows
-        static = pca_embeddings(input_embeddings(tpath)[:len(tok)], cfg.student.static_dim)
-    elif cfg.student.static_dim:
-        static = static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
-    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts], static)
-    scfg = model.cfg
-
+    parts = labelled_parts(cfg, tpath, tok, labels, rows["train"], cache_root, progress, engine)   # 2. caches
+    model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts],                        # 3. student
+                          student_table(cfg, tpath, tok, labels, cache_root, progress, engine))
     valid_rows, valid_tags, _ = rows["valid"]
     evaluate = lambda m: {"score": evaluate_tags(predict_student(m, valid_rows), valid_rows, valid_tags)["f1"]}
     examples = ner_examples(parts, tok.pad_token_id)    # NerExamples, or DiskNerExamples when rows are on disk
+    kd = parts[0][1] is not None
     hidden_size = parts[0][1].arrays["hidden"].shape[1] if kd and cfg.loss.hidden else 0
     uploader = None
     if cfg.upload:
@@ -187,15 +171,51 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
         print(f"[xarchkd] {len(examples)} training rows: {cfg.train.epochs} -> {train_cfg.epochs} epochs to reach "
               f"train.min_steps={cfg.train.min_steps} optimizer steps (set train.min_steps=0 to keep "
               f"train.epochs)", flush=True)
-    fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,
+    fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,  # 4.
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
     if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
         return {}
+    results = score_and_record(cfg, out, tpath, tok, rows["test"], parts, fit, len(examples))   # 5. test, record
+    if uploader is not None:
+        uploader(out / "student")
+    return results
+
+
+def labelled_parts(cfg: RunConfig, tpath: str, tok, labels, train: Split, cache_root: Path, progress: bool,
+                   engine: dict) -> list:
+    """``(rows, teacher cache)`` for the training rows and each transfer part (cache None without a teacher term)."""
+    kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
+    parts = [(train.rows, teacher_caches(cfg, tpath, train.rows, cache_root, progress, **engine) if kd else None)]
+    if cfg.data.transfer and cfg.data.transfer_factor > 0:
+        from ..data.transfer import transfer_parts
+        for extra in transfer_parts(cfg, tok, labels, train.words, train.tags, progress=progress):
+            parts.append((extra, teacher_caches(cfg, tpath, extra, cache_root, progress, **engine)))
+    return parts
+
+
+def student_table(cfg: RunConfig, tpath: str, tok, labels, cache_root: Path, progress: bool, engine: dict):
+    """The student's frozen ``static_dim`` table: the teacher's view of each sub-word, or (``static_source=input``,
+    the -nokd twins') its input embeddings, no forward pass; None without a table."""
+    if not cfg.student.static_dim:
+        return None
+    if cfg.student.static_source == "input":
+        # a matrix padded past the tokenizer (a multiple of 8, say) keeps the tokenizer's rows
+        return pca_embeddings(input_embeddings(tpath)[:len(tok)], cfg.student.static_dim)
+    return static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
+
+
+def score_and_record(cfg: RunConfig, out: Path, tpath: str, tok, test: Split, parts: list, fit: dict,
+                     n_examples: int) -> dict:
+    """Make ``out/student`` self-contained (tokenizer, data record), score its best epoch on the test split, and
+    write and return ``results.json``. Teacher facts come from its files (safetensors header, fine-tuning record)."""
+    kd = parts[0][1] is not None
+    teacher = {**(parts[0][1].teacher if kd else {}),
+               **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
     tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
     write_student_record(out / "student", cfg, tpath)     # ... and knows its data (xarchkd eval's default)
-    best = StudentModel.from_pretrained(out / "student", block=scfg.block, task="ner")
-    test_rows, test_tags, _ = rows["test"]
-    scores = evaluate_tags(predict_student(best, test_rows), test_rows, test_tags)
+    best = StudentModel.from_pretrained(out / "student", block=cfg.student.block, task="ner")
+    scfg = best.cfg
+    scores = evaluate_tags(predict_student(best, test.rows), test.rows, test.tags)
     size_mb = (out / "student" / "model.safetensors").stat().st_size / 1e6
     results = {
         "recipe": cfg.recipe, "task": "ner", "kd": kd,
@@ -207,15 +227,13 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
                     "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
                     "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
                     "per_type": scores["per_type"], "kept_vocab": scfg.kept_vocab or scfg.vocab_size},
-        "scoring": scores["scoring"], "train_rows": len(examples), "train_seconds": fit["train_seconds"],
+        "scoring": scores["scoring"], "train_rows": n_examples, "train_seconds": fit["train_seconds"],
         "transfer": {"source": cfg.data.transfer, "factor": cfg.data.transfer_factor,
                      "rows": sum(len(r) for r, _ in parts[1:]) if len(parts) > 1 else 0},
         "caches": [_cache_facts(c) for _, c in parts if c is not None],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
     write_json(out / "results.json", results)
-    if uploader is not None:
-        uploader(out / "student")
     return results
 
 
