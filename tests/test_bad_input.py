@@ -91,10 +91,12 @@ def test_iob1_data_trains_its_teacher_and_student_with_data_scheme(tmp_path, tin
                     "--batch-size", "16", "--min-steps", "0"]
     assert main(teacher_args + ["--scheme", "iob1"]) == 0
     assert capsys.readouterr().out.strip() == res["teacher"]["path"]      # the run's teacher, reused
-    assert main(teacher_args) == 2
+    assert main(teacher_args) == 0                                        # the scheme read from the files
+    assert capsys.readouterr().out.strip().splitlines()[-1] == res["teacher"]["path"]
+    assert main(teacher_args + ["--scheme", "IOB2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "I- without B- under IOB2" in err[0] and "--scheme IOB1" in err[0]
-    with pytest.raises(DataError, match="data.scheme=IOB1"):
+    with pytest.raises(DataError, match="data.scheme=IOB1 or auto"):
         xarchkd.run("bert-cnn-ner", progress=False, **{**o, "data.scheme": "IOB2"})
 
 

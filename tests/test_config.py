@@ -150,7 +150,7 @@ def test_cli_mlm_upload_is_refused_in_one_line(capsys):
 
 
 @pytest.mark.parametrize("overrides, needle", [
-    (["loss.mse=0"], "data.transfer='augment+reuters-21578*2' makes rows without gold labels, which only the teacher"),
+    (["loss.mse=0"], "data.transfer='augment' makes rows without gold labels, which only the teacher"),
     (["data.transfer="], "data.transfer_factor=1.0 without data.transfer"),
     (["data.transfer=pydoc-text", "data.augment.p_mask=0.3"], "data.augment.p_mask is set but data.transfer='pydoc-text'"),
     (["student.vocab_size=100"], "student.vocab_size=100 is not used by the NER runner"),
