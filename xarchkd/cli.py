@@ -343,25 +343,31 @@ def _eval(args):
 
 def _predict(args):
     from .runtime.bundle import is_export
+    words = _sentences(args)               # before any model loads: bad input fails at once
     if is_export(args.model):              # ONNX Runtime: imports no torch
         from .runtime import Tagger
         tagger = Tagger(args.model, int8=args.int8)
-        words = _sentences(args)
         return _print_tags(words, tagger.tag_words(words))
     from .data.ner_data import encode_sentences, join_sentences
     from .distill.predict import predict_student
     from .load import load_model
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
-    words = _sentences(args)
     rows = encode_sentences(words, None, tok, labels, 128)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
     _print_tags(words, join_sentences(rows.sent_id, pred))
 
 
 def _sentences(args) -> list[list[str]]:
-    lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
-    return [l.split() for l in lines]
+    """The sentences to tag, as word lists: the arguments, else stdin's non-blank lines (bytes that are not
+    UTF-8 are an error naming the argument or line)."""
+    from .data.input_text import check_argument, decode_lines
+    if args.text:
+        lines = [check_argument(t, f"argument {i}") for i, t in enumerate(args.text, start=1)]
+    else:
+        buf = getattr(sys.stdin, "buffer", None)
+        lines = decode_lines(buf.read()) if buf is not None else sys.stdin.read().splitlines()
+    return [l.split() for l in lines if l.strip()]
 
 
 def _print_tags(words, tags) -> None:

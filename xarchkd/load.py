@@ -85,11 +85,22 @@ def load_student(name_or_path: str, tokenizer=None, task: str | None = None):
     return model, tokenizer, folder
 
 
+def check_ner_teacher(name_or_path: str, path) -> None:
+    """``ResourceError`` when folder ``path`` holds a model without a token-classification head (a masked-LM or a
+    bare encoder): loaded for NER it would get a random 2-label head and tag every word ``LABEL_0``."""
+    archs = _config(path).get("architectures") or []
+    if archs and not has_ner_head(path):
+        raise ResourceError(f"{name_or_path}: a {'/'.join(archs)} model, not a NER model (no token-classification "
+                            "head): give a NER student or a teacher fine-tuned for NER (`xarchkd teacher`)")
+
+
 def load_model(name_or_path: str, tokenizer=None):
-    """``(kind, model, tokenizer)`` for a student (``kind`` "student"; ``tokenizer`` as for ``load_student``) or a
-    NER teacher folder ("teacher", a ``Teacher``)."""
-    if is_student(resolve(name_or_path)):
-        model, tok, _ = load_student(name_or_path, tokenizer)
+    """``(kind, model, tokenizer)`` for a NER student (``kind`` "student"; ``tokenizer`` as for ``load_student``)
+    or a NER teacher folder ("teacher", a ``Teacher``); a masked-LM model of either kind is refused."""
+    path = resolve(name_or_path)
+    if is_student(path):
+        model, tok, _ = load_student(name_or_path, tokenizer, task="ner")
         return "student", model, tok
+    check_ner_teacher(name_or_path, path)
     t = load_teacher(name_or_path, "ner")
     return "teacher", t, t.tokenizer
