@@ -161,8 +161,21 @@ def main(argv=None) -> int:
         print(f"xarchkd: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("xarchkd: interrupted (a run can continue with --resume)", file=sys.stderr)
+        print(f"xarchkd: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+
+
+def _resume_hint(args) -> str:
+    """What an interrupted ``xarchkd run`` can do next: ``--resume`` when its run folder has a checkpoint, else
+    that there is nothing to resume (other commands: nothing)."""
+    from pathlib import Path
+    out = getattr(args, "run_out", None)
+    if args.cmd != "run" or out is None:
+        return ""
+    if (Path(out) / "checkpoints" / "last").is_dir():
+        return f"; continue the run with: xarchkd run {args.recipe} --out {out} --resume"
+    return (" before the run's first checkpoint (nothing to --resume; a teacher, cache or rows store finished "
+            "before the interruption is reused by the next run)")
 
 
 def _dispatch(args):
@@ -185,6 +198,8 @@ def _dispatch(args):
         check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
                       "teacher.min_steps": args.min_steps, "data.max_length": args.max_length},
                      label=_TEACHER_OPTIONS.get)
+        from .preflight import check_positions
+        check_positions(args.encoder, args.max_length, label="--max-length")
         from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
@@ -232,6 +247,7 @@ def _run(args):
     if args.init_from:
         overrides.append(f"init_from={args.init_from}")
     cfg = resolve_config(args.recipe, overrides, config_file=args.config)
+    args.run_out = cfg.out or f"runs/{cfg.recipe or args.recipe}"     # the runners' default; for Ctrl-C's hint
     if args.print_config:
         print(to_toml(cfg), end="")
         return 0

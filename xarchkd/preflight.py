@@ -3,7 +3,7 @@
 The config's own fields are checked as it is built (``config.check_config``: ranges, choices, fields its
 task's runner does not read). ``check_run(cfg, task)`` adds, in a second or less: the runner's task, the
 data (NER: a folder with train/valid/test; MLM: each corpus part exists), the teacher folder when it is
-not fine-tuned here, the student block and its ``block_args`` (built once, small), the loss name, the
+not fine-tuned here, the positions of the teacher or the encoder to fine-tune (``data.max_length``), the student block and its ``block_args`` (built once, small), the loss name, the
 upload target and the ``init_from`` folder. Every problem is a one-line ``XarchkdError``/``StudentError``
 raised before a teacher is fine-tuned, a cache built or a run folder written.
 """
@@ -50,6 +50,8 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     if not cfg.teacher.finetune:
         for name in [cfg.teacher.name, *cfg.teacher.also]:
             check_teacher_folder(name, cfg.data.max_length)
+    else:                # the encoder to fine-tune: its positions hold the rows it is trained on
+        check_positions(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
     from .distill.loss import get_loss
     get_loss(cfg.loss)
@@ -119,16 +121,33 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     ``data.max_length`` sub-words."""
     from .data.resources import RESOURCES, resolve
     if name in RESOURCES:
-        return      # fetched (once) when the run starts
+        check_positions(name, max_length)       # when fetched; else it is fetched (once) when the run starts
+        return
     path = Path(resolve(name))
     from .teachers.teacher import verify_teacher
     verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
-    cfg_file = path / "config.json"
-    if path.is_dir() and cfg_file.is_file():
-        try:
-            limit = json.loads(cfg_file.read_text()).get("max_position_embeddings")
-        except (OSError, ValueError, AttributeError):
-            return      # loading the teacher will say what is wrong with it
-        if isinstance(limit, int) and max_length > limit:
-            raise ConfigError(f"data.max_length={max_length} is more than teacher {name}'s "
-                              f"max_position_embeddings={limit}: set data.max_length <= {limit}")
+    check_positions(name, max_length)
+
+
+# model types whose positions start at padding_idx + 1 (two fewer sub-words than position embeddings)
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "mpnet", "camembert", "longformer")
+
+
+def check_positions(name: str, max_length: int, label: str = "data.max_length") -> None:
+    """``ConfigError`` when encoder or teacher ``name`` (a fetched resource or a folder; a Hub id or a resource
+    not fetched yet is not checked) has fewer positions than ``max_length`` sub-words: checked before a teacher
+    is fine-tuned or used, not 57 s into a fine-tune. ``label`` names the setting in the message."""
+    from .data.resources import RESOURCES, path as resource_path
+    folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return          # not here (yet), or loading it will say what is wrong with it
+    limit = cfg.get("max_position_embeddings") if isinstance(cfg, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        return
+    room = limit - 2 if cfg.get("model_type") in OFFSET_POSITIONS else limit
+    if max_length > room:
+        why = "" if room == limit else f" (a {cfg['model_type']} model: it holds {room} sub-words)"
+        raise ConfigError(f"{label}={max_length} is more than teacher {name}'s max_position_embeddings={limit}"
+                          f"{why}: set {label} <= {room}")
