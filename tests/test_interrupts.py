@@ -31,7 +31,8 @@ def test_ctrl_c_suggests_resume_only_with_a_checkpoint(tmp_path, monkeypatch, ca
     assert cli.main(["run", "bert-cnn-ner", "--out", str(out)]) == 130
     err = capsys.readouterr().err.strip()
     if checkpointed:
-        assert err == f"xarchkd: interrupted; continue the run with: xarchkd run bert-cnn-ner --out {out} --resume"
+        assert err == (f"xarchkd: interrupted; continue the run with: xarchkd run bert-cnn-ner --config "
+                       f"{out / 'config.toml'} --out {out} --resume")
     else:
         assert err == ("xarchkd: interrupted before the run's first checkpoint (nothing to --resume; a teacher, "
                        "cache or rows store finished before the interruption is reused by the next run)")

@@ -172,8 +172,10 @@ def _resume_hint(args) -> str:
     out = getattr(args, "run_out", None)
     if args.cmd != "run" or out is None:
         return ""
-    if (Path(out) / "checkpoints" / "last").is_dir():
-        return f"; continue the run with: xarchkd run {args.recipe} --out {out} --resume"
+    here = Path(out).resolve()
+    if (here / "checkpoints" / "last").is_dir():
+        return (f"; continue the run with: xarchkd run {args.recipe} --config {here / 'config.toml'} --out {here} "
+                "--resume")
     return (" before the run's first checkpoint (nothing to --resume; a teacher, cache or rows store finished "
             "before the interruption is reused by the next run)")
 

@@ -21,7 +21,7 @@ RUNNERS = {"ner": "NER", "mlm": "masked-LM"}
 
 
 # Settings a resumed run may change (they do not change what is trained or how).
-RESUME_MAY_CHANGE = ("upload", "train.log_every")
+RESUME_MAY_CHANGE = ("upload", "train.log_every", "cache_dir")      # caches are keyed by content
 
 
 def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
@@ -78,12 +78,22 @@ def check_resume(cfg: RunConfig, out: Path) -> None:
     new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
     # a key an older config.json lacks (a field added since) held what the field's default does
     old = {**_flat_values(json.loads(to_json(RunConfig()))), **(_flat_values(old) if isinstance(old, dict) else {})}
-    changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if k not in RESUME_MAY_CHANGE and old.get(k) != v]
+    from .run_inputs import PATH_KEYS, read_inputs, same_input
+    recorded = read_inputs(out)
+
+    def differs(k, v):
+        if k in RESUME_MAY_CHANGE or k == "out":       # out: the folder being resumed, wherever it is now
+            return False
+        if k in PATH_KEYS:                             # resolved paths and content, not spellings
+            return not same_input(k, old.get(k), v, recorded)
+        return old.get(k) != v
+    changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if differs(k, v)]
     if changed:
+        here = out.resolve()
         raise CheckpointError(f"--resume: {out} was trained with other settings ({'; '.join(changed[:6])}"
                               f"{' ...' if len(changed) > 6 else ''}): resuming would continue under another "
-                              f"schedule or model. Resume with its own settings (--config {out / 'config.toml'}), "
-                              "or start anew without --resume")
+                              f"schedule or model. Resume with its own settings (xarchkd run {cfg.recipe} --config "
+                              f"{here / 'config.toml'} --out {here} --resume), or start anew without --resume")
 
 
 def check_student(cfg: RunConfig, task: str) -> None:
