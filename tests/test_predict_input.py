@@ -48,3 +48,18 @@ def test_good_stdin_still_tags(tiny_teacher, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("Zürich ist schön .\n".encode()), encoding="utf-8"))
     assert main(["predict", str(tiny_teacher)]) == 0
     assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_a_corrupt_student_config_json_is_named_not_could_not_load_teacher(tmp_path, tokenizer, capsys):
+    """Issue 29 (weak messages): a student folder whose config.json is not JSON said "could not load teacher"."""
+    import torch
+    from students import StudentConfig, StudentModel
+    from conftest import LABELS
+    torch.manual_seed(0)
+    StudentModel(StudentConfig(block="cnn", vocab_size=len(tokenizer), embed_dim=8, hidden=8, layers=1, num_labels=9,
+                               labels=LABELS)).save_pretrained(tmp_path / "s")
+    cfg = tmp_path / "s" / "config.json"
+    cfg.write_text(cfg.read_text()[:40])
+    assert main(["predict", str(tmp_path / "s"), "Bonn ."]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"xarchkd: error: {cfg}: not valid JSON (") and "teacher" not in err
