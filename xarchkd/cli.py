@@ -161,8 +161,23 @@ def main(argv=None) -> int:
         print(f"xarchkd: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("xarchkd: interrupted (a run can continue with --resume)", file=sys.stderr)
+        print(f"xarchkd: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+
+
+def _resume_hint(args) -> str:
+    """What an interrupted ``xarchkd run`` can do next: ``--resume`` when its run folder has a checkpoint, else
+    that there is nothing to resume (other commands: nothing)."""
+    from pathlib import Path
+    out = getattr(args, "run_out", None)
+    if args.cmd != "run" or out is None:
+        return ""
+    here = Path(out).resolve()
+    if (here / "checkpoints" / "last").is_dir():
+        return (f"; continue the run with: xarchkd run {args.recipe} --config {here / 'config.toml'} --out {here} "
+                "--resume")
+    return (" before the run's first checkpoint (nothing to --resume; a teacher, cache or rows store finished "
+            "before the interruption is reused by the next run)")
 
 
 def _dispatch(args):
@@ -185,6 +200,8 @@ def _dispatch(args):
         check_values({"teacher.epochs": args.epochs, "teacher.lr": args.lr, "teacher.batch_size": args.batch_size,
                       "teacher.min_steps": args.min_steps, "data.max_length": args.max_length},
                      label=_TEACHER_OPTIONS.get)
+        from .preflight import check_positions
+        check_positions(args.encoder, args.max_length, label="--max-length")
         from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size, max_length=args.max_length,
@@ -232,6 +249,7 @@ def _run(args):
     if args.init_from:
         overrides.append(f"init_from={args.init_from}")
     cfg = resolve_config(args.recipe, overrides, config_file=args.config)
+    args.run_out = cfg.out or f"runs/{cfg.recipe or args.recipe}"     # the runners' default; for Ctrl-C's hint
     if args.print_config:
         print(to_toml(cfg), end="")
         return 0
@@ -343,25 +361,31 @@ def _eval(args):
 
 def _predict(args):
     from .runtime.bundle import is_export
+    words = _sentences(args)               # before any model loads: bad input fails at once
     if is_export(args.model):              # ONNX Runtime: imports no torch
         from .runtime import Tagger
         tagger = Tagger(args.model, int8=args.int8)
-        words = _sentences(args)
         return _print_tags(words, tagger.tag_words(words))
     from .data.ner_data import encode_sentences, join_sentences
     from .distill.predict import predict_student
     from .load import load_model
     kind, m, tok = load_model(args.model, args.teacher)
     labels = m.cfg.labels if kind == "student" else m.labels
-    words = _sentences(args)
     rows = encode_sentences(words, None, tok, labels, 128)
     pred = predict_student(m, rows) if kind == "student" else m.predict_tags(rows, progress=False)
     _print_tags(words, join_sentences(rows.sent_id, pred))
 
 
 def _sentences(args) -> list[list[str]]:
-    lines = args.text or [l for l in sys.stdin.read().splitlines() if l.strip()]
-    return [l.split() for l in lines]
+    """The sentences to tag, as word lists: the arguments, else stdin's non-blank lines (bytes that are not
+    UTF-8 are an error naming the argument or line)."""
+    from .data.input_text import check_argument, decode_lines
+    if args.text:
+        lines = [check_argument(t, f"argument {i}") for i, t in enumerate(args.text, start=1)]
+    else:
+        buf = getattr(sys.stdin, "buffer", None)
+        lines = decode_lines(buf.read()) if buf is not None else sys.stdin.read().splitlines()
+    return [l.split() for l in lines if l.strip()]
 
 
 def _print_tags(words, tags) -> None:

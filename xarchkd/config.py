@@ -182,12 +182,15 @@ def _check_type(t, v, key):
 
 def write_run_config(cfg: RunConfig, out: Path, resume: bool = False) -> None:
     """Write ``out/config.toml`` and ``out/config.json`` (what ``--config`` reads back and ``--resume`` compares
-    with). A resumed run whose folder has no ``config.json`` (made before there was one) writes neither: had
+    with; local paths absolute) and ``out/inputs.json`` (``run_inputs``). A resumed run whose folder has no ``config.json`` (made before there was one) writes neither: had
     its schedule changed, the training loop refuses it later, and the folder must still describe the run."""
     if resume and not (Path(out) / "config.json").is_file():
         return
-    (Path(out) / "config.toml").write_text(to_toml(cfg))
-    (Path(out) / "config.json").write_text(to_json(cfg))
+    from .run_inputs import absolute, write_inputs
+    full = absolute(cfg)         # local paths absolute: --config OUT/config.toml reads the same from anywhere
+    (Path(out) / "config.toml").write_text(to_toml(full))
+    (Path(out) / "config.json").write_text(to_json(full))
+    write_inputs(cfg, out)       # the inputs' content fingerprints, for --resume (inputs.json)
 
 
 def merge_tables(base: dict, table: dict, where: str = "") -> dict:

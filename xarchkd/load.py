@@ -44,11 +44,35 @@ def load_student(name_or_path: str, tokenizer=None, task: str | None = None):
     return model, tokenizer, folder
 
 
+def _check_config_json(folder) -> None:
+    """``ResourceError`` naming a folder's ``config.json`` when it is there but not JSON (a student's or a
+    teacher's: which one it is cannot be told, so neither loader's message would be right)."""
+    f = Path(folder) / "config.json"
+    if not f.is_file():
+        return
+    try:
+        json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ResourceError(f"{f}: not valid JSON ({e}): the model folder's config is damaged") from None
+
+
+def check_ner_teacher(name_or_path: str, path) -> None:
+    """``ResourceError`` when folder ``path`` holds a model without a token-classification head (a masked-LM or a
+    bare encoder): loaded for NER it would get a random 2-label head and tag every word ``LABEL_0``."""
+    archs = _config(path).get("architectures") or []
+    if archs and not has_ner_head(path):
+        raise ResourceError(f"{name_or_path}: a {'/'.join(archs)} model, not a NER model (no token-classification "
+                            "head): give a NER student or a teacher fine-tuned for NER (`xarchkd teacher`)")
+
+
 def load_model(name_or_path: str, tokenizer=None):
-    """``(kind, model, tokenizer)`` for a student (``kind`` "student"; ``tokenizer`` as for ``load_student``) or a
-    NER teacher folder ("teacher", a ``Teacher``)."""
-    if is_student(resolve(name_or_path)):
-        model, tok, _ = load_student(name_or_path, tokenizer)
+    """``(kind, model, tokenizer)`` for a NER student (``kind`` "student"; ``tokenizer`` as for ``load_student``)
+    or a NER teacher folder ("teacher", a ``Teacher``); a masked-LM model of either kind is refused."""
+    path = resolve(name_or_path)
+    _check_config_json(path)
+    if is_student(path):
+        model, tok, _ = load_student(name_or_path, tokenizer, task="ner")
         return "student", model, tok
+    check_ner_teacher(name_or_path, path)
     t = load_teacher(name_or_path, "ner")
     return "teacher", t, t.tokenizer

@@ -3,7 +3,7 @@
 The config's own fields are checked as it is built (``config.check_config``: ranges, choices, fields its
 task's runner does not read). ``check_run(cfg, task)`` adds, in a second or less: the runner's task, the
 data (NER: a folder with train/valid/test; MLM: each corpus part exists), the teacher folder when it is
-not fine-tuned here, the student block and its ``block_args`` (built once, small), the loss name, the
+not fine-tuned here, the positions of the teacher or the encoder to fine-tune (``data.max_length``), the student block and its ``block_args`` (built once, small), the loss name, the
 upload target and the ``init_from`` folder. Every problem is a one-line ``XarchkdError``/``StudentError``
 raised before a teacher is fine-tuned, a cache built or a run folder written.
 """
@@ -21,7 +21,7 @@ RUNNERS = {"ner": "NER", "mlm": "masked-LM"}
 
 
 # Settings a resumed run may change (they do not change what is trained or how).
-RESUME_MAY_CHANGE = ("upload", "train.log_every")
+RESUME_MAY_CHANGE = ("upload", "train.log_every", "cache_dir")      # caches are keyed by content
 
 
 def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
@@ -50,6 +50,8 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     if not cfg.teacher.finetune:
         for name in [cfg.teacher.name, *cfg.teacher.also]:
             check_teacher_folder(name, cfg.data.max_length)
+    else:                # the encoder to fine-tune: its positions hold the rows it is trained on
+        check_positions(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
     from .distill.loss import get_loss
     get_loss(cfg.loss)
@@ -76,12 +78,22 @@ def check_resume(cfg: RunConfig, out: Path) -> None:
     new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
     # a key an older config.json lacks (a field added since) held what the field's default does
     old = {**_flat_values(json.loads(to_json(RunConfig()))), **(_flat_values(old) if isinstance(old, dict) else {})}
-    changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if k not in RESUME_MAY_CHANGE and old.get(k) != v]
+    from .run_inputs import PATH_KEYS, read_inputs, same_input
+    recorded = read_inputs(out)
+
+    def differs(k, v):
+        if k in RESUME_MAY_CHANGE or k == "out":       # out: the folder being resumed, wherever it is now
+            return False
+        if k in PATH_KEYS:                             # resolved paths and content, not spellings
+            return not same_input(k, old.get(k), v, recorded)
+        return old.get(k) != v
+    changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if differs(k, v)]
     if changed:
+        here = out.resolve()
         raise CheckpointError(f"--resume: {out} was trained with other settings ({'; '.join(changed[:6])}"
                               f"{' ...' if len(changed) > 6 else ''}): resuming would continue under another "
-                              f"schedule or model. Resume with its own settings (--config {out / 'config.toml'}), "
-                              "or start anew without --resume")
+                              f"schedule or model. Resume with its own settings (xarchkd run {cfg.recipe} --config "
+                              f"{here / 'config.toml'} --out {here} --resume), or start anew without --resume")
 
 
 def check_student(cfg: RunConfig, task: str) -> None:
@@ -119,16 +131,33 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     ``data.max_length`` sub-words."""
     from .data.resources import RESOURCES, resolve
     if name in RESOURCES:
-        return      # fetched (once) when the run starts
+        check_positions(name, max_length)       # when fetched; else it is fetched (once) when the run starts
+        return
     path = Path(resolve(name))
     from .teachers.teacher import verify_teacher
     verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
-    cfg_file = path / "config.json"
-    if path.is_dir() and cfg_file.is_file():
-        try:
-            limit = json.loads(cfg_file.read_text()).get("max_position_embeddings")
-        except (OSError, ValueError, AttributeError):
-            return      # loading the teacher will say what is wrong with it
-        if isinstance(limit, int) and max_length > limit:
-            raise ConfigError(f"data.max_length={max_length} is more than teacher {name}'s "
-                              f"max_position_embeddings={limit}: set data.max_length <= {limit}")
+    check_positions(name, max_length)
+
+
+# model types whose positions start at padding_idx + 1 (two fewer sub-words than position embeddings)
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "mpnet", "camembert", "longformer")
+
+
+def check_positions(name: str, max_length: int, label: str = "data.max_length") -> None:
+    """``ConfigError`` when encoder or teacher ``name`` (a fetched resource or a folder; a Hub id or a resource
+    not fetched yet is not checked) has fewer positions than ``max_length`` sub-words: checked before a teacher
+    is fine-tuned or used, not 57 s into a fine-tune. ``label`` names the setting in the message."""
+    from .data.resources import RESOURCES, path as resource_path
+    folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return          # not here (yet), or loading it will say what is wrong with it
+    limit = cfg.get("max_position_embeddings") if isinstance(cfg, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        return
+    room = limit - 2 if cfg.get("model_type") in OFFSET_POSITIONS else limit
+    if max_length > room:
+        why = "" if room == limit else f" (a {cfg['model_type']} model: it holds {room} sub-words)"
+        raise ConfigError(f"{label}={max_length} is more than teacher {name}'s max_position_embeddings={limit}"
+                          f"{why}: set {label} <= {room}")

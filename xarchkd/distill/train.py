@@ -34,6 +34,7 @@ from ..config import TrainConfig
 from ..data.batching import length_batches
 from ..errors import CheckpointError
 from .accel import make_accelerator
+from .ckpt_files import PREVIOUS, STATE_FILE, load_error, manifest, read_state
 from .loss import LossConfig, get_loss
 
 
@@ -229,12 +230,15 @@ def _train_epoch(run: _Run, examples: Examples, epoch: int, state: dict, log, tb
 def _start_state(acc, ckpt: Path, schedule: dict, progress: bool) -> dict:
     """``--resume``: the loop state of the checkpoint in ``ckpt``, after checking it was trained under
     ``schedule``, with model, optimizer, scheduler and RNG state loaded into ``acc``'s prepared objects."""
-    if not (ckpt / "trainer_state.json").is_file():
-        raise CheckpointError(f"--resume: no finished checkpoint in {ckpt} (nothing to resume; run without it)")
-    state = json.loads((ckpt / "trainer_state.json").read_text())
+    state = read_state(ckpt)       # a missing, damaged or truncated file is named (and the previous one offered)
     _check_schedule(ckpt, state.get("schedule"), schedule)
     state["schedule"] = schedule
-    acc.load_state(str(ckpt))
+    try:
+        acc.load_state(str(ckpt))
+    except CheckpointError:
+        raise
+    except Exception as e:             # noqa: BLE001  (torch, safetensors, pickle: one line naming the folder)
+        raise load_error(ckpt, e) from None
     _say(acc, progress, f"[xarchkd] resuming after epoch {state['epoch']} (step {state['step']})")
     return state
 
@@ -251,7 +255,8 @@ def _check_schedule(ckpt: Path, saved: dict | None, now: dict) -> None:
 
 
 def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
-    """Save the full training state atomically: a crash mid-save leaves the previous checkpoint intact."""
+    """Save the full training state atomically: a crash mid-save leaves the previous checkpoint intact. Each
+    file's size and sha256 go into ``trainer_state.json``; the checkpoint it replaces becomes ``previous``."""
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     if acc.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -259,7 +264,9 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
     acc.save_state(str(tmp))
     acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
     if acc.is_main_process:
-        (tmp / "trainer_state.json").write_text(json.dumps(state))
+        (tmp / STATE_FILE).write_text(json.dumps({**state, "files": manifest(tmp)}))
+        if ckpt.is_dir():                       # kept as the run's previous good state
+            publish_dir(ckpt, ckpt.with_name(PREVIOUS))
         publish_dir(tmp, ckpt)
     acc.wait_for_everyone()
 

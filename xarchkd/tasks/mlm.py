@@ -23,6 +23,7 @@ from ..distill.metrics import mlm_accuracy
 from ..distill.predict import masked_logits, student_masked_logits
 from ..distill.train import train_student
 from ..preflight import check_run
+from ..run_lock import run_lock
 from ..teachers.cache import mlm_cache
 from ..teachers.finetune import mlm_teacher
 from ..teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embeddings, pca_embeddings
@@ -30,8 +31,13 @@ from ..teachers.teacher import INFO_FILE, MaskedLogits, Teacher, input_embedding
 
 def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
-    ranks of a multi-process launch)."""
+    ranks of a multi-process launch). One run at a time in a run folder (``run_lock``)."""
     check_run(cfg, "mlm", resume)    # before any work: config, corpus, teacher folder, student block, ...
+    with run_lock(Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")):
+        return _distill_mlm(cfg, resume, progress)
+
+
+def _distill_mlm(cfg: RunConfig, resume: bool, progress: bool) -> dict:
     from transformers import AutoTokenizer
     out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from ..distill.train import train_student
 from ..errors import DataError
 from ..plan import say_plan
 from ..preflight import check_run
+from ..run_lock import run_lock
 from ..teachers.cache import Cache, ner_cache
 from ..teachers.finetune import ner_teacher
 from ..teachers.static import static_table
@@ -143,8 +144,13 @@ def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
 
 def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
-    ranks of a multi-process launch)."""
+    ranks of a multi-process launch). One run at a time in a run folder (``run_lock``)."""
     check_run(cfg, "ner", resume)    # before any work: config, data folder, teacher folder, student block, ...
+    with run_lock(Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")):
+        return _distill_ner(cfg, resume, progress)
+
+
+def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
     if progress and os.environ.get("RANK", "0") == "0":
         say_plan(cfg)                # what the run will fetch, fine-tune, label and train, and a rough time
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")

@@ -89,25 +89,30 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
         if acc.is_main_process:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
-        record = {"fingerprint": fp, **record, "epochs": [], "build": build_info(acc)}
-        best = -math.inf
-        for epoch in range(1, epochs + 1):
-            ep = _train_epoch(acc, task, model, opt, sched, epoch, epochs, steps, progress)
-            model.eval()
-            if acc.is_main_process:      # the main process scores and saves; the others wait for it
-                ep.update(task.evaluate(acc.unwrap_model(model)))
-                record["epochs"].append(ep)
-                print(f"[xarchkd] {task.label} epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()),
-                      flush=True)
-                if task.score(ep) > best:
-                    best = task.score(ep)
-                    write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
-                                                        task.tokenizer.save_pretrained(d)))
-                    record.update(best_epoch=epoch, **{k: ep.get(k) for k in task.keep})
-            acc.wait_for_everyone()
-        if acc.is_main_process:
-            publish_teacher(work / "best", out, record)
-            shutil.rmtree(work, ignore_errors=True)
+        try:     # a failed or interrupted fine-tune leaves no .partial folder behind (it cannot be resumed)
+            record = {"fingerprint": fp, **record, "epochs": [], "build": build_info(acc)}
+            best = -math.inf
+            for epoch in range(1, epochs + 1):
+                ep = _train_epoch(acc, task, model, opt, sched, epoch, epochs, steps, progress)
+                model.eval()
+                if acc.is_main_process:      # the main process scores and saves; the others wait for it
+                    ep.update(task.evaluate(acc.unwrap_model(model)))
+                    record["epochs"].append(ep)
+                    print(f"[xarchkd] {task.label} epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()),
+                          flush=True)
+                    if task.score(ep) > best:
+                        best = task.score(ep)
+                        write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
+                                                            task.tokenizer.save_pretrained(d)))
+                        record.update(best_epoch=epoch, **{k: ep.get(k) for k in task.keep})
+                acc.wait_for_everyone()
+            if acc.is_main_process:
+                publish_teacher(work / "best", out, record)
+                shutil.rmtree(work, ignore_errors=True)
+        except BaseException:
+            if acc.is_main_process:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
         acc.wait_for_everyone()
         return out
 

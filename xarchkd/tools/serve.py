@@ -6,8 +6,10 @@ library HTTP server only; it binds to 127.0.0.1 by default.
 """
 from __future__ import annotations
 
+import errno
 import html
 import json
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -92,6 +94,8 @@ class Demo:
 
 
 MAX_BODY = 1 << 20        # bytes a request body may have (a sentence is a few hundred)
+MAX_TEXT = 2000           # characters of text one request may have tagged (longer is refused, never cut)
+BACKLOG = 1024            # connections the kernel queues before the server accepts them (the OS caps it)
 
 
 class BadRequest(Exception):
@@ -105,7 +109,8 @@ class BadRequest(Exception):
 def read_json_body(rfile, headers) -> dict:
     """The request's JSON object body, or ``BadRequest``: a missing or bad Content-Length, a body over
     ``MAX_BODY`` bytes, a body shorter than its Content-Length (the socket's timeout ends the wait), not
-    JSON, or JSON that is not an object with a string ``text``."""
+    JSON (or nested too deeply to read), or JSON that is not an object with a string ``text`` of Unicode text
+    (no lone surrogate) and at most ``MAX_TEXT`` characters (413: refused whole, never cut)."""
     raw = headers.get("Content-Length")
     try:
         n = int(raw)
@@ -125,15 +130,35 @@ def read_json_body(rfile, headers) -> dict:
         obj = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"the body is not JSON ({e})") from None
+    except RecursionError:
+        raise BadRequest("the body's JSON is nested too deeply to read") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("text", ""), str):
         raise BadRequest('the body must be a JSON object like {"text": "Angela Merkel visited Paris ."}')
+    from ..data.input_text import unencodable
+    text = obj.get("text", "")
+    if (why := unencodable(text)) is not None:
+        raise BadRequest(why)
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"the text is {len(text):,} characters; at most {MAX_TEXT:,} are tagged at once: send it "
+                         "in parts", 413)
     return obj
 
 
-def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000, timeout: float = 10.0) -> ThreadingHTTPServer:
-    """The demo's HTTP server (not started). A connection that sends nothing for ``timeout`` seconds (e.g. a
-    body shorter than its Content-Length) is answered 400 and closed, never left waiting; every refused
-    request gets a 4xx status and ``{"error": ...}``."""
+class Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog of ``BACKLOG`` (http.server's 5 reset connections under
+    a few dozen concurrent clients). ``demo`` is set once the models are loaded; the models run one request at
+    a time (``lock``), so concurrent requests queue instead of sharing the CPU's threads."""
+    request_queue_size = BACKLOG
+    daemon_threads = True
+    demo = None
+    lock = threading.Lock()
+
+
+def make_server(demo: Demo | None, host: str = "127.0.0.1", port: int = 8000, timeout: float = 10.0) -> Server:
+    """The demo's HTTP server, bound and listening but not started (``demo`` may be set on it later, as
+    ``server.demo``). A connection that sends nothing for ``timeout`` seconds (e.g. a body shorter than its
+    Content-Length) is answered 400 and closed, never left waiting; every refused request gets a 4xx status and
+    ``{"error": ...}``, an unexpected failure a 500 and its one-line reason."""
     class Handler(BaseHTTPRequestHandler):
         def _send(self, code, body: bytes, ctype):
             self.send_response(code)
@@ -144,33 +169,56 @@ def make_server(demo: Demo, host: str = "127.0.0.1", port: int = 8000, timeout: 
 
         def do_GET(self):
             if self.path in ("/", "/index.html"):
-                self._send(200, demo.page().encode(), "text/html; charset=utf-8")
+                self._send(200, self.server.demo.page().encode(), "text/html; charset=utf-8")
             else:
                 self._send(404, b"not found", "text/plain")
 
         def do_POST(self):
             if self.path != "/api":
                 return self._send(404, b"not found", "text/plain")
+            demo = self.server.demo
             try:
-                text = read_json_body(self.rfile, self.headers).get("text", "")[:2000]
-                res = demo.ner(text) if demo.task == "ner" else demo.fill(text)
+                text = read_json_body(self.rfile, self.headers).get("text", "")
+                with self.server.lock:
+                    res = demo.ner(text) if demo.task == "ner" else demo.fill(text)
                 code = 400 if "error" in res else 200
             except BadRequest as e:
                 res, code = {"error": f"bad request: {e}"}, e.code
                 self.close_connection = True     # what is left of a refused body is not read
+            except Exception as e:               # noqa: BLE001  (a reply, never an empty one)
+                res, code = {"error": f"internal error: {type(e).__name__}: {e}"}, 500
             self._send(code, json.dumps(res).encode(), "application/json")
 
         def log_message(self, *args):
             pass
 
     Handler.timeout = timeout        # StreamRequestHandler puts it on the socket: a stalled read ends
-    return ThreadingHTTPServer((host, port), Handler)
+    server = Server((host, port), Handler)
+    server.demo = demo
+    return server
+
+
+def listen(host: str, port: int, timeout: float = 10.0) -> Server:
+    """``make_server`` without its demo yet, or ``ConfigError`` naming the port: out of range, in use, or an
+    address this machine cannot listen on (checked before the models load, which takes seconds)."""
+    from ..errors import ConfigError
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: must be 0 to 65535")
+    try:
+        return make_server(None, host, port, timeout)
+    except (OSError, OverflowError) as e:
+        in_use = getattr(e, "errno", None) == errno.EADDRINUSE
+        why = "in use by another program" if in_use else getattr(e, "strerror", None) or e
+        raise ConfigError(f"--port {port}: cannot listen on {host}:{port} ({why}; pick another --port, or 0 for a "
+                          "free one)") from None
 
 
 def serve(teacher: str, student: str, host: str = "127.0.0.1", port: int = 8000) -> None:
-    server = make_server(Demo(teacher, student), host, port)
-    print(f"[xarchkd] serving on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    """Listen on ``host:port`` (checked first), load the teacher and student, and answer until Ctrl-C."""
+    server = listen(host, port)
     try:
+        server.demo = Demo(teacher, student)
+        print(f"[xarchkd] serving on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

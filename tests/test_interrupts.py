@@ -1,0 +1,38 @@
+"""Issue 29's weak messages around an interruption: a failed or interrupted teacher fine-tune removes its
+``.partial`` folder (it was left until the same teacher was built again), and Ctrl-C suggests ``--resume``
+only when the run has a checkpoint to resume."""
+import pytest
+
+import xarchkd.cli as cli
+from xarchkd.teachers import finetune
+
+
+def test_an_interrupted_fine_tune_leaves_no_partial_folder(tmp_path, tiny_teacher, conll_small, monkeypatch):
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(finetune, "_train_epoch", stop)
+    out = tmp_path / "teacher"
+    with pytest.raises(KeyboardInterrupt):
+        finetune.ner_teacher(str(tiny_teacher), str(conll_small), out=str(out), epochs=1, min_steps=0,
+                             progress=False)
+    assert not out.exists() and list(tmp_path.glob("*.partial")) == []
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_ctrl_c_suggests_resume_only_with_a_checkpoint(tmp_path, monkeypatch, capsys, checkpointed):
+    out = tmp_path / "run"
+    if checkpointed:
+        (out / "checkpoints" / "last").mkdir(parents=True)
+
+    def stop(cfg, resume=False, progress=True):
+        raise KeyboardInterrupt
+    from xarchkd.recipe import get_recipe
+    monkeypatch.setattr(get_recipe("bert-cnn-ner"), "run", stop)       # the registered recipe object itself
+    assert cli.main(["run", "bert-cnn-ner", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    if checkpointed:
+        assert err == (f"xarchkd: interrupted; continue the run with: xarchkd run bert-cnn-ner --config "
+                       f"{out / 'config.toml'} --out {out} --resume")
+    else:
+        assert err == ("xarchkd: interrupted before the run's first checkpoint (nothing to --resume; a teacher, "
+                       "cache or rows store finished before the interruption is reused by the next run)")
