@@ -43,7 +43,7 @@ def run_one(recipe: str, data: str, out: Path, sets: list[str], log: Path) -> di
 
 def _run_or_reuse(args: list[str], recipe: str, data: str, out: Path, wanted: str, log: Path) -> dict:
     done = out / "results.json"
-    if done.is_file() and (out / "config.toml").is_file() and (out / "config.toml").read_text() == wanted:
+    if done.is_file() and (out / "config.toml").is_file() and same_config((out / "config.toml").read_text(), wanted):
         print(f"[panel] reusing {done}", flush=True)
         return json.loads(done.read_text())
     print(f"[panel] {' '.join(args[2:])}  (log: {log})", flush=True)
@@ -57,6 +57,29 @@ def _run_or_reuse(args: list[str], recipe: str, data: str, out: Path, wanted: st
     print(f"[panel] {recipe} on {data}: test F1 {res['student']['f1']:.4f} ({(time.time() - start) / 60:.1f} min)",
           flush=True)
     return res
+
+
+def same_config(saved: str, wanted: str) -> bool:
+    """Whether a run's ``config.toml`` is the config ``--print-config`` gives now (local paths compared resolved,
+    ``out`` not compared: a run writes its paths absolute)."""
+    import tomllib
+    from xarchkd.run_inputs import PATH_KEYS
+
+    def norm(text: str) -> dict:
+        d = tomllib.loads(text)
+        for key in PATH_KEYS:
+            *up, last = key.split(".")
+            node = d
+            for k in up:
+                node = node.get(k, {})
+            v = node.get(last)
+            if isinstance(v, str) and v and os.path.exists(os.path.expanduser(v)):
+                node[last] = os.path.realpath(os.path.expanduser(v))
+            elif isinstance(v, list):
+                node[last] = [os.path.realpath(x) if os.path.exists(x) else x for x in v]
+        d.pop("out", None)
+        return d
+    return norm(saved) == norm(wanted)
 
 
 def panel_row(data: str, recipe: str, kd: dict, nokd: dict) -> dict:
