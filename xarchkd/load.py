@@ -9,11 +9,12 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .data.resources import resolve
-from .errors import ConfigError
-from .folder_config import has_ner_head, is_student  # noqa: F401  (has_ner_head: part of this module's API)
+from .errors import ConfigError, ResourceError
+from .folder_config import folder_config, has_ner_head, is_student  # noqa: F401  (part of this module's API)
 
 
 def load_teacher(name_or_path: str, task: str = "ner", labels: list[str] | None = None, device="auto",
@@ -59,7 +60,7 @@ def _check_config_json(folder) -> None:
 def check_ner_teacher(name_or_path: str, path) -> None:
     """``ResourceError`` when folder ``path`` holds a model without a token-classification head (a masked-LM or a
     bare encoder): loaded for NER it would get a random 2-label head and tag every word ``LABEL_0``."""
-    archs = _config(path).get("architectures") or []
+    archs = folder_config(path).get("architectures") or []
     if archs and not has_ner_head(path):
         raise ResourceError(f"{name_or_path}: a {'/'.join(archs)} model, not a NER model (no token-classification "
                             "head): give a NER student or a teacher fine-tuned for NER (`xarchkd teacher`)")
