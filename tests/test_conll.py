@@ -41,7 +41,7 @@ def test_tabs_docstart_and_crlf(tmp_path):
 
 @pytest.mark.parametrize("text,needle,line", [
     ("John NNP B-PER\nlives O\n", "expected 3 columns", 2),
-    ("John NNP B-PER\nlives VBZ X-FOO\n", "'X-FOO' is not in the IOB2 scheme", 2),
+    ("John NNP B-PER\nlives VBZ X-FOO\n", "'X-FOO' is not a NER tag (expected O, B-TYPE or I-TYPE", 2),
     ("John NNP O\nSmith NNP I-PER\n", "I- without B-", 2),
     ("John\n", "at least 2 columns", 1),
 ])

@@ -211,3 +211,9 @@ def load_splits(data: str = "conll2003", scheme: str = "auto", need=("train",)) 
     if scheme != "IOB2":
         print(f"[xarchkd] {folder}: tags read as {scheme} (detected; data.scheme names it), into IOB2", flush=True)
     return {s: _dataset(f, tokens[f], scheme) for s, f in files.items()}
+
+
+def folder_scheme(data: str) -> str:
+    """The tag scheme ``detect_scheme`` reads from a data folder's files (what a run with ``scheme=auto`` used)."""
+    folder = check_data_folder(data, ("train",))
+    return detect_scheme({folder / f"{s}.txt": None for s in SPLITS if (folder / f"{s}.txt").is_file()})

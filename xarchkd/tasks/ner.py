@@ -249,9 +249,11 @@ STUDENT_RECORD = "xarchkd_student.json"
 def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> None:
     """Write ``folder/xarchkd_student.json``: the recipe, the teacher and the data the student was trained on
     (``data.name``, its absolute folder, ``data.scheme``), so ``xarchkd eval`` scores it on its own data."""
+    from ..data.conll import folder_scheme
+    scheme = cfg.data.scheme.upper()
     record = {"recipe": cfg.recipe, "teacher": str(teacher_path),
               "data": {"name": cfg.data.name, "path": str(Path(resolve(cfg.data.name)).resolve()),
-                       "scheme": cfg.data.scheme.upper()}}
+                       "scheme": folder_scheme(cfg.data.name) if scheme == "AUTO" else scheme}}
     write_json(Path(folder) / STUDENT_RECORD, record)
 
 
