@@ -30,6 +30,9 @@ class Entity:
 def _session(path, threads: int | None):
     import onnxruntime as ort
     opts = ort.SessionOptions()
+    # no busy-waiting between calls: spinning threads take the cores from whatever runs next (the rest of a
+    # request, another process; in benchmarks/onnx_speed.py it slowed the interleaved PyTorch calls 4-5x)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
