@@ -1,6 +1,6 @@
 """What a model folder's JSON files say, read without loading the model (and without torch): its
-``config.json`` (``folder_config``), whether it holds an xarchkd student (``is_student``) and whether its model
-has a token-classification head (``has_ner_head``)."""
+``config.json`` (``folder_config``), whether it holds an xarchkd student (``is_student``), whether its model
+has a token-classification head (``has_ner_head``) and how many sub-words it reads (``position_room``)."""
 from __future__ import annotations
 
 import json
@@ -30,3 +30,16 @@ def is_student(folder) -> bool:
 def has_ner_head(folder) -> bool:
     """Whether a teacher folder's model has a token-classification head (its config's ``architectures``)."""
     return any(a.endswith("ForTokenClassification") for a in folder_config(folder).get("architectures") or [])
+
+
+# model types whose positions start at padding_idx + 1 (two fewer sub-words than position embeddings)
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "mpnet", "camembert", "longformer")
+
+
+def position_room(cfg: dict) -> tuple[int, int] | None:
+    """``(max_position_embeddings, sub-words the model reads)`` of a model's config dict (RoBERTa-style models
+    read two fewer), or None when the config does not say."""
+    limit = cfg.get("max_position_embeddings") if isinstance(cfg, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        return None
+    return limit, limit - 2 if cfg.get("model_type") in OFFSET_POSITIONS else limit

@@ -139,10 +139,6 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     check_positions(name, max_length)
 
 
-# model types whose positions start at padding_idx + 1 (two fewer sub-words than position embeddings)
-OFFSET_POSITIONS = ("roberta", "xlm-roberta", "mpnet", "camembert", "longformer")
-
-
 def check_positions(name: str, max_length: int, label: str = "data.max_length") -> None:
     """``ConfigError`` when encoder or teacher ``name`` (a fetched resource or a folder; a Hub id or a resource
     not fetched yet is not checked) has fewer positions than ``max_length`` sub-words: checked before a teacher
@@ -153,10 +149,11 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return          # not here (yet), or loading it will say what is wrong with it
-    limit = cfg.get("max_position_embeddings") if isinstance(cfg, dict) else None
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    from .folder_config import position_room
+    sizes = position_room(cfg)
+    if sizes is None:
         return
-    room = limit - 2 if cfg.get("model_type") in OFFSET_POSITIONS else limit
+    limit, room = sizes
     if max_length > room:
         why = "" if room == limit else f" (a {cfg['model_type']} model: it holds {room} sub-words)"
         raise ConfigError(f"{label}={max_length} is more than teacher {name}'s max_position_embeddings={limit}"

@@ -62,6 +62,9 @@ def _lines(path: Path):
                             str(path), lineno) from None
 
 
+_SAID_BLANK: set = set()       # (file, size, mtime) whose skipped blank words were said in this process
+
+
 def _tokens(path: Path) -> list[list[tuple]]:
     """The sentences of a CoNLL file, each a list of ``(word, tag, line number, line text)``; tags are checked
     to be O or X-TYPE with X in B, I, E, S (the scheme is checked later)."""
@@ -98,7 +101,9 @@ def _tokens(path: Path) -> list[list[tuple]]:
         sentence.append((word, tag, lineno, line))
     if sentence:
         sentences.append(sentence)
-    if blank_words:
+    said = (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+    if blank_words and said not in _SAID_BLANK:     # once per file: a run reads its data more than once
+        _SAID_BLANK.add(said)
         shown = ", ".join(map(str, blank_words[:5])) + (", ..." if len(blank_words) > 5 else "")
         print(f"[xarchkd] {path}: {len(blank_words)} token(s) with an empty word, tagged O, skipped (line {shown})",
               flush=True)

@@ -8,13 +8,11 @@ order: teachers fine-tuned here on the same data have that by construction.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from ..data.ner_data import Rows, encode_sentences
 from ..errors import ConfigError
+from ..folder_config import folder_config, position_room
 from .cache import DTYPE, Cache
 
 
@@ -46,10 +44,9 @@ def rows_for(rows: Rows, tokenizer, max_positions: int = 512) -> Rows:
 
 
 def teacher_positions(folder: str) -> int:
-    """The most positions the teacher in ``folder`` reads (RoBERTa-style models keep 2 for the padding offset)."""
-    cfg = json.loads((Path(folder) / "config.json").read_text())
-    n = int(cfg.get("max_position_embeddings", 512))
-    return n - 2 if cfg.get("model_type") in ("roberta", "xlm-roberta", "camembert", "mpnet") else n
+    """The most sub-words the teacher in ``folder`` reads (``folder_config.position_room``; 512 if it does not say)."""
+    room = position_room(folder_config(folder))
+    return room[1] if room else 512
 
 
 def mean_cache(caches: list[Cache], names: list[str]) -> Cache:
