@@ -94,17 +94,17 @@ def teacher_folder(cfg: RunConfig, name: str, progress: bool = True) -> str:
                            scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps))
 
 
-def teacher_caches(cfg: RunConfig, tpath: str, rows, cache_root: Path, progress: bool = True, **engine) -> Cache:
-    """The teacher-logits cache of ``rows``: the teacher's own, or with ``teacher.also`` the mean of every
-    teacher's logits over the same words (``teachers/ensemble.py``; each teacher's cache is built and kept apart)."""
+def teacher_caches(cfg: RunConfig, tpath: str, also: list[str], rows, cache_root: Path, progress: bool = True,
+                   **engine) -> Cache:
+    """The teacher-logits cache of ``rows``: the teacher's own, or with ``teacher.also`` (their folders: ``also``)
+    the mean of every teacher's logits over the same words (``teachers/ensemble.py``; each cache built apart)."""
     own = ner_cache(tpath, rows, cache_root, hidden=bool(cfg.loss.hidden), progress=progress, **engine)
-    if not cfg.teacher.also:
+    if not also:
         return own
     from transformers import AutoTokenizer
     from ..teachers.ensemble import mean_cache, rows_for, teacher_positions
     caches, names = [own], [cfg.teacher.name]
-    for name in cfg.teacher.also:
-        path = teacher_folder(cfg, name, progress)
+    for name, path in zip(cfg.teacher.also, also):
         other = rows_for(rows, AutoTokenizer.from_pretrained(path), teacher_positions(path))
         caches.append(ner_cache(path, other, cache_root, progress=progress, **engine))
         names.append(name)
@@ -156,11 +156,12 @@ def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
     out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)
-    tpath, tok, labels, rows = prepare_ner(cfg, progress)                       # 1. teacher and rows
+    tpath, tok, labels, rows = prepare_ner(cfg, progress)                       # 1. teachers and rows
+    also = [teacher_folder(cfg, name, progress) for name in cfg.teacher.also]
     cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
     # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
-    parts = labelled_parts(cfg, tpath, tok, labels, rows["train"], cache_root, progress, engine)   # 2. caches
+    parts = labelled_parts(cfg, tpath, also, tok, labels, rows["train"], cache_root, progress, engine)  # 2. caches
     model = build_student(cfg, tok, labels, tpath, [r for r, _ in parts],                        # 3. student
                           student_table(cfg, tpath, tok, labels, cache_root, progress, engine))
     valid_rows, valid_tags, _ = rows["valid"]
@@ -181,21 +182,22 @@ def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
     if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
         return {}
-    results = score_and_record(cfg, out, tpath, tok, rows["test"], parts, fit, len(examples))   # 5. test, record
+    results = score_and_record(cfg, out, tpath, also, tok, rows["test"], parts, fit, len(examples))   # 5. record
     if uploader is not None:
         uploader(out / "student")
     return results
 
 
-def labelled_parts(cfg: RunConfig, tpath: str, tok, labels, train: Split, cache_root: Path, progress: bool,
-                   engine: dict) -> list:
+def labelled_parts(cfg: RunConfig, tpath: str, also: list[str], tok, labels, train: Split, cache_root: Path,
+                   progress: bool, engine: dict) -> list:
     """``(rows, teacher cache)`` for the training rows and each transfer part (cache None without a teacher term)."""
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
-    parts = [(train.rows, teacher_caches(cfg, tpath, train.rows, cache_root, progress, **engine) if kd else None)]
+    own = teacher_caches(cfg, tpath, also, train.rows, cache_root, progress, **engine) if kd else None
+    parts = [(train.rows, own)]
     if cfg.data.transfer and cfg.data.transfer_factor > 0:
         from ..data.transfer import transfer_parts
         for extra in transfer_parts(cfg, tok, labels, train.words, train.tags, progress=progress):
-            parts.append((extra, teacher_caches(cfg, tpath, extra, cache_root, progress, **engine)))
+            parts.append((extra, teacher_caches(cfg, tpath, also, extra, cache_root, progress, **engine)))
     return parts
 
 
@@ -210,8 +212,8 @@ def student_table(cfg: RunConfig, tpath: str, tok, labels, cache_root: Path, pro
     return static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
 
 
-def score_and_record(cfg: RunConfig, out: Path, tpath: str, tok, test: Split, parts: list, fit: dict,
-                     n_examples: int) -> dict:
+def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], tok, test: Split, parts: list,
+                     fit: dict, n_examples: int) -> dict:
     """Make ``out/student`` self-contained (tokenizer, data record), score its best epoch on the test split, and
     write and return ``results.json``. Teacher facts come from its files (safetensors header, fine-tuning record)."""
     kd = parts[0][1] is not None
@@ -226,9 +228,8 @@ def score_and_record(cfg: RunConfig, out: Path, tpath: str, tok, test: Split, pa
     results = {
         "recipe": cfg.recipe, "task": "ner", "kd": kd,
         "teacher": {k: teacher.get(k) for k in ("name", "path", "params", "size_mb", "f1", "valid_f1")},
-        "teachers_also": [{k: teacher_summary(teacher_folder(cfg, n, False)).get(k) for k in ("name", "path", "f1",
-                                                                                               "valid_f1")}
-                          for n in cfg.teacher.also],
+        "teachers_also": [{k: teacher_summary(path).get(k) for k in ("name", "path", "f1", "valid_f1")}
+                          for path in also],
         "student": {"arch": scfg.block, "params": best.num_parameters(), "size_mb": round(size_mb, 2),
                     "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
                     "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
