@@ -45,7 +45,7 @@ def test_a_student_without_a_tokenizer_takes_its_teachers_or_says_what_to_pass(t
     cfg = StudentConfig(block="cnn", vocab_size=len(tokenizer), embed_dim=8, hidden=8, layers=1, num_labels=9,
                         labels=LABELS, pad_id=tokenizer.pad_token_id, unk_id=tokenizer.unk_token_id)
     StudentModel(cfg).save_pretrained(tmp_path / "s")
-    with pytest.raises(ConfigError, match="student without a tokenizer: pass --teacher DIR"):
+    with pytest.raises(ConfigError, match="student without a tokenizer: copy the tokenizer files"):
         load_model(str(tmp_path / "s"))
     kind, model, tok = load_model(str(tmp_path / "s"), str(tiny_teacher))
     assert kind == "student" and len(tok) == len(tokenizer) and not model.training

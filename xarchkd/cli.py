@@ -163,6 +163,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"xarchkd: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except Exception as e:      # a full disk met where no save said what it keeps: still one line, no traceback
+        from .disk import FULL, full_disk_errno
+        code = full_disk_errno(e)
+        if code is None or args.debug:
+            raise
+        where = getattr(e, "filename", None)
+        print(f"xarchkd: error: {f'{where}: ' if where else ''}{FULL[code]} ({type(e).__name__}): free space and run "
+              f"again{_resume_hint(args) or ''}", file=sys.stderr)
+        return 2
 
 
 def _resume_hint(args) -> str:
@@ -201,6 +210,9 @@ def _dispatch(args):
                       "teacher.min_steps": args.min_steps, "data.max_length": args.max_length},
                      label=_TEACHER_OPTIONS.get)
         from .preflight import check_positions
+        from .disk import check_writable
+        from .data.resources import home
+        check_writable(args.out or home(), "--out" if args.out else "XARCHKD_HOME")
         check_positions(args.encoder, args.max_length, label="--max-length")
         from .teachers.finetune import ner_teacher
         print(ner_teacher(args.encoder, args.data, out=args.out, epochs=args.epochs, lr=args.lr,
@@ -249,7 +261,7 @@ def _run(args):
     if args.init_from:
         overrides.append(f"init_from={args.init_from}")
     cfg = resolve_config(args.recipe, overrides, config_file=args.config)
-    args.run_out = cfg.out or f"runs/{cfg.recipe or args.recipe}"     # the runners' default; for Ctrl-C's hint
+    args.run_out = cfg.run_folder()     # the runners' folder; for Ctrl-C's hint
     if args.print_config:
         print(to_toml(cfg), end="")
         return 0

@@ -107,6 +107,10 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def run_folder(self) -> Path:
+        """Where the run writes: ``out``, or ``runs/<recipe>`` (``runs/<task>`` without a recipe name)."""
+        return Path(self.out or f"runs/{self.recipe or self.task}")
+
 
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)

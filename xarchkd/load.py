@@ -41,7 +41,8 @@ def load_student(name_or_path: str, tokenizer=None, task: str | None = None):
     if tokenizer is None or len(tokenizer) != model.cfg.vocab_size:
         raise ConfigError(f"{folder} is a student without a tokenizer" + (
             "" if tokenizer is None else f", and the teacher's has {len(tokenizer)} ids, not {model.cfg.vocab_size}")
-            + ": pass --teacher DIR (the teacher it was distilled from) for its tokenizer")
+            + f": copy the tokenizer files (tokenizer.json ...) of the teacher it was distilled from into {folder}"
+            + (", or pass that teacher with --teacher where the command has it" if tokenizer is None else ""))
     return model, tokenizer, folder
 
 

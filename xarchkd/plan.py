@@ -6,6 +6,7 @@ scaled by the teacher's size and the rows to process; a GPU is much faster, a bu
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import RunConfig
@@ -16,6 +17,12 @@ TEACHER_STEP_S = 1.7      # one fine-tune step, 32 sentences (740 s / 439 steps 
 TEACHER_ROW_S = 0.004     # one sentence through the teacher (cache builds, evaluation: 14,041 in 25-77 s)
 STUDENT_ROW_S = {"lstm": 0.0087, "sru": 0.0067, "srupp": 0.0067, "cnn": 0.003}   # one row of one epoch
 # (lstm, sru: 10 epochs of 56,167 rows in 4,913 s and 3,771 s, RESULTS "sixth round", cores shared, so upper bounds)
+# Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
+# logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
+# previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
+# checkpoints/last 41 MB), the recipes' largest student.
+TEACHER_SAVES = 2
+RUN_FOLDER_BYTES = 140e6
 MINILM_PARAMS = 22.7e6
 KNOWN_PARAMS = {"minilm-l6": 22.7e6, "mpnet-base": 109.5e6, "multilingual-e5-small": 117.5e6}
 
@@ -39,11 +46,20 @@ def _fetched(name: str) -> bool:
     return r is None or (home() / r.name / r.marker).exists()
 
 
-def ner_plan(cfg: RunConfig) -> tuple[list[str], float]:
-    """The plan's lines and its estimated seconds (see the module)."""
+@dataclass
+class Plan:
+    """A run's plan: its lines, estimated seconds, and ``needs`` -- ``(what, folder, bytes)`` it will write."""
+    lines: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    needs: list[tuple[str, Path, float]] = field(default_factory=list)
+
+
+def ner_plan(cfg: RunConfig) -> Plan:
+    """What the run will do (see the module)."""
     from .data.conll import load_splits
     from .data.transfer import transfer_sources
-    lines, total = [], 0.0
+    plan = Plan(needs=[("the run folder", cfg.run_folder(), RUN_FOLDER_BYTES)])
+    lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
     fetch = [n for n in names + ([cfg.data.name] if cfg.data.name in RESOURCES else []) if not _fetched(n)]
     sources = [(s, k) for s, k in transfer_sources(cfg.data.transfer)] if cfg.data.transfer_factor > 0 else []
@@ -54,7 +70,8 @@ def ner_plan(cfg: RunConfig) -> tuple[list[str], float]:
     if fetch:
         lines.append(f"fetch    {', '.join(fetch)} (once, then reused from {home()})")
     if fetch and cfg.data.name in fetch:
-        return lines + ["(the rest of the plan is said once the data is fetched)"], 0.0
+        lines.append("(the rest of the plan is said once the data is fetched)")
+        return plan
     splits = load_splits(cfg.data.name, cfg.data.scheme, need=("train", "valid", "test"))
     n_train = len(splits["train"]) if not cfg.data.train_limit else min(cfg.data.train_limit, len(splits["train"]))
     n_eval = sum(len(splits[s]) for s in ("valid", "test"))
@@ -66,7 +83,7 @@ def ner_plan(cfg: RunConfig) -> tuple[list[str], float]:
     for name in names:
         scale = _teacher_params(name, None if name in fetch else _folder(name)) / MINILM_PARAMS
         if cfg.teacher.finetune:
-            total += _teacher_line(cfg, name, scale, n_eval, lines)
+            total += _teacher_line(cfg, name, scale, n_eval, plan)
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
@@ -76,12 +93,26 @@ def ner_plan(cfg: RunConfig) -> tuple[list[str], float]:
             lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
                          f"reused by later runs  {_minutes(secs)} if not cached")
             total += secs
+            plan.needs.append((f"{name}'s logits cache", cache_root(cfg), _cache_bytes(cfg, splits["train"], rows)))
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_ROW_S.get(cfg.student.block, 0.0087) * rows * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
                  f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
-    total += secs
-    return lines, total
+    plan.seconds = total + secs
+    return plan
+
+
+def cache_root(cfg: RunConfig) -> Path:
+    """Where a run's teacher caches go: ``cache_dir``, else ``$XARCHKD_HOME/cache``."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+
+
+def _cache_bytes(cfg: RunConfig, train, rows: int) -> float:
+    """fp16 logits per word and tag (and hidden states with ``loss.hidden``, at a base model's 768) for ``rows``
+    sentences as long as the train split's on average; 0 for a cache that is there already is not known here."""
+    words = sum(len(w) for w in train["words"]) / max(1, len(train)) * rows
+    tags = len({t for ts in train["tags"] for t in ts})
+    return words * 2 * (tags + (768 if cfg.loss.hidden else 0))
 
 
 def _folder(name: str) -> str | None:
@@ -92,8 +123,9 @@ def _folder(name: str) -> str | None:
         return None
 
 
-def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, lines: list) -> float:
-    """Add the fine-tune's line (or its reuse) to ``lines``; return its estimated seconds."""
+def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, plan: Plan) -> float:
+    """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds."""
+    lines = plan.lines
     from .teachers.finetune import ner_teacher_target
     from .teachers.teacher import is_built, teacher_summary
     t = ner_teacher_target(name, cfg.data.name, None, cfg.teacher.epochs, cfg.teacher.lr, cfg.teacher.batch_size,
@@ -103,16 +135,25 @@ def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, lines: l
         lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))
         return 0.0
     secs = t["epochs"] * (t["steps"] * TEACHER_STEP_S + n_eval * TEACHER_ROW_S) * scale
+    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * MINILM_PARAMS * scale))
     lines.append(f"teacher  fine-tune {name} on the train split: {t['epochs']} epochs x {t['steps']} steps, once; "
                  f"reused by later runs  {_minutes(secs)}")
     return secs
 
 
-def say_plan(cfg: RunConfig) -> None:
-    """Print the plan (``ner_plan``) of a NER run."""
-    lines, secs = ner_plan(cfg)
-    print(f"[xarchkd] plan for {cfg.recipe or 'this run'} -> {cfg.out} (times: rough, for a 2-core CPU):", flush=True)
-    for line in lines:
-        print(f"  {line}", flush=True)
-    if secs:
-        print(f"  total    {_minutes(secs)}", flush=True)
+def say_plan(cfg: RunConfig, progress: bool = True) -> None:
+    """Print the plan (``ner_plan``) of a NER run (with ``progress``); then, said or not, refuse a run whose disk
+    cannot hold what it will write (``disk.check_space``)."""
+    from .disk import check_space, free_bytes, mb
+    plan = ner_plan(cfg)
+    need = sum(n for _, _, n in plan.needs)
+    plan.lines.append(f"disk     ~{mb(need)} at most ({', '.join(f'{w} ~{mb(n)}' for w, _, n in plan.needs)}); "
+                      f"{mb(free_bytes(cfg.run_folder()))} free under --out")
+    if progress:
+        print(f"[xarchkd] plan for {cfg.recipe or 'this run'} -> {cfg.out} (times: rough, for a 2-core CPU):",
+              flush=True)
+        for line in plan.lines:
+            print(f"  {line}", flush=True)
+        if plan.seconds:
+            print(f"  total    {_minutes(plan.seconds)}", flush=True)
+    check_space(plan.needs)

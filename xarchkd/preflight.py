@@ -31,6 +31,7 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     if cfg.task != task:
         raise ConfigError(f"this is the {RUNNERS[task]} runner, but the config has task={cfg.task!r} (a config of a "
                           f"{RUNNERS.get(cfg.task, cfg.task)} recipe?): run it with a {cfg.task} recipe")
+    check_places(cfg)
     if task == "ner":
         from .data.conll import SPLITS, check_data_folder
         check_data_folder(cfg.data.name, SPLITS)
@@ -62,7 +63,18 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
         from students.checkpoint import read_config
         read_config(os.path.expanduser(cfg.init_from))     # a student folder, or a CheckpointError naming it
     if resume:
-        check_resume(cfg, Path(cfg.out or f"runs/{cfg.recipe or task}"))
+        check_resume(cfg, cfg.run_folder())
+
+
+def check_places(cfg: RunConfig) -> None:
+    """The folders a run writes -- its run folder, ``$XARCHKD_HOME`` (fetched resources, fine-tuned teachers,
+    caches) and ``cache_dir`` -- are folders this process can write, or can be made (``disk.check_writable``)."""
+    from .data.resources import home
+    from .disk import check_writable
+    check_writable(cfg.run_folder(), "--out")
+    check_writable(home(), "XARCHKD_HOME")
+    if cfg.cache_dir:
+        check_writable(cfg.cache_dir, "cache_dir")
 
 
 def check_resume(cfg: RunConfig, out: Path) -> None:

@@ -294,7 +294,7 @@ def corpus_rows(path, tokenizer_path: str, labels: list[str], root, max_length: 
             try:
                 return open_store(final, key)
             except CacheError as e:
-                say(progress, f"[xarchkd] {e}; rebuilding it")
+                say(True, f"[xarchkd] {e}; rebuilding it")     # a repair is said, --quiet or not
                 shutil.rmtree(final)
         if n is not None and n > found:
             say(True, f"[xarchkd] {path} has {found} usable sentences; using all of them instead of {n}")

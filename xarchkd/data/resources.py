@@ -103,6 +103,8 @@ def fetch(name: str, quiet: bool = False) -> Path:
     dest = path(name)
     if (dest / res.marker).exists():
         return dest
+    from ..disk import check_writable
+    check_writable(home(), "XARCHKD_HOME")      # fetched resources, fine-tuned teachers and caches live there
     home().mkdir(parents=True, exist_ok=True)
     with FileLock(str(home() / f".{name}.lock")):
         if (dest / res.marker).exists():

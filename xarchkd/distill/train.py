@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from accelerate.utils import broadcast_object_list
 
 from ..atomic import publish_dir, write_text
+from ..disk import DiskFullError, saving
 from ..config import TrainConfig
 from ..data.batching import length_batches
 from ..errors import CheckpointError
@@ -130,9 +131,14 @@ def _keep_if_best(acc, state: dict, epoch: int, score: float, scored, folder: Pa
     """A better score than any before: record it and (main process) save ``scored`` to ``folder``; else count
     one more epoch without progress (``bad_epochs``, for patience)."""
     if score > state["best_score"]:
+        before = state["best_epoch"]
         state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
         if acc.is_main_process:
-            scored.save_pretrained(folder)
+            kept = (f"the run's checkpoint after epoch {epoch - 1} is intact: free space, then run again with --resume"
+                    if epoch > 1 else "nothing was trained before it: free space and run again")
+            with saving(folder, kept + (f"; the best student so far (epoch {before}) is kept in {folder}" if before
+                                        else "")):
+                scored.save_pretrained(folder)
     else:
         state["bad_epochs"] += 1
 
@@ -261,10 +267,20 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
     if acc.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
+    done = state["epoch"]
+    kept = (f"the best student so far (epoch {state['best_epoch']}) is in {ckpt.parent.parent / 'student'}"
+            + (f", and the checkpoint after epoch {done - 1} is intact: free space, then run again with --resume"
+               if done > 1 else "; no checkpoint was saved before: free space and run again"))
+    try:
+        with saving(tmp, kept):
+            acc.save_state(str(tmp))
+            acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
+            if acc.is_main_process:
+                (tmp / STATE_FILE).write_text(json.dumps({**state, "files": manifest(tmp)}))
+    except DiskFullError:
+        shutil.rmtree(tmp, ignore_errors=True)     # the half-written checkpoint gives its space back
+        raise
     if acc.is_main_process:
-        (tmp / STATE_FILE).write_text(json.dumps({**state, "files": manifest(tmp)}))
         if ckpt.is_dir():                       # kept as the run's previous good state
             publish_dir(ckpt, ckpt.with_name(PREVIOUS))
         publish_dir(tmp, ckpt)

@@ -33,13 +33,13 @@ def distill_mlm(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     """Run one MLM recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch). One run at a time in a run folder (``run_lock``)."""
     check_run(cfg, "mlm", resume)    # before any work: config, corpus, teacher folder, student block, ...
-    with run_lock(Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")):
+    with run_lock(cfg.run_folder()):
         return _distill_mlm(cfg, resume, progress)
 
 
 def _distill_mlm(cfg: RunConfig, resume: bool, progress: bool) -> dict:
     from transformers import AutoTokenizer
-    out = Path(cfg.out or f"runs/{cfg.recipe or 'mlm'}")
+    out = cfg.run_folder()
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)
     tpath = _teacher_path(cfg, progress)

@@ -18,16 +18,17 @@ from students import StudentConfig, StudentModel
 from students.chars import token_char_ids
 
 from ..atomic import write_json
+from ..disk import saving
 from ..config import RunConfig, write_run_config
 from ..data.conll import SPLITS, load_splits
 from ..data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
 from ..data.ner_data import Rows, encode_sentences
-from ..data.resources import home, resolve
+from ..data.resources import resolve
 from ..distill.metrics import evaluate_tags
 from ..distill.predict import predict_student
 from ..distill.train import train_student
 from ..errors import DataError
-from ..plan import say_plan
+from ..plan import cache_root as plan_cache_root, say_plan
 from ..preflight import check_run
 from ..run_lock import run_lock
 from ..teachers.cache import Cache, ner_cache
@@ -146,19 +147,19 @@ def distill_ner(cfg: RunConfig, resume: bool = False, progress: bool = True) -> 
     """Run one NER recipe end to end; write ``<out>/results.json`` and return it ({} on the non-main
     ranks of a multi-process launch). One run at a time in a run folder (``run_lock``)."""
     check_run(cfg, "ner", resume)    # before any work: config, data folder, teacher folder, student block, ...
-    with run_lock(Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")):
+    with run_lock(cfg.run_folder()):
         return _distill_ner(cfg, resume, progress)
 
 
 def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
-    if progress and os.environ.get("RANK", "0") == "0":
-        say_plan(cfg)                # what the run will fetch, fine-tune, label and train, and a rough time
-    out = Path(cfg.out or f"runs/{cfg.recipe or 'ner'}")
+    if os.environ.get("RANK", "0") == "0":
+        say_plan(cfg, progress)      # what the run will fetch, fine-tune, label and train, a rough time, disk room
+    out = cfg.run_folder()
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(cfg, out, resume)
     tpath, tok, labels, rows = prepare_ner(cfg, progress)                       # 1. teachers and rows
     also = [teacher_folder(cfg, name, progress) for name in cfg.teacher.also]
-    cache_root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    cache_root = plan_cache_root(cfg)
     # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
     parts = labelled_parts(cfg, tpath, also, tok, labels, rows["train"], cache_root, progress, engine)  # 2. caches
@@ -178,11 +179,14 @@ def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
         print(f"[xarchkd] {len(examples)} training rows: {cfg.train.epochs} -> {train_cfg.epochs} epochs to reach "
               f"train.min_steps={cfg.train.min_steps} optimizer steps (set train.min_steps=0 to keep "
               f"train.epochs)", flush=True)
+    if os.environ.get("RANK", "0") == "0":     # the best student so far is usable as it is, should the run stop
+        tok.save_pretrained(out / "student")   # a self-contained folder (predict/serve/bench/export)
+        write_student_record(out / "student", cfg, tpath)     # ... that knows its data (xarchkd eval's default)
     fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,  # 4.
                         teacher_hidden_size=hidden_size, on_checkpoint=uploader)
     if not fit["main_process"]:     # other ranks of `accelerate launch`: the main process scores and writes
         return {}
-    results = score_and_record(cfg, out, tpath, also, tok, rows["test"], parts, fit, len(examples))   # 5. record
+    results = score_and_record(cfg, out, tpath, also, rows["test"], parts, fit, len(examples))   # 5. record
     if uploader is not None:
         uploader(out / "student")
     return results
@@ -212,15 +216,14 @@ def student_table(cfg: RunConfig, tpath: str, tok, labels, cache_root: Path, pro
     return static_table(tpath, tok, labels, cfg.student.static_dim, cache_root, progress=progress, **engine)
 
 
-def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], tok, test: Split, parts: list,
+def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], test: Split, parts: list,
                      fit: dict, n_examples: int) -> dict:
-    """Make ``out/student`` self-contained (tokenizer, data record), score its best epoch on the test split, and
-    write and return ``results.json``. Teacher facts come from its files (safetensors header, fine-tuning record)."""
+    """Score ``out/student`` (the best epoch's, with the tokenizer and data record written before training) on the
+    test split; write and return ``results.json``. Teacher facts come from its files (safetensors header,
+    fine-tuning record)."""
     kd = parts[0][1] is not None
     teacher = {**(parts[0][1].teacher if kd else {}),
                **{k: v for k, v in teacher_summary(tpath).items() if v is not None}}
-    tok.save_pretrained(out / "student")   # the student folder is self-contained (predict/serve/bench)
-    write_student_record(out / "student", cfg, tpath)     # ... and knows its data (xarchkd eval's default)
     best = StudentModel.from_pretrained(out / "student", block=cfg.student.block, task="ner")
     scfg = best.cfg
     scores = evaluate_tags(predict_student(best, test.rows), test.rows, test.tags)
@@ -240,7 +243,9 @@ def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], tok
         "caches": [_cache_facts(c) for _, c in parts if c is not None],
         "history": fit["history"], "student_dir": str(out / "student"),
     }
-    write_json(out / "results.json", results)
+    with saving(out / "results.json", f"the trained student is in {out / 'student'} and the run's last checkpoint "
+                f"is whole: free space, then run again with --resume (it scores and records, no training)"):
+        write_json(out / "results.json", results)
     return results
 
 

@@ -254,7 +254,7 @@ def _get_or_build(b: _Build, teacher, root, path, progress: bool, load: dict) ->
                 except CacheError as e:
                     if path is not None and "built for other inputs" in str(e):
                         raise
-                    say(progress, f"[xarchkd] {e}; rebuilding it")
+                    say(True, f"[xarchkd] {e}; rebuilding it")     # a repair is said, --quiet or not
                     shutil.rmtree(final)
             return "build"
 

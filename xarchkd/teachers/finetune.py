@@ -37,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import write_dir
+from ..disk import saving
 from ..config import epochs_for_steps
 from ..data.batching import length_batches, pad_ids
 from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
@@ -73,7 +74,7 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
         raise ConfigError(f"teacher epochs={epochs}: must be at least 1")
     if is_built(out, fp):
         return out
-    _say_rebuild(out, progress)
+    _say_rebuild(out)
     torch.manual_seed(seed)
     acc = make_accelerator(mixed_precision, cpu=cpu)
     with build_lock(acc, out, lambda: is_built(out, fp)) as must_build:
@@ -102,8 +103,10 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
                           flush=True)
                     if task.score(ep) > best:
                         best = task.score(ep)
-                        write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
-                                                            task.tokenizer.save_pretrained(d)))
+                        with saving(work / "best", f"the fine-tune of {task.label} stops here and is not kept (a "
+                                    "teacher is published whole or not at all): free space and run again"):
+                            write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
+                                                                task.tokenizer.save_pretrained(d)))
                         record.update(best_epoch=epoch, **{k: ep.get(k) for k in task.keep})
                 acc.wait_for_everyone()
             if acc.is_main_process:
@@ -135,11 +138,11 @@ def _train_epoch(acc, task: TeacherTask, model, opt, sched, epoch: int, epochs: 
     return {"epoch": epoch, "train_seconds": round(time.time() - t0, 1), **stats.summary()}
 
 
-def _say_rebuild(out: Path, progress: bool) -> None:
+def _say_rebuild(out: Path) -> None:
     """One line when a finished teacher folder is there but fails its checksums (it is trained again)."""
     from .teacher import teacher_problem
     problem = teacher_problem(out) if (out / INFO_FILE).is_file() else None
-    if problem and progress:
+    if problem:             # a repair is said, --quiet or not
         print(f"[xarchkd] teacher at {out}: {problem}; fine-tuning it again", flush=True)
 
 

@@ -31,7 +31,9 @@ process's progress bar counts rows of all ranks (from ``batches_done.npy``) and 
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ import numpy as np
 
 from ..atomic import write_text
 from ..data.memmaps import drop_pages
+from ..disk import DiskFullError, saving
 from ..errors import CacheError
 from ..say import say
 
@@ -108,12 +111,29 @@ def lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
         return n_done
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for name, (shape, dt) in plan["spec"].items():
-        np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.dtype(dt), shape=tuple(shape))
-    np.save(work / "offsets.npy", offsets)
-    np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(plan["n_batches"],))
-    write_text(work / PLAN_FILE, json.dumps(plan))
+    try:
+        with saving(work, "no teacher work was done yet: free space and run again"):
+            for name, (shape, dt) in plan["spec"].items():
+                np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.dtype(dt), shape=tuple(shape))
+                _reserve(work / f"{name}.npy")
+            np.save(work / "offsets.npy", offsets)
+            np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(plan["n_batches"],))
+            write_text(work / PLAN_FILE, json.dumps(plan))
+    except DiskFullError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return 0
+
+
+def _reserve(path: Path) -> None:
+    """Give a freshly laid-out (sparse) array file its disk blocks now: a disk too small for the cache is then a
+    clean error here, not a crash (SIGBUS) when a memory-mapped page is written back in the middle of the build."""
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):   # a file system that cannot
+                raise
 
 
 def compute_share(state, task: str, work: Path, spec: dict, offsets, batches, compute, progress: bool,
