@@ -32,7 +32,8 @@ def test_harness_json_has_the_fields(tmp_path, tiny_teacher, tokenizer):
                           repeats=4, eval_limit=20, e2e=5, memory=False, progress=False)
     json.dumps(rep)   # JSON-ready
     variants = {(m["kind"], m["variant"]) for m in rep["models"]}
-    assert variants == {("teacher", "fp32"), ("student", "fp32"), ("student", "int8"), ("student", "torchscript")}
+    assert variants == {("teacher", "fp32"), ("student", "fp32"), ("student", "int8"), ("student", "torchscript"),
+                        ("student", "onnx fp32"), ("student", "onnx int8")}
     assert len(rep["latency"]) == len(rep["models"]) * 2 * 2
     for r in rep["latency"] + rep["end_to_end"]:
         for k in ("p50_ms", "p95_ms", "sent_per_s", "params", "size_mb"):
@@ -47,6 +48,12 @@ def test_harness_json_has_the_fields(tmp_path, tiny_teacher, tokenizer):
     assert by_variant["torchscript"]["f1"] == by_variant["fp32"]["f1"]   # the traced graph computes the same tags
     assert by_variant["torchscript"]["notes"].startswith("torch.jit.trace")
     assert by_variant["fp32"]["size_mb"] > 0 and by_variant["int8"]["size_mb"] > 0
+    assert by_variant["onnx fp32"]["f1"] == by_variant["fp32"]["f1"]     # ONNX Runtime tags as PyTorch does
+    assert abs(by_variant["onnx int8"]["f1"] - by_variant["fp32"]["f1"]) <= 0.2 and by_variant["onnx int8"]["size_mb"]
+    e2e = {(e["variant"], e["batch_size"]) for e in rep["end_to_end"]}
+    assert {("onnx fp32", 1), ("onnx int8", 4)} <= e2e             # the runtime's text in -> entities out
+    sizes = rep["install_mb"]
+    assert sizes["onnx_runtime"]["onnxruntime"] > 0 and sizes["pytorch"]["torch"] > sizes["onnx_runtime"]["total"]
 
 
 def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
@@ -60,7 +67,7 @@ def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):
     out = tmp_path / "bench.json"
     rc = cli.main(["bench", "--teacher", str(tiny_teacher), "--teacher", str(encoder), "--student", str(s),
                    "--json", str(out), "--threads", "1", "--batch-sizes", "1", "--lengths", "real,16",
-                   "--repeats", "3", "--warmup", "1", "--eval-limit", "10", "--no-export"])
+                   "--repeats", "3", "--warmup", "1", "--eval-limit", "10", "--no-export", "--no-onnx"])
     assert rc == 0
     rep = json.loads(out.read_text())
     heads = {m["name"]: (m["head"], m["f1"]) for m in rep["models"] if m["kind"] == "teacher"}

@@ -204,6 +204,17 @@ def test_predict_on_an_export_prints_what_predict_on_the_student_prints(exported
     assert capsys.readouterr().out == from_student
 
 
+def test_serve_runs_an_export_beside_the_teacher_as_it_runs_the_student(exported, tiny_teacher):
+    from xarchkd.tools.serve import Demo
+    student, onnx_dir = exported["lstm"]
+    text = "Peter Blackburn reported from Brussels on Monday ."
+    from_student, from_export = Demo(str(tiny_teacher), str(student)), Demo(str(tiny_teacher), str(onnx_dir))
+    assert from_export.tagger is not None and "ONNX Runtime" in from_export.names[1]
+    a, b = from_student.ner(text), from_export.ner(text)
+    assert b["student"]["tags"] == a["student"]["tags"] and b["student"]["entities"] == a["student"]["entities"]
+    assert b["teacher"]["tags"] == a["teacher"]["tags"]
+
+
 def test_a_damaged_model_onnx_is_a_one_line_error_naming_it(exported, tmp_path, capsys):
     from xarchkd.cli import main
     bad = tmp_path / "bad"

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _p(sub, "serve", "a local web page: teacher and student side by side (NER entities or fill-mask top-5)")
     p.add_argument("--teacher", required=True, help="teacher folder (token classification or masked-LM)")
-    p.add_argument("--student", required=True, help="student folder")
+    p.add_argument("--student", required=True, help="student folder, or an `xarchkd export` folder (run by ONNX Runtime)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (local only by default)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
 

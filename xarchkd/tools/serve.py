@@ -45,16 +45,24 @@ class Demo:
 
     def __init__(self, teacher: str, student: str):
         from ..load import load_student, load_teacher
-        self.student = load_student(student, tokenizer=teacher)[0]     # the teacher's tokenizer if it has none
-        self.task = self.student.cfg.task
+        from ..runtime.bundle import is_export
+        sp = Path(student)
+        run = sp.parent.name if sp.name == "student" else sp.name
+        if is_export(student):         # an `xarchkd export` folder: the student runs in ONNX Runtime (NER only)
+            from ..runtime import Tagger
+            self.student, self.tagger, self.task = None, Tagger(student), "ner"
+            m = self.tagger.bundle.manifest
+            what = f"{m['block']}, {m['source']['params'] / 1e6:.1f}M params, ONNX Runtime ({run})"
+        else:
+            self.student, self.tagger = load_student(student, tokenizer=teacher)[0], None  # teacher's tokenizer if none
+            self.task = self.student.cfg.task
+            what = f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})"
         # on the CPU like the student, so the page's side-by-side milliseconds compare like with like
         self.teacher = load_teacher(teacher, self.task, device="cpu")
         self.tok = self.teacher.tokenizer
-        sp = Path(student)
-        run = sp.parent.name if sp.name == "student" else sp.name
         tname = self.teacher.info.get("encoder")
-        self.names = (f"{tname} (fine-tuned)" if tname else Path(teacher).name,
-                      f"{self.student.cfg.block}, {self.student.num_parameters() / 1e6:.1f}M params ({run})")
+        self.names = (f"{tname} (fine-tuned)" if tname else Path(teacher).name, what)
+        self.labels = self.tagger.labels if self.tagger else self.student.cfg.labels
 
     def ner(self, text: str) -> dict:
         from ..data.ner_data import encode_sentences, join_sentences
@@ -64,12 +72,15 @@ class Demo:
         ws = split_words(text)
         if not ws:
             return {"error": "type a sentence"}
-        rows = encode_sentences([ws], None, self.tok, self.student.cfg.labels, 128)
+        rows = encode_sentences([ws], None, self.tok, self.labels, 128)
+        student = (lambda: self.tagger.tag_words([ws])[0]) if self.tagger else \
+            (lambda: join_sentences(rows.sent_id, predict_student(self.student, rows))[0])
         out = {}
-        for name, fn in (("teacher", lambda: self.teacher.predict_tags(rows, progress=False)),
-                         ("student", lambda: predict_student(self.student, rows))):
+        for name, fn in (("teacher", lambda: join_sentences(rows.sent_id, self.teacher.predict_tags(rows,
+                                                                                                    progress=False))[0]),
+                         ("student", student)):
             t0 = time.perf_counter()
-            tags = join_sentences(rows.sent_id, fn())[0]
+            tags = fn()
             out[name] = {"words": ws, "tags": tags, "ms": (time.perf_counter() - t0) * 1000,
                          "entities": [{"start": s, "end": e, "type": t} for s, e, t in entity_spans(tags)]}
         return out

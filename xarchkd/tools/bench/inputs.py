@@ -84,7 +84,7 @@ def timed_calls(entries: list[Entry], corpus: Corpus, batch: int, length, mode: 
     for e in entries:
         if mode == "e2e":
             texts = [[" ".join(corpus.words[i]) for i in p] for p in picks]
-            calls[e.key] = [(lambda t=t, e=e: tag_texts(e, t)) for t in texts]
+            calls[e.key] = [(lambda t=t, e=e: e.e2e(t) if e.e2e is not None else tag_texts(e, t)) for t in texts]
         else:
             rows = corpus.rows(e.tokenizer)
             fixed = None if length == "real" else int(length)

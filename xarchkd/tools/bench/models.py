@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -42,13 +42,15 @@ class Entry:
     notes: str = ""
     load_rss_mb: float | None = None
     extra: dict = field(default_factory=dict)
+    e2e: Callable | None = None  # text in -> entities out, where it is not ``inputs.tag_texts`` (the ONNX runtime)
 
     @property
     def key(self) -> str:
         return f"{self.name} {self.variant}"
 
     def record(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if k not in ("forward", "tokenizer", "labels", "extra")}
+        d = {f.name: getattr(self, f.name) for f in fields(self)
+             if f.name not in ("forward", "tokenizer", "labels", "extra", "e2e", "crf")}
         return {**d, **self.extra}
 
 

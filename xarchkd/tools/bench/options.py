@@ -32,6 +32,7 @@ class BenchConfig:
     task: str = "ner"                    # "ner" (token classification) | "mlm" (masked-LM teachers and students)
     int8: bool = True
     export: bool = True
+    onnx: bool = True                    # students exported to ONNX, run by ONNX Runtime in fp32 and int8
     memory: bool = True                  # measure peak RSS growth of a warm-up call
     eval_limit: int | None = None        # sentences of the split scored for F1; None = all, 0 = no F1
     data: str = "conll2003"
@@ -66,6 +67,8 @@ def add_arguments(p) -> None:
                    help="score F1 on the first N test sentences (0: no F1; default all, 200 with --quick)")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="add int8 dynamic-quantised students")
     p.add_argument("--export", action=argparse.BooleanOptionalAction, default=True, help="add TorchScript students")
+    p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
+                   help="add ONNX Runtime fp32 and int8 students (exported as `xarchkd export` does; the export extra)")
     p.add_argument("--e2e-repeats", type=int, default=None,
                    help="timed text-in -> entities-out calls per model on real sentences (0: none; default = repeats)")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="measure peak RSS growth")
@@ -81,6 +84,6 @@ def config_from_args(args) -> BenchConfig:
     return BenchConfig(threads=args.threads, batch_sizes=args.batch_sizes, lengths=args.lengths, repeats=repeats,
                        warmup=args.warmup if args.warmup is not None else (1 if args.quick else 3),
                        e2e=repeats if args.e2e_repeats is None else args.e2e_repeats, memory=args.memory,
-                       int8=args.int8, export=args.export,
+                       int8=args.int8, export=args.export, onnx=args.onnx,
                        eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),
                        data=args.data, seed=args.seed, task=args.task)

@@ -33,6 +33,13 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
     say = progress if callable(progress) else ((lambda m: print(f"[bench] {m}", flush=True)) if progress
                                                else (lambda m: None))
     entries = load_entries(teachers, students, cfg, say)
+    if cfg.onnx and cfg.task == "ner":
+        from .onnx import available, onnx_entries
+        if not available():
+            say("no ONNX rows: the export extra is not installed (pip install 'xarchkd[export]')")
+        else:
+            entries += [x for e in list(entries) if e.kind == "student" and e.variant == "fp32"
+                        for x in onnx_entries(e, cfg.threads)]
     split = load_splits(cfg.data, need=(cfg.split,))[cfg.split]
     corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
     live = [e for e in entries if e.forward is not None]
@@ -74,7 +81,16 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
             "warnings": warnings_, "busy_settings": busy,
             "memory_method": MEMORY_METHOD if cfg.memory else "not measured",
             "sent_per_s": "batch size / mean latency of one call",
-            "models": model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e}
+            "models": model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e,
+            "install_mb": _install_sizes(cfg)}
+
+
+def _install_sizes(cfg: BenchConfig) -> dict:
+    """MB on disk of what each path imports: the ONNX runtime's distributions against PyTorch's."""
+    if not (cfg.onnx and cfg.task == "ner"):
+        return {}
+    from .onnx import PYTORCH_DISTS, RUNTIME_DISTS, install_mb
+    return {"onnx_runtime": install_mb(RUNTIME_DISTS), "pytorch": install_mb(PYTORCH_DISTS)}
 
 
 def main_from_args(args) -> int:
