@@ -1,4 +1,6 @@
 """Configs round-trip through TOML and JSON; overrides are typed; unknown keys and recipes say 'did you mean'."""
+from pathlib import Path
+
 import pytest
 
 from xarchkd.config import RunConfig, apply_overrides, from_json, from_toml, to_json, to_toml
@@ -163,3 +165,23 @@ def test_ner_settings_that_would_do_nothing_are_errors(overrides, needle):
     import re
     with pytest.raises(ConfigError, match=re.escape(needle)):
         resolve_config("bert-lstm-ner", overrides)
+
+
+def test_a_recipe_is_a_file_a_user_can_copy_edit_and_run(tmp_path, capsys):
+    """Each bundled recipe is ``recipes/<name>.toml`` holding what it sets; a copy runs under its own file name."""
+    from xarchkd.cli import main
+    from xarchkd.recipe import recipes
+    folder = Path(__file__).resolve().parents[1] / "recipes"
+    bundled = {p.stem for p in folder.glob("*.toml")}
+    assert {"bert-lstm-ner", "bert-lstm-ner-nokd", "bert-lstm-ner-news", "bert-sru-mlm"} <= bundled
+    assert bundled <= set(recipes())
+    text = (folder / "bert-lstm-ner.toml").read_text()
+    assert text.startswith("# distil a lstm NER student") and "transfer = \"augment\"" in text
+    mine = tmp_path / "my-tweets.toml"
+    mine.write_text(text.replace("epochs = 10", "epochs = 3"))
+    assert main(["run", str(mine), "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert 'recipe = "my-tweets"' in printed and 'out = "runs/my-tweets"' in printed and "epochs = 3" in printed
+    mine.write_text(text.replace("[student]", "[student]\nhiden = 10"))
+    assert main(["run", str(mine), "--print-config"]) == 2
+    assert f"{mine}: unknown config key 'student.hiden' (did you mean 'hidden'?)" in capsys.readouterr().err

@@ -1,15 +1,18 @@
-"""Named recipes: a ``RunConfig`` (data) plus the function that runs it (a thin runner).
+"""Recipes: a recipe is a TOML file -- a ``RunConfig`` holding what the recipe sets (the rest: the dataclasses'
+defaults), named as the recipe, its first comment line its description -- run by its task's runner
+(``tasks/ner.py`` or ``tasks/mlm.py``: one script each, in the order the data flows).
 
-Recipes are found through the ``xarchkd.recipes`` entry-point group (the bundled ones
-live in the top-level ``recipes`` package), so the engine never imports ``recipes``
-by name, and a user's package can ship recipes the same way -- or call
-``register_recipe`` at run time.
+The bundled recipes are the ``recipes/*.toml`` files, found through the ``xarchkd.recipes`` entry-point group, so
+the engine never imports ``recipes`` by name; a user's package can ship recipes the same way, call
+``register_recipe`` at run time, or simply run a file: ``xarchkd run my-recipe.toml`` (copy a bundled one, edit it).
 """
 from __future__ import annotations
 
 import copy
+import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig, apply_overrides, from_dict, merge_tables, read_config_file, to_dict
@@ -25,6 +28,29 @@ class Recipe:
 
 
 _REGISTERED: dict[str, Recipe] = {}
+RUNNERS = {"ner": "xarchkd.tasks.ner:distill_ner", "mlm": "xarchkd.tasks.mlm:distill_mlm"}
+
+
+def runner(task: str) -> Callable[..., dict]:
+    """The runner of ``task`` (``run(cfg, resume=False, progress=True) -> results``), imported when a recipe runs:
+    listing recipes imports no torch."""
+    def run(cfg: RunConfig, resume: bool = False, progress: bool = True) -> dict:
+        module, name = RUNNERS[task].split(":")
+        return getattr(importlib.import_module(module), name)(cfg, resume=resume, progress=progress)
+    return run
+
+
+def recipe_from_file(path: str | Path) -> Recipe:
+    """The recipe in TOML file ``path``: its ``recipe`` key (default: the file's stem) names it, its first comment
+    line describes it; a bad key or value is a ``ConfigError`` naming the file."""
+    p = Path(path)
+    table = read_config_file(p)
+    try:
+        cfg = from_dict(RunConfig, {"recipe": p.stem, **table})
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    first = next((ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
+    return Recipe(cfg.recipe, cfg, runner(cfg.task), first.lstrip("#").strip() if first.startswith("#") else "")
 
 
 def register_recipe(recipe: Recipe) -> Recipe:
@@ -42,6 +68,11 @@ def recipes() -> dict[str, Recipe]:
 
 
 def get_recipe(name: str) -> Recipe:
+    """A known recipe by name, or the recipe in a ``.toml`` file at path ``name``."""
+    if name.endswith(".toml"):
+        if not Path(name).is_file():
+            raise ConfigError(f"{name}: no such recipe file")
+        return recipe_from_file(name)
     known = recipes()
     if name not in known:
         raise ConfigError(f"unknown recipe {name!r}{did_you_mean(name, known)}; known: {', '.join(sorted(known))}")
@@ -57,7 +88,7 @@ def resolve_config(name: str, overrides=(), config_file=None) -> RunConfig:
     cfg = copy.deepcopy(recipe.config)
     table = read_config_file(config_file) if config_file is not None else {}
     named = table.get("recipe")
-    if named and named != name:
+    if named and named != recipe.name:
         raise ConfigError(f"{config_file} is a config of recipe {named!r}, but the command runs {name!r}: run "
                           f"`xarchkd run {named} --config {config_file}`, or remove its recipe line")
     task = _override_value(overrides, "task", table.get("task", recipe.config.task))
@@ -71,7 +102,7 @@ def resolve_config(name: str, overrides=(), config_file=None) -> RunConfig:
             raise ConfigError(f"{config_file}: {e}") from None
     cfg = apply_overrides(cfg, overrides)
     if not cfg.out:
-        cfg.out = f"runs/{name}"
+        cfg.out = f"runs/{recipe.name}"
     return cfg
 
 

@@ -32,14 +32,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
         cfg = BenchConfig(**{**asdict(cfg), **overrides})
     say = progress if callable(progress) else ((lambda m: print(f"[bench] {m}", flush=True)) if progress
                                                else (lambda m: None))
-    entries = load_entries(teachers, students, cfg, say)
-    if cfg.onnx and cfg.task == "ner":
-        from .onnx import available, onnx_entries
-        if not available():
-            say("no ONNX rows: the export extra is not installed (pip install 'xarchkd[export]')")
-        else:
-            entries += [x for e in list(entries) if e.kind == "student" and e.variant == "fp32"
-                        for x in onnx_entries(e, cfg.threads)]
+    entries = _entries(teachers, students, cfg, say)
     split = load_splits(cfg.data, need=(cfg.split,))[cfg.split]
     corpus = Corpus([list(w) for w in split["words"]], [list(t) for t in split["tags"]])
     live = [e for e in entries if e.forward is not None]
@@ -83,6 +76,19 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
             "sent_per_s": "batch size / mean latency of one call",
             "models": model_records(entries, corpus, cfg, latency, say), "latency": latency, "end_to_end": e2e,
             "install_mb": _install_sizes(cfg)}
+
+
+def _entries(teachers: list[str], students: list[str], cfg: BenchConfig, say) -> list:
+    """Every model's entries (``load_entries``), then each student's ONNX Runtime fp32 and int8 ones."""
+    entries = load_entries(teachers, students, cfg, say)
+    if cfg.onnx and cfg.task == "ner":
+        from .onnx import available, onnx_entries
+        if not available():
+            say("no ONNX rows: the export extra is not installed (pip install 'xarchkd[export]')")
+        else:
+            entries += [x for e in list(entries) if e.kind == "student" and e.variant == "fp32"
+                        for x in onnx_entries(e, cfg.threads)]
+    return entries
 
 
 def _install_sizes(cfg: BenchConfig) -> dict:
