@@ -43,8 +43,8 @@ def test_an_out_or_home_that_is_a_file_or_read_only_is_one_line_before_any_work(
     with pytest.raises(ConfigError, match=rf"^--out {ro}/run: cannot write in {ro} \(.+\): give a folder you can"):
         xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, conll_small, out=str(ro / "run")))
     monkeypatch.setenv("XARCHKD_HOME", str(a_file))
-    with pytest.raises(ConfigError, match=r"^XARCHKD_HOME .*notes.txt: is a file, not a folder"):
-        xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, conll_small))
+    with pytest.raises(ConfigError, match=r"^XARCHKD_HOME .*notes.txt: is a file, not a folder"):   # caches go there
+        xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, conll_small, cache_dir=""))
     from xarchkd.data.resources import fetch
     with pytest.raises(ConfigError, match=r"^XARCHKD_HOME .*notes.txt: is a file"):
         fetch("names")                          # any command that fetches says it too

@@ -169,8 +169,9 @@ def main(argv=None) -> int:
         if code is None or args.debug:
             raise
         where = getattr(e, "filename", None)
+        hint = _resume_hint(args)
         print(f"xarchkd: error: {f'{where}: ' if where else ''}{FULL[code]} ({type(e).__name__}): free space and run "
-              f"again{_resume_hint(args) or ''}", file=sys.stderr)
+              f"again{hint if hint.startswith(';') else ''}", file=sys.stderr)
         return 2
 
 

@@ -26,6 +26,7 @@ FULL = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "over the dis
         errno.EFBIG: "file too large for the file system's limit",
         WRITE_FAILED: "a write failed (a full disk, or a file-size limit?)"}
 _FULL_TEXT = {"os error 28": errno.ENOSPC, "no space left": errno.ENOSPC, "os error 122": errno.EDQUOT,
+              "disk quota exceeded": errno.EDQUOT, "code: 28": errno.ENOSPC, "code: 122": errno.EDQUOT,
               "os error 27": errno.EFBIG, "file too large": errno.EFBIG,
               "file write failed": WRITE_FAILED, "pytorchstreamwriter": WRITE_FAILED, "unexpected pos": WRITE_FAILED}
 

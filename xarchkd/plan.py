@@ -58,7 +58,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
     """What the run will do (see the module)."""
     from .data.conll import load_splits
     from .data.transfer import transfer_sources
-    plan = Plan(needs=[("the run folder", cfg.run_folder(), RUN_FOLDER_BYTES)])
+    plan = Plan(needs=[("the run folder", cfg.run_folder(), max(0.0, RUN_FOLDER_BYTES - _held(cfg.run_folder())))])
     lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
     fetch = [n for n in names + ([cfg.data.name] if cfg.data.name in RESOURCES else []) if not _fetched(n)]
@@ -100,6 +100,11 @@ def ner_plan(cfg: RunConfig) -> Plan:
                  f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
     plan.seconds = total + secs
     return plan
+
+
+def _held(folder: Path) -> float:
+    """Bytes already in ``folder`` (a resumed or rerun run folder needs only the rest of its peak)."""
+    return float(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())) if folder.is_dir() else 0.0
 
 
 def cache_root(cfg: RunConfig) -> Path:

@@ -72,7 +72,8 @@ def check_places(cfg: RunConfig) -> None:
     from .data.resources import home
     from .disk import check_writable
     check_writable(cfg.run_folder(), "--out")
-    check_writable(home(), "XARCHKD_HOME")
+    if cfg.teacher.finetune or not cfg.cache_dir:       # fine-tuned teachers and default caches go there
+        check_writable(home(), "XARCHKD_HOME")
     if cfg.cache_dir:
         check_writable(cfg.cache_dir, "cache_dir")
 

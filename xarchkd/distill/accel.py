@@ -182,3 +182,19 @@ def engine_info(dev: torch.device, precision: str) -> dict:
 def build_info(acc: Accelerator) -> dict:
     """Where a fine-tune ran (recorded beside its results, not part of its fingerprint)."""
     return {**engine_info(acc.device, acc.mixed_precision), "processes": acc.num_processes}
+
+
+def agree_on_failure(acc, error: Exception | None, kept: str = "") -> None:
+    """After a step every rank ran (a save): when any rank's ``error`` is set, every rank raises -- the rank's own
+    error, or a ``DiskFullError`` saying another process failed -- so no rank waits in a barrier for a rank that
+    has stopped. One process: raise ``error`` if set."""
+    if acc.num_processes > 1:
+        from accelerate.utils import gather_object
+        failed = any(gather_object([error is not None]))
+    else:
+        failed = error is not None
+    if failed:
+        if error is not None:
+            raise error
+        from ..disk import DiskFullError
+        raise DiskFullError("another process of the launch could not save its part" + (f"; {kept}" if kept else ""))

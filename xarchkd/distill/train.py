@@ -34,7 +34,7 @@ from ..disk import DiskFullError, saving
 from ..config import TrainConfig
 from ..data.batching import length_batches
 from ..errors import CheckpointError
-from .accel import make_accelerator
+from .accel import agree_on_failure, make_accelerator
 from .ckpt_files import PREVIOUS, STATE_FILE, load_error, manifest, read_state
 from .loss import LossConfig, get_loss
 
@@ -133,12 +133,17 @@ def _keep_if_best(acc, state: dict, epoch: int, score: float, scored, folder: Pa
     if score > state["best_score"]:
         before = state["best_epoch"]
         state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+        kept = (f"the run's checkpoint after epoch {epoch - 1} is intact: free space, then run again with --resume"
+                if epoch > 1 else "nothing was trained before it: free space and run again")
+        error = None
         if acc.is_main_process:
-            kept = (f"the run's checkpoint after epoch {epoch - 1} is intact: free space, then run again with --resume"
-                    if epoch > 1 else "nothing was trained before it: free space and run again")
-            with saving(folder, kept + (f"; the best student so far (epoch {before}) is kept in {folder}" if before
-                                        else "")):
-                scored.save_pretrained(folder)
+            try:
+                with saving(folder, kept + (f"; the best student so far (epoch {before}) is kept in {folder}"
+                                            if before else "")):
+                    scored.save_pretrained(folder)
+            except DiskFullError as e:
+                error = e
+        agree_on_failure(acc, error, kept)
     else:
         state["bad_epochs"] += 1
 
@@ -271,14 +276,20 @@ def _save_checkpoint(acc, ckpt: Path, state: dict) -> None:
     kept = (f"the best student so far (epoch {state['best_epoch']}) is in {ckpt.parent.parent / 'student'}"
             + (f", and the checkpoint after epoch {done - 1} is intact: free space, then run again with --resume"
                if done > 1 else "; no checkpoint was saved before: free space and run again"))
+    error = None
     try:
         with saving(tmp, kept):
             acc.save_state(str(tmp))
-            acc.wait_for_everyone()     # every rank's files (its random_states_<rank>.pkl) are in tmp before it moves
-            if acc.is_main_process:
+    except DiskFullError as e:
+        error = e
+    try:
+        agree_on_failure(acc, error, kept)   # every rank's files (its random_states_<rank>.pkl) are in tmp, or all stop
+        if acc.is_main_process:
+            with saving(tmp, kept):
                 (tmp / STATE_FILE).write_text(json.dumps({**state, "files": manifest(tmp)}))
     except DiskFullError:
-        shutil.rmtree(tmp, ignore_errors=True)     # the half-written checkpoint gives its space back
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)     # the half-written checkpoint gives its space back
         raise
     if acc.is_main_process:
         if ckpt.is_dir():                       # kept as the run's previous good state

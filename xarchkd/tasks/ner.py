@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -180,6 +181,8 @@ def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
               f"train.min_steps={cfg.train.min_steps} optimizer steps (set train.min_steps=0 to keep "
               f"train.epochs)", flush=True)
     if os.environ.get("RANK", "0") == "0":     # the best student so far is usable as it is, should the run stop
+        if not resume:                         # a new run into an old folder: no old weights beside its tokenizer
+            shutil.rmtree(out / "student", ignore_errors=True)
         tok.save_pretrained(out / "student")   # a self-contained folder (predict/serve/bench/export)
         write_student_record(out / "student", cfg, tpath)     # ... that knows its data (xarchkd eval's default)
     fit = train_student(model, examples, evaluate, cfg.loss, train_cfg, out, resume=resume, progress=progress,  # 4.
@@ -244,7 +247,7 @@ def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], tes
         "history": fit["history"], "student_dir": str(out / "student"),
     }
     with saving(out / "results.json", f"the trained student is in {out / 'student'} and the run's last checkpoint "
-                f"is whole: free space, then run again with --resume (it scores and records, no training)"):
+                f"is whole: free space, then run again with --resume (it goes on from that checkpoint)"):
         write_json(out / "results.json", results)
     return results
 

@@ -37,13 +37,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..atomic import write_dir
-from ..disk import saving
+from ..disk import DiskFullError, saving
 from ..config import epochs_for_steps
 from ..data.batching import length_batches, pad_ids
 from ..data.fingerprint import hash_arrays, hash_json, hash_model_dir
 from ..data.resources import home, resolve
-from ..distill.accel import (LOSS_READ_EVERY, EpochStats, build_info, build_lock, make_accelerator, say_eta,
-                             scheduler_steps, teacher_step)
+from ..distill.accel import (LOSS_READ_EVERY, EpochStats, agree_on_failure, build_info, build_lock, make_accelerator,
+                             say_eta, scheduler_steps, teacher_step)
 from ..errors import ConfigError
 from .teacher import INFO_FILE, MaskedLogits, Teacher, is_built, publish_teacher
 
@@ -96,19 +96,13 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
             for epoch in range(1, epochs + 1):
                 ep = _train_epoch(acc, task, model, opt, sched, epoch, epochs, steps, progress)
                 model.eval()
+                error = None
                 if acc.is_main_process:      # the main process scores and saves; the others wait for it
-                    ep.update(task.evaluate(acc.unwrap_model(model)))
-                    record["epochs"].append(ep)
-                    print(f"[xarchkd] {task.label} epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()),
-                          flush=True)
-                    if task.score(ep) > best:
-                        best = task.score(ep)
-                        with saving(work / "best", f"the fine-tune of {task.label} stops here and is not kept (a "
-                                    "teacher is published whole or not at all): free space and run again"):
-                            write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
-                                                                task.tokenizer.save_pretrained(d)))
-                        record.update(best_epoch=epoch, **{k: ep.get(k) for k in task.keep})
-                acc.wait_for_everyone()
+                    try:
+                        best = _score_and_keep(acc, task, model, ep, epoch, best, record, work)
+                    except DiskFullError as e:
+                        error = e
+                agree_on_failure(acc, error)     # a failed save stops every rank, not the main one alone
             if acc.is_main_process:
                 publish_teacher(work / "best", out, record)
                 shutil.rmtree(work, ignore_errors=True)
@@ -118,6 +112,23 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
             raise
         acc.wait_for_everyone()
         return out
+
+
+def _score_and_keep(acc, task: TeacherTask, model, ep: dict, epoch: int, best: float, record: dict,
+                    work: Path) -> float:
+    """Main process: score the epoch, say it, and save the model as ``work/best`` when it is the best so far;
+    returns the best score."""
+    ep.update(task.evaluate(acc.unwrap_model(model)))
+    record["epochs"].append(ep)
+    print(f"[xarchkd] {task.label} epoch {epoch}: " + ", ".join(f"{k}={v}" for k, v in ep.items()), flush=True)
+    if task.score(ep) <= best:
+        return best
+    with saving(work / "best", f"the fine-tune of {task.label} stops here and is not kept (a teacher is "
+                "published whole or not at all): free space and run again"):
+        write_dir(work / "best", lambda d: (task.weights(acc.unwrap_model(model)).save_pretrained(d),
+                                            task.tokenizer.save_pretrained(d)))
+    record.update(best_epoch=epoch, **{k: ep.get(k) for k in task.keep})
+    return task.score(ep)
 
 
 def _train_epoch(acc, task: TeacherTask, model, opt, sched, epoch: int, epochs: int, steps: int,

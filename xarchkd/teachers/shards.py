@@ -118,6 +118,7 @@ def lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
                 _reserve(work / f"{name}.npy")
             np.save(work / "offsets.npy", offsets)
             np.lib.format.open_memmap(work / DONE_FILE, mode="w+", dtype=np.uint8, shape=(plan["n_batches"],))
+            _reserve(work / DONE_FILE)
             write_text(work / PLAN_FILE, json.dumps(plan))
     except DiskFullError:
         shutil.rmtree(work, ignore_errors=True)
@@ -128,9 +129,12 @@ def lay_out(work: Path, plan: dict, offsets, progress: bool) -> int:
 def _reserve(path: Path) -> None:
     """Give a freshly laid-out (sparse) array file its disk blocks now: a disk too small for the cache is then a
     clean error here, not a crash (SIGBUS) when a memory-mapped page is written back in the middle of the build."""
+    fallocate = getattr(os, "posix_fallocate", None)      # not on macOS: the file stays sparse there
+    if fallocate is None:
+        return
     with open(path, "r+b") as f:
         try:
-            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
         except OSError as e:
             if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):   # a file system that cannot
                 raise
