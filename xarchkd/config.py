@@ -111,6 +111,11 @@ class RunConfig:
         """Where the run writes: ``out``, or ``runs/<recipe>`` (``runs/<task>`` without a recipe name)."""
         return Path(self.out or f"runs/{self.recipe or self.task}")
 
+    def cache_folder(self) -> Path:
+        """Where the run's teacher caches and rows stores go: ``cache_dir``, or ``$XARCHKD_HOME/cache``."""
+        from .data.resources import home
+        return Path(self.cache_dir) if self.cache_dir else home() / "cache"
+
 
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)

@@ -93,7 +93,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
             lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
                          f"reused by later runs  {_minutes(secs)} if not cached")
             total += secs
-            plan.needs.append((f"{name}'s logits cache", cache_root(cfg), _cache_bytes(cfg, splits["train"], rows)))
+            plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_ROW_S.get(cfg.student.block, 0.0087) * rows * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
@@ -107,14 +107,10 @@ def _held(folder: Path) -> float:
     return float(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())) if folder.is_dir() else 0.0
 
 
-def cache_root(cfg: RunConfig) -> Path:
-    """Where a run's teacher caches go: ``cache_dir``, else ``$XARCHKD_HOME/cache``."""
-    return Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
-
-
 def _cache_bytes(cfg: RunConfig, train, rows: int) -> float:
     """fp16 logits per word and tag (and hidden states with ``loss.hidden``, at a base model's 768) for ``rows``
-    sentences as long as the train split's on average; 0 for a cache that is there already is not known here."""
+    sentences as long as the train split's on average: an upper bound, since whether the cache is built already
+    is not known before the rows are encoded."""
     words = sum(len(w) for w in train["words"]) / max(1, len(train)) * rows
     tags = len({t for ts in train["tags"] for t in ts})
     return words * 2 * (tags + (768 if cfg.loss.hidden else 0))

@@ -372,12 +372,11 @@ def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool
         factor = cfg.data.transfer_factor * k
         if spec.startswith("corpus:"):
             from .corpus import corpus_rows
-            from .resources import home
             n = int(round(factor * len(words_list)))
             if n == 0:
                 raise _no_sentences(spec, factor, len(words_list))
             out.append(corpus_rows(os.path.expanduser(spec[7:]), tokenizer.name_or_path, labels,
-                                   Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache", cfg.data.max_length,
+                                   cfg.cache_folder(), cfg.data.max_length,
                                    n=n, seed=cfg.train.seed, progress=progress))
             continue
         parts = transfer_word_parts(spec, factor, words_list, tags_list, cfg.train.seed,

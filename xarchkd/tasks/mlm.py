@@ -18,7 +18,7 @@ from students.chars import token_char_ids
 from ..atomic import write_json
 from ..config import RunConfig, write_run_config
 from ..data.mlm_data import HELDOUT_SEED, MlmExamples, corpus_sentences, mask_rows, split_corpus, text_rows
-from ..data.resources import home, resolve
+from ..data.resources import resolve
 from ..distill.metrics import mlm_accuracy
 from ..distill.predict import masked_logits, student_masked_logits
 from ..distill.train import train_student
@@ -100,7 +100,7 @@ def _masked_splits(cfg: RunConfig, tok):
 def _caches(cfg: RunConfig, tpath: str, train_m, held_m, k: int, kd: bool, progress: bool):
     """The top-``k`` teacher caches of the masked rows: train (only when a loss distils: ``kd``, else None) and
     held out (always: its top-1 is what relative accuracy compares with)."""
-    root = Path(cfg.cache_dir) if cfg.cache_dir else home() / "cache"
+    root = cfg.cache_folder()
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
     train_c = mlm_cache(tpath, train_m, root, k=k, progress=progress, **engine) if kd else None
     held_c = mlm_cache(tpath, held_m, root, k=k, progress=progress, **engine)

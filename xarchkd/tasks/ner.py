@@ -29,7 +29,7 @@ from ..distill.metrics import evaluate_tags
 from ..distill.predict import predict_student
 from ..distill.train import train_student
 from ..errors import DataError
-from ..plan import cache_root as plan_cache_root, say_plan
+from ..plan import say_plan
 from ..preflight import check_run
 from ..run_lock import run_lock
 from ..teachers.cache import Cache, ner_cache
@@ -160,7 +160,7 @@ def _distill_ner(cfg: RunConfig, resume: bool, progress: bool) -> dict:
     write_run_config(cfg, out, resume)
     tpath, tok, labels, rows = prepare_ner(cfg, progress)                       # 1. teachers and rows
     also = [teacher_folder(cfg, name, progress) for name in cfg.teacher.also]
-    cache_root = plan_cache_root(cfg)
+    cache_root = cfg.cache_folder()
     # the teacher builds its caches where training runs: on the GPU when there is one, in the run's precision
     engine = dict(device="cpu" if cfg.train.cpu else "auto", mixed_precision=cfg.train.mixed_precision)
     parts = labelled_parts(cfg, tpath, also, tok, labels, rows["train"], cache_root, progress, engine)  # 2. caches
