@@ -9,12 +9,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Set-up: a venv with the CPU torch wheel (pinned: a looser spec can pull a multi-GB CUDA build),
 # the package and test extras, then sru's one-off C++ kernel compile (~40 s).
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml runtime/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 	$(PY) -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-	$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import xarchkd, students, recipes"
+	$(PY) -m pip install -q -e ./runtime -e '.[test]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import xarchkd, xarchkd_runtime, students, recipes"
 	$(PY) -m students._sru
 	touch $@
 

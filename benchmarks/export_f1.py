@@ -4,7 +4,7 @@
 
 Exports the student (``xarchkd export --int8``) into ``--export`` (default: a folder beside ``--out``), tags the data
 the student was trained on (its ``xarchkd_student.json``; ``--data`` for another folder) with each variant: the
-student through PyTorch (``xarchkd eval``'s path), the exported graphs through ``xarchkd.runtime.Tagger`` (ONNX Runtime,
+student through PyTorch (``xarchkd eval``'s path), the exported graphs through ``xarchkd_runtime.Tagger`` (ONNX Runtime,
 no torch in its path) and scores each with seqeval's default entity F1. Prints one line per variant; writes JSON.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     from xarchkd.distill.metrics import evaluate_tags, ner_scores
     from xarchkd.distill.predict import predict_student
     from xarchkd.load import load_model
-    from xarchkd.runtime import Tagger
+    from xarchkd_runtime import Tagger
     from xarchkd.tasks.ner import trained_on
     from xarchkd.tools.export import export_student
 

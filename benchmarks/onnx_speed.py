@@ -9,7 +9,7 @@ first). Sentences are the first ``--sentences`` of the CoNLL-2003 test split (``
 - ``model``: the forward pass alone, on the same padded batches for all three (ids, mask, word positions, shapes in;
   word logits out);
 - ``e2e``: text in, entities out. PyTorch: ``data.text.words`` split, ``encode_sentences``, ``predict_student``
-  (its own decode), ``entity_spans``; ONNX: ``xarchkd.runtime.Tagger.tag`` (the same split, ``tokenizers``, numpy
+  (its own decode), ``entity_spans``; ONNX: ``xarchkd_runtime.Tagger.tag`` (the same split, ``tokenizers``, numpy
   Viterbi, spans with character offsets).
 
 Calls are interleaved (each repeat runs every variant once, in a rotated order) so background load hits all alike.
@@ -38,11 +38,11 @@ def sentences(data: str, n: int) -> list[list[str]]:
 def variants(student: str, export: Path, teacher: str | None, threads: int):
     """``{name: (model_fn(batch feed), e2e_fn(texts))}`` for torch, onnx-fp32 and onnx-int8."""
     from xarchkd.data.ner_data import encode_sentences
-    from xarchkd.data.spans import entity_spans
+    from xarchkd_runtime.spans import entity_spans
     from xarchkd.data.text import words as split_words
     from xarchkd.distill.predict import predict_student
     from xarchkd.load import load_student
-    from xarchkd.runtime import Tagger
+    from xarchkd_runtime import Tagger
     model, tok, _ = load_student(student, teacher)
     torch.set_num_threads(threads)
 

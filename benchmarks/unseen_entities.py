@@ -24,7 +24,7 @@ def main():
     a = ap.parse_args()
     from xarchkd.data.conll import load_splits
     from xarchkd.data.ner_data import encode_sentences, join_sentences
-    from xarchkd.data.spans import entity_spans
+    from xarchkd_runtime.spans import entity_spans
     from xarchkd.distill.predict import predict_student
     from xarchkd.load import load_model
 

@@ -54,6 +54,7 @@ def test_harness_json_has_the_fields(tmp_path, tiny_teacher, tokenizer):
     assert {("onnx fp32", 1), ("onnx int8", 4)} <= e2e             # the runtime's text in -> entities out
     sizes = rep["install_mb"]
     assert sizes["onnx_runtime"]["onnxruntime"] > 0 and sizes["pytorch"]["torch"] > sizes["onnx_runtime"]["total"]
+    assert "torch" not in sizes["onnx_runtime"] and "numpy" in sizes["onnx_runtime"]   # the closure of ./runtime
 
 
 def test_cli_writes_the_report(tmp_path, tiny_teacher, tokenizer):

@@ -4,10 +4,12 @@ batch and on a sentence split into two rows; the runtime must tag text in a proc
 a damaged model.onnx must be a one-line error naming the file."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.distill.decode import bio_viterbi
 from xarchkd.distill.predict import predict_student
 from xarchkd.errors import ConfigError
-from xarchkd.runtime import ExportError, Tagger
+from xarchkd_runtime import ExportError, Tagger
 from xarchkd.tools.export import export_student
 
 from conftest import LABELS
@@ -115,7 +117,7 @@ def test_sru_graph_has_a_loop_over_the_input_length(exported):
 
 def test_numpy_viterbi_equals_the_torch_decode():
     from xarchkd.distill.decode import allowed_transitions
-    from xarchkd.runtime.viterbi import Decoder
+    from xarchkd_runtime.viterbi import Decoder
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(6, 7, len(LABELS), generator=g) * 3
     lengths = torch.tensor([7, 5, 1, 7, 3, 2])
@@ -141,7 +143,7 @@ def test_text_in_entities_out_with_character_offsets(exported):
     assert len(ents) == 3 and ents[1] == []
     words = [[w for w, _, _ in tagger.encoder.split(t)] for t in texts]
     tags = tagger.tag_words(words)
-    from xarchkd.data.spans import entity_spans
+    from xarchkd_runtime.spans import entity_spans
     for text, es, ts in zip(texts, ents, tags):
         assert [(e.first_word, e.end_word, e.type) for e in es] == entity_spans(ts)
         for e in es:
@@ -154,14 +156,52 @@ BLOCKER = textwrap.dedent("""
     import sys
     class _NoTorch:
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("torch", "transformers", "sru", "accelerate"):
+            if name.split(".")[0] in ("torch", "transformers", "sru", "accelerate") + BLOCK_TOO:
                 raise ImportError(f"{name} is blocked in this test")
     sys.meta_path.insert(0, _NoTorch())
 """)
 
 
+def test_the_runtime_is_a_package_of_its_own_that_needs_no_torch_and_no_xarchkd(exported, tmp_path):
+    """``pip install ./runtime`` alone: its wheel asks for onnxruntime, tokenizers and numpy, nothing else, and,
+    installed by itself, tags text in a process where torch, transformers, xarchkd and students cannot be imported."""
+    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            str(REPO / "runtime"), "-w", str(tmp_path / "w")], capture_output=True, text=True)
+    assert wheel.returncode == 0, wheel.stderr
+    (whl,) = (tmp_path / "w").glob("xarchkd_runtime-*.whl")
+    with zipfile.ZipFile(whl) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        assert {n.split("/")[0] for n in z.namelist()} == {"xarchkd_runtime", whl.name.split("-")[0] + "-0.1.0.dist-info"}
+    needs = {re.split(r"[<>=; ]", line.split(": ", 1)[1])[0] for line in meta.splitlines()
+             if line.startswith("Requires-Dist")}
+    assert needs == {"onnxruntime", "tokenizers", "numpy"}
+    with zipfile.ZipFile(whl) as z:
+        z.extractall(tmp_path / "site")
+    (tmp_path / "site" / "sitecustomize.py").write_text(BLOCKER.replace("BLOCK_TOO", '("xarchkd", "students")'))
+    onnx_dir = str(exported["lstm"][1])
+    code = textwrap.dedent(f"""
+        import json, sys
+        for name in ("torch", "xarchkd", "students"):
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+            else:
+                raise SystemExit(name + " was not blocked")
+        import xarchkd_runtime
+        assert xarchkd_runtime.__file__.startswith({str(tmp_path / "site")!r}), xarchkd_runtime.__file__
+        ents = xarchkd_runtime.Tagger({onnx_dir!r}).tag(["Peter Blackburn reported from Brussels ."])
+        print(json.dumps([[e.__dict__ for e in x] for x in ents]))
+    """)
+    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    here = Tagger(onnx_dir).tag(["Peter Blackburn reported from Brussels ."])
+    assert json.loads(run.stdout) == [[e.__dict__ for e in x] for x in here]
+
+
 def test_the_runtime_tags_text_where_torch_cannot_be_imported(exported, tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER.replace("BLOCK_TOO", "()"))
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
     onnx_dir = str(exported["sru"][1])
     code = textwrap.dedent(f"""
@@ -172,7 +212,7 @@ def test_the_runtime_tags_text_where_torch_cannot_be_imported(exported, tmp_path
             pass
         else:
             raise SystemExit("the blocker did not block torch")
-        from xarchkd.runtime import Tagger
+        from xarchkd_runtime import Tagger
         t = Tagger({onnx_dir!r}, int8=True)
         ents = t.tag(["Peter Blackburn reported from Brussels .", "EU rejects German call ."])
         tags = t.tag_words([["Peter", "Blackburn"]])

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from students import NUM_SHAPES, StudentConfig, StudentModel
-from xarchkd.data import ner_data
-from xarchkd.data.ner_data import encode_sentences, join_sentences, word_shape
-from xarchkd.data.spans import entity_spans
+from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.data.text import words as split_words
+from xarchkd_runtime import shapes as shape_ids
+from xarchkd_runtime.shapes import word_shape
+from xarchkd_runtime.spans import entity_spans
 
 from conftest import LABELS, make_tiny_teacher
 
@@ -184,7 +185,7 @@ def test_a_teacher_that_reads_the_labelled_sub_word_finds_every_entity(tmp_path,
 ])
 def test_word_shapes_of_non_latin_words(word, shape):
     """Case is read in any script; letters without case (CJK, Hangul, kana) are their own shape, not "mixed"."""
-    assert word_shape(word) == getattr(ner_data, shape)
+    assert word_shape(word) == getattr(shape_ids, shape)
 
 
 def test_rows_carry_each_words_shape_and_students_read_them(tok):
@@ -197,12 +198,12 @@ def test_rows_carry_each_words_shape_and_students_read_them(tok):
         for w, own in zip(ws, _own_pieces(tok, ws)):
             assert shapes[start:start + len(own)] == [word_shape(w)] * len(own)
             start += len(own)
-    assert set(rows.shapes[2].tolist()) == {0, ner_data.NOCASE, ner_data.OTHER}
+    assert set(rows.shapes[2].tolist()) == {0, shape_ids.NOCASE, shape_ids.OTHER}
     assert max(max(s.tolist()) for s in rows.shapes) < NUM_SHAPES
     from xarchkd.data.batching import pad_ids, pad_words
     ids, mask = pad_ids(rows.input_ids, tok.pad_token_id)
     pos, shapes = pad_words(rows.word_pos, 0), pad_words(rows.shapes, 0)
-    caseless = shapes == ner_data.NOCASE
+    caseless = shapes == shape_ids.NOCASE
     cjk = torch.zeros_like(pos, dtype=torch.bool)
     cjk[2, :len(ZH)] = True
     for block in ("cnn", "lstm"):
@@ -213,7 +214,7 @@ def test_rows_carry_each_words_shape_and_students_read_them(tok):
         torch.nn.init.normal_(model.shape_embed.weight)          # it starts at zero: make each shape count
         with torch.no_grad():
             out = model(ids, mask, positions=pos, shapes=shapes).logits
-            as_mixed = model(ids, mask, positions=pos, shapes=shapes.masked_fill(caseless, ner_data.MIXED)).logits
+            as_mixed = model(ids, mask, positions=pos, shapes=shapes.masked_fill(caseless, shape_ids.MIXED)).logits
         assert out.shape == (3, pos.shape[1], len(LABELS)) and torch.isfinite(out).all()
         # the CJK words' own shape reaches the student: read as "mixed" they would score otherwise
         assert not torch.allclose(out[cjk], as_mixed[cjk]) and torch.equal(out[:2], as_mixed[:2])

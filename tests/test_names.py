@@ -3,7 +3,8 @@ import pytest
 
 from xarchkd.config import RunConfig, apply_overrides
 from xarchkd.data.names import read_names
-from xarchkd.data.transfer import AugmentConfig, augment_sentences, entity_spans
+from xarchkd.data.transfer import AugmentConfig, augment_sentences
+from xarchkd_runtime.spans import entity_spans
 from xarchkd.errors import ConfigError, DataError
 
 from conftest import tiny

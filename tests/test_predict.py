@@ -6,7 +6,7 @@ import torch
 
 from students import StudentConfig, StudentModel
 from xarchkd.data.ner_data import encode_sentences
-from xarchkd.data.spans import entity_spans
+from xarchkd_runtime.spans import entity_spans
 from xarchkd.distill.predict import fill_mask, student_fill_logits, teacher_fill_logits
 from xarchkd.errors import ConfigError
 from xarchkd.load import load_model, load_student, load_teacher

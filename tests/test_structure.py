@@ -1,8 +1,9 @@
 """The package's shape, read from the source with `ast` (nothing is imported).
 
 - The module graph of xarchkd/ and students/ has no cycle, counting imports inside functions.
-- Imports flow recipes -> xarchkd -> students: students never imports xarchkd, xarchkd never
-  imports recipes.
+- Imports flow recipes -> xarchkd -> students, xarchkd_runtime: students never imports xarchkd, xarchkd never
+  imports recipes, and the runtime (runtime/xarchkd_runtime, a package of its own) imports the standard library,
+  numpy, onnxruntime and tokenizers only.
 - No function is over MAX_LINES lines, but the CLI's argument table and a named list that is
   being cleared (EXEMPT).
 """
@@ -123,9 +124,25 @@ def test_imports_flow_recipes_then_xarchkd_then_students():
     assert wrong == []
 
 
+RUNTIME = ROOT / "runtime" / "xarchkd_runtime"
+RUNTIME_MAY_IMPORT = {"xarchkd_runtime", "numpy", "onnxruntime", "tokenizers", "__future__"}
+
+
+def test_the_runtime_imports_nothing_of_the_training_side():
+    import sys
+    wrong = []
+    for path in sorted(RUNTIME.glob("*.py")):
+        name = "xarchkd_runtime" + ("" if path.stem == "__init__" else f".{path.stem}")
+        for target in _imported(name, path, ast.parse(path.read_text(encoding="utf-8"))):
+            top = target.split(".")[0]
+            if top not in RUNTIME_MAY_IMPORT and top not in sys.stdlib_module_names:
+                wrong.append((name, target))
+    assert wrong == [] and len(list(RUNTIME.glob("*.py"))) >= 6
+
+
 def _long_functions():
     long = set()
-    for package in PACKAGES + ("recipes",):
+    for package in PACKAGES + ("recipes", "runtime"):
         for path in sorted((ROOT / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             for node in ast.walk(tree):

@@ -10,8 +10,9 @@ from xarchkd.data.conll import read_conll
 from xarchkd.data.ner_data import NO_LABEL, encode_sentences
 from xarchkd.data.text import rst_to_text, split_sentences, words
 from xarchkd.errors import ConfigError
-from xarchkd.data.transfer import (AugmentConfig, augment_sentences, conll_sentences, entity_spans, mlm_replacer,
+from xarchkd.data.transfer import (AugmentConfig, augment_sentences, conll_sentences, mlm_replacer,
                               same_tag_table, text_sentences, transfer_parts, transfer_sources, transfer_words)
+from xarchkd_runtime.spans import entity_spans
 
 from conftest import LABELS
 

@@ -134,7 +134,7 @@ def _model_commands(sub) -> None:
     p.add_argument("text", nargs="*", help="sentences (default: read stdin)")
 
     p = _p(sub, "export", "write a NER student as OUT/model.onnx + tokenizer.json + labels, decode and word-shape "
-           "rules (xarchkd_export.json, with checksums), for ONNX Runtime without torch (xarchkd.runtime)")
+           "rules (xarchkd_export.json, with checksums), for ONNX Runtime without torch (xarchkd_runtime)")
     p.add_argument("student", help="NER student folder")
     p.add_argument("out", help="the export folder (new, or an earlier export to replace)")
     p.add_argument("--int8", action="store_true", help="also OUT/model.int8.onnx (ONNX Runtime dynamic "
@@ -151,11 +151,10 @@ def main(argv=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ap = build_parser()
     args = ap.parse_args(argv)
-    from .errors import XarchkdError
-    from students import StudentError
+    from .errors import ONE_LINE
     try:
         return int(_dispatch(args) or 0)
-    except (XarchkdError, StudentError) as e:
+    except ONE_LINE as e:
         if args.debug:
             raise
         print(f"xarchkd: error: {e}", file=sys.stderr)
@@ -373,10 +372,10 @@ def _eval(args):
 
 
 def _predict(args):
-    from .runtime.bundle import is_export
+    from xarchkd_runtime.bundle import is_export
     words = _sentences(args)               # before any model loads: bad input fails at once
     if is_export(args.model):              # ONNX Runtime: imports no torch
-        from .runtime import Tagger
+        from xarchkd_runtime import Tagger
         tagger = Tagger(args.model, int8=args.int8)
         return _print_tags(words, tagger.tag_words(words))
     from .data.ner_data import encode_sentences, join_sentences

@@ -34,8 +34,12 @@ class CacheError(XarchkdError):
     """A teacher-logits cache is stale, corrupt, truncated or built for other inputs."""
 
 
-# Student checkpoints are checked by the students package (the lower layer); one type serves both.
+# Student checkpoints are checked by the students package (the lower layer); one type serves both. An export folder
+# is checked by the runtime package (torch-free, so it cannot derive from XarchkdError). All are one line.
 from students.errors import CheckpointError, StudentError  # noqa: E402,F401
+from xarchkd_runtime.bundle import ExportError  # noqa: E402,F401
+
+ONE_LINE = (XarchkdError, StudentError, ExportError)    # what the CLI prints as one line
 
 
 class ConfigError(XarchkdError):

@@ -16,33 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from xarchkd_runtime.shapes import NOCASE, word_shape  # the one word-shape rule, shared with the runtime
 
 from students import NUM_SHAPES
 
 from ..errors import DataError
 
 NO_LABEL = -1
-# Word-shape ids (0 is left for [CLS]/[SEP]/padding).
-LOWER, CAPITALISED, ALL_CAPS, MIXED, DIGITS, OTHER, NOCASE = 1, 2, 3, 4, 5, 6, 7
-assert NOCASE < NUM_SHAPES
-
-
-def word_shape(word: str) -> int:
-    """The shape id of a word, in any script: lower ``paris``/``москва``, Capitalised ``Paris``/``McDonald``/``A``/
-    ``Αθήνα``, ALL CAPS ``NATO``/``НАТО``, mixed ``iPhone``, no case (letters, none of them cased: ``東京``,
-    ``서울``, ``2024年``), digits (no letters, some digit: ``1996``, ``3-1``), other (punctuation). Case is read
-    from the cased letters alone (``X光`` is Capitalised)."""
-    letters = [c for c in word if c.isalpha()]
-    if not letters:
-        return DIGITS if any(c.isdigit() for c in word) else OTHER
-    cased = [c for c in letters if c.isupper() or c.islower()]
-    if not cased:
-        return NOCASE
-    if len(cased) > 1 and all(c.isupper() for c in cased):
-        return ALL_CAPS
-    if cased[0].isupper():
-        return CAPITALISED
-    return LOWER if all(c.islower() for c in cased) else MIXED
+assert NOCASE < NUM_SHAPES      # the student's shape embedding has a row for every shape the runtime makes
 
 
 @dataclass

@@ -236,7 +236,7 @@ _WORD = re.compile(r"""
 """, re.X)
 
 
-WORD_RE = _WORD      # the word split (exports record its pattern: ``xarchkd.runtime`` splits text the same way)
+WORD_RE = _WORD      # the word split (exports record its pattern: ``xarchkd_runtime`` splits text the same way)
 
 
 def words(sentence: str) -> list[str]:

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError, did_you_mean
 from .ner_data import Rows, encode_sentences
-from .spans import entity_spans  # the one span decoder; callers import it from here too
+from xarchkd_runtime.spans import entity_spans  # the one span decoder (shared with the runtime)
 
 # A replacement hook: (words, index, tag, rng) -> the new word, or None to keep the word.
 Replacer = Callable[[list, int, str, random.Random], "str | None"]

@@ -3,8 +3,8 @@
 OUT gets ``model.onnx`` (``onnx_graph``: the word-logits graph, checked against the student at several lengths and
 in a padded batch), with ``--int8`` also ``model.int8.onnx``, the student's sub-word tokenizer as
 ``tokenizer.json`` (checked to split sample text as the training side does), and ``xarchkd_export.json`` (see
-``xarchkd.runtime.bundle``): labels, decode rule, word split and word-shape rules, special ids, sha256 of every file.
-``xarchkd.runtime.Tagger`` and ``xarchkd predict OUT`` read it. OUT is written beside itself and published by
+``xarchkd_runtime.bundle``): labels, decode rule, word split and word-shape rules, special ids, sha256 of every file.
+``xarchkd_runtime.Tagger`` and ``xarchkd predict OUT`` read it. OUT is written beside itself and published by
 one rename; an existing OUT is replaced only if it is an export.
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ from ..atomic import write_dir
 from ..data import ner_data
 from ..data.text import WORD_RE
 from ..errors import ConfigError
-from ..runtime.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, MODEL, MODEL_INT8, SHAPE_RULES, TOKENIZER,
+
+from xarchkd_runtime import shapes
+from xarchkd_runtime.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, MODEL, MODEL_INT8, SHAPE_RULES, TOKENIZER,
                               ExportError, is_export, read_bundle, sha256_file)
 
 MAX_LENGTH = 128           # sub-words per row, as eval and predict encode
@@ -37,7 +39,7 @@ def _decode_rule(model) -> dict:
 def _check_tokenizer(tok, manifest: dict, tokenizer_json: Path) -> None:
     """The runtime's rows of ``SAMPLE`` must be the training side's (``ner_data.encode_sentences``)."""
     from tokenizers import Tokenizer
-    from ..runtime.encode import Encoder
+    from xarchkd_runtime.encode import Encoder
     words = [s.split() for s in SAMPLE]
     ref = ner_data.encode_sentences(words, None, tok, manifest["labels"], MAX_LENGTH)
     got = Encoder(manifest, Tokenizer.from_file(str(tokenizer_json))).rows(words)
@@ -67,9 +69,7 @@ def export_student(student: str, out: str, int8: bool = False, tokenizer=None) -
         "format": FORMAT, "format_version": FORMAT_VERSION, "block": cfg.block, "labels": list(cfg.labels),
         "decode": _decode_rule(model),
         "word_shapes": {"used": bool(cfg.word_shapes), "rule": SHAPE_RULES[0],
-                        "ids": {"special/pad": 0, "lower": ner_data.LOWER, "Capitalised": ner_data.CAPITALISED,
-                                "ALL CAPS": ner_data.ALL_CAPS, "mIxed": ner_data.MIXED, "digits": ner_data.DIGITS,
-                                "other": ner_data.OTHER, "no case (CJK, kana, Hangul)": ner_data.NOCASE}},
+                        "ids": dict(shapes.NAMES)},
         "words": {"pattern": WORD_RE.pattern, "flags": "X"},
         "special_ids": {"cls": tok.cls_token_id, "sep": tok.sep_token_id, "unk": tok.unk_token_id,
                         "pad": tok.pad_token_id if tok.pad_token_id is not None else cfg.pad_id},

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from students import StudentConfig, StudentModel
 
-from ..runtime.bundle import INPUTS, ExportError
+from xarchkd_runtime.bundle import INPUTS, ExportError
 
 OPSET = 17
 CHECK_LENGTHS = (5, 23)        # sub-words per row (with [CLS]/[SEP]) the check runs at, beside a padded batch

@@ -45,11 +45,11 @@ class Demo:
 
     def __init__(self, teacher: str, student: str):
         from ..load import load_student, load_teacher
-        from ..runtime.bundle import is_export
+        from xarchkd_runtime.bundle import is_export
         sp = Path(student)
         run = sp.parent.name if sp.name == "student" else sp.name
         if is_export(student):         # an `xarchkd export` folder: the student runs in ONNX Runtime (NER only)
-            from ..runtime import Tagger
+            from xarchkd_runtime import Tagger
             self.student, self.tagger, self.task = None, Tagger(student), "ner"
             m = self.tagger.bundle.manifest
             what = f"{m['block']}, {m['source']['params'] / 1e6:.1f}M params, ONNX Runtime ({run})"
@@ -66,7 +66,7 @@ class Demo:
 
     def ner(self, text: str) -> dict:
         from ..data.ner_data import encode_sentences, join_sentences
-        from ..data.spans import entity_spans
+        from xarchkd_runtime.spans import entity_spans
         from ..data.text import words as split_words
         from ..distill.predict import predict_student
         ws = split_words(text)

@@ -64,7 +64,7 @@ def fill_mask_batch(ids, mask, pos, shapes, tok):
 def tag_texts(entry: Entry, texts: list[str]) -> list[list[tuple]]:
     """End to end: sentences as text in, entities ``(type, start, end, "words")`` out (``end`` exclusive), through
     the one prediction path (``predict.predict_tags``, the model's own decode) and span decoder (``spans``)."""
-    from ...data.spans import entity_spans
+    from xarchkd_runtime.spans import entity_spans
     from ...distill.predict import predict_tags
     words = [t.split() for t in texts]
     rows = encode_sentences(words, None, entry.tokenizer, entry.labels, 128)

@@ -2,7 +2,7 @@
 by ONNX Runtime in fp32 and int8, beside its PyTorch variants; and the install size of what each path imports.
 
 Model only, an ONNX entry takes the same padded batch as the PyTorch ones (as int64 numpy arrays, one session
-call). End to end it is the runtime itself (``xarchkd.runtime.Tagger.tag``: text in, entities out, no torch), so
+call). End to end it is the runtime itself (``xarchkd_runtime.Tagger.tag``: text in, entities out, no torch), so
 that row is what a deployment runs. One session per thread count of the bench (ONNX Runtime fixes its threads
 when a session is made), spinning off as in the runtime.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +19,8 @@ import torch
 
 from .models import Entry, _file_mb
 
-RUNTIME_DISTS = ("onnxruntime", "numpy", "tokenizers", "protobuf", "flatbuffers", "packaging", "huggingface_hub")
-PYTORCH_DISTS = ("torch", "sympy", "networkx", "mpmath", "numpy")
+RUNTIME_DIST = "xarchkd-runtime"     # ./runtime: what a deployment installs (with what it requires, transitively)
+PYTORCH_DIST = "torch"
 _FOLDERS: list = []      # the temporary export folders, removed when the process ends
 
 
@@ -31,7 +32,7 @@ def available() -> bool:
 def onnx_entries(student: Entry, threads) -> list[Entry]:
     """``onnx fp32`` and ``onnx int8`` entries of a student's fp32 entry (exported once; the export checks the graph
     against PyTorch); on an export failure, one skipped entry saying why."""
-    from ...runtime import Tagger
+    from xarchkd_runtime import Tagger
     from ..export import export_student
     tmp = tempfile.TemporaryDirectory(prefix="xarchkd-bench-onnx-")
     _FOLDERS.append(tmp)
@@ -68,6 +69,33 @@ def _forward(taggers: dict):
 def _e2e(taggers: dict):
     """End to end through the runtime: texts in, entities out."""
     return lambda texts: taggers[torch.get_num_threads()].tag(texts)
+
+
+def requirements(dist: str) -> list[str]:
+    """``dist`` and every distribution it requires, transitively (extras and markers that do not hold here left out),
+    as pip would install them: the names of an install path."""
+    seen, todo = [], [dist]
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.append(key)
+        try:
+            reqs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for r in reqs:
+            spec, _, marker = r.partition(";")
+            if marker and not _marker_holds(marker):
+                continue
+            todo.append(re.split(r"[\s\[<>=!~(]", spec.strip(), maxsplit=1)[0])
+    return seen
+
+
+def _marker_holds(marker: str) -> bool:
+    from packaging.markers import Marker
+    return Marker(marker.strip()).evaluate({"extra": ""})
 
 
 def install_mb(dists) -> dict:

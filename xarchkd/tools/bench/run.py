@@ -95,8 +95,8 @@ def _install_sizes(cfg: BenchConfig) -> dict:
     """MB on disk of what each path imports: the ONNX runtime's distributions against PyTorch's."""
     if not (cfg.onnx and cfg.task == "ner"):
         return {}
-    from .onnx import PYTORCH_DISTS, RUNTIME_DISTS, install_mb
-    return {"onnx_runtime": install_mb(RUNTIME_DISTS), "pytorch": install_mb(PYTORCH_DISTS)}
+    from .onnx import PYTORCH_DIST, RUNTIME_DIST, install_mb, requirements
+    return {"onnx_runtime": install_mb(requirements(RUNTIME_DIST)), "pytorch": install_mb(requirements(PYTORCH_DIST))}
 
 
 def main_from_args(args) -> int:

@@ -1,8 +1,8 @@
 """Text to model rows without torch: words with character offsets, sub-words by ``tokenizers``, word shapes.
 
-The same rows ``xarchkd.data.ner_data.encode_sentences`` makes for training and evaluation: [CLS], each word's
+The same rows ``xarchkd.data.ner_data.encode_sentences`` (training) makes for training and evaluation: [CLS], each word's
 sub-words ([UNK] for a word the tokenizer drops), [SEP]; each sub-word carries its word's shape
-(``ner_data.word_shape``, 0 at [CLS]/[SEP]); a sentence longer than ``max_length`` sub-words is split into
+(``shapes.word_shape``, 0 at [CLS]/[SEP]); a sentence longer than ``max_length`` sub-words is split into
 consecutive rows (a single over-long word is truncated), whose later rows do not begin a sentence.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..data.ner_data import word_shape
+from .shapes import word_shape
 
 
 @dataclass

@@ -14,15 +14,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import XarchkdError
+from .shapes import RULE
 
 FORMAT, FORMAT_VERSION = "xarchkd-onnx", 1
 MANIFEST, MODEL, MODEL_INT8, TOKENIZER = "xarchkd_export.json", "model.onnx", "model.int8.onnx", "tokenizer.json"
-SHAPE_RULES = ("xarchkd.word_shape/1",)       # the word-shape rules this runtime implements
+SHAPE_RULES = (RULE,)       # the word-shape rules this runtime implements
 INPUTS = ("input_ids", "attention_mask", "positions", "shapes")
 
 
-class ExportError(XarchkdError):
+class ExportError(Exception):
     """An exported folder that cannot be used: missing, damaged or of another format. Names the file."""
 
 

@@ -2,7 +2,7 @@
 
 Words (CoNLL-style split, with character offsets) -> rows (``encode.Encoder``) -> length-sorted, right-padded
 batches -> ``model.onnx`` (or ``model.int8.onnx``) -> word logits -> the export's decode rule (``viterbi.Decoder``)
--> tags per sentence -> entity spans (``xarchkd.data.spans``) with character offsets.
+-> tags per sentence -> entity spans (``spans``) with character offsets.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.spans import entity_spans
+from .spans import entity_spans
 from .bundle import INPUTS, TOKENIZER, ExportError, read_bundle
 from .encode import Encoder, Row
 from .viterbi import Decoder
