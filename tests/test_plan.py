@@ -27,3 +27,16 @@ def test_a_run_prints_its_plan_before_any_work(tmp_path, tiny_teacher, conll_sma
     out = capsys.readouterr().out
     assert out.index("[xarchkd] plan for bert-cnn-ner") < out.index("total    ~")
     assert "20 train / 100 valid" in out and "labels 40 sentences" in out    # train_limit counts (the data has 300)
+
+
+def test_train_limit_slices_the_teachers_fine_tune_too(tmp_path, tiny_teacher, conll_small):
+    """``data.train_limit`` is what teacher and student learn from: the fine-tune's steps and fingerprint follow it
+    (a teacher fine-tuned on the whole split would know labels the student's run was told to leave out)."""
+    from xarchkd.teachers.finetune import ner_teacher_target
+    whole = ner_teacher_target(tiny_teacher, conll_small, batch_size=10)
+    some = ner_teacher_target(tiny_teacher, conll_small, batch_size=10, train_limit=20)
+    assert (whole["sentences"], whole["steps"]) == (300, 30) and (some["sentences"], some["steps"]) == (20, 2)
+    assert some["fp"] != whole["fp"] and some["out"] != whole["out"]
+    cfg = resolve_config("bert-lstm-ner", tiny(tmp_path, tiny_teacher, conll_small, **{
+        "teacher.finetune": True, "teacher.min_steps": 0, "teacher.batch_size": 10, "data.train_limit": 20}))
+    assert "2 steps" in "\n".join(ner_plan(cfg).lines)

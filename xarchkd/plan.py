@@ -130,7 +130,8 @@ def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, plan: Pl
     from .teachers.finetune import ner_teacher_target
     from .teachers.teacher import is_built, teacher_summary
     t = ner_teacher_target(name, cfg.data.name, None, cfg.teacher.epochs, cfg.teacher.lr, cfg.teacher.batch_size,
-                           cfg.data.max_length, scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps)
+                           cfg.data.max_length, scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps,
+                           train_limit=cfg.data.train_limit)
     if is_built(t["out"], t["fp"]):
         f1 = teacher_summary(str(t["out"])).get("valid_f1")
         lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))

@@ -218,6 +218,11 @@ def load_splits(data: str = "conll2003", scheme: str = "auto", need=("train",)) 
     return {s: _dataset(f, tokens[f], scheme) for s, f in files.items()}
 
 
+def first(split, n: int):
+    """The first ``n`` sentences of a split (all of them for ``n`` 0): ``data.train_limit`` / ``eval_limit``."""
+    return split.select(range(min(n, len(split)))) if n else split
+
+
 def folder_scheme(data: str) -> str:
     """The tag scheme ``detect_scheme`` reads from a data folder's files (what a run with ``scheme=auto`` used)."""
     folder = check_data_folder(data, ("train",))

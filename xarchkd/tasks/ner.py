@@ -21,7 +21,7 @@ from students.chars import token_char_ids
 from ..atomic import write_json
 from ..disk import saving
 from ..config import RunConfig, write_run_config
-from ..data.conll import SPLITS, load_splits
+from ..data.conll import SPLITS, first, load_splits
 from ..data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
 from ..data.ner_data import Rows, encode_sentences
 from ..data.resources import resolve
@@ -77,9 +77,8 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
                         str(resolve(cfg.data.name)))
     rows = {}
     for name, ds in splits.items():
-        limit = cfg.data.train_limit if name == "train" else cfg.data.eval_limit
-        n = min(len(ds), limit) if limit else len(ds)
-        words, tags = list(ds["words"][:n]), list(ds["tags"][:n])
+        ds = first(ds, cfg.data.train_limit if name == "train" else cfg.data.eval_limit)
+        words, tags = list(ds["words"]), list(ds["tags"])
         rows[name] = Split(encode_sentences(words, tags, tok, labels, cfg.data.max_length,
                                             source=f"{cfg.data.name}/{name}"), tags, words)
     return tpath, tok, labels, rows
@@ -93,7 +92,8 @@ def teacher_folder(cfg: RunConfig, name: str, progress: bool = True) -> str:
     return str(ner_teacher(name, cfg.data.name, epochs=cfg.teacher.epochs, lr=cfg.teacher.lr,
                            batch_size=cfg.teacher.batch_size, max_length=cfg.data.max_length,
                            mixed_precision=cfg.train.mixed_precision, cpu=cfg.train.cpu, progress=progress,
-                           scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps))
+                           scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps,
+                           train_limit=cfg.data.train_limit))
 
 
 def teacher_caches(cfg: RunConfig, tpath: str, also: list[str], rows, cache_root: Path, progress: bool = True,

@@ -170,12 +170,14 @@ def _warmup_linear(warm: int, total: int):
 def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                 lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
                 seed: int = 0, mixed_precision: str = "no", cpu: bool = False, progress: bool = True,
-                scheme: str = "auto", min_steps: int = 0) -> Path:
+                scheme: str = "auto", min_steps: int = 0, train_limit: int = 0) -> Path:
     """Fine-tune ``encoder`` into a token-classification teacher; return its folder (reused when present).
     ``mixed_precision`` ("no", "fp16", "bf16": GPU only) and ``cpu`` (ignore a GPU) choose how it runs;
     ``scheme`` is the data's tag scheme (auto: detected; IOB2/BIO, IOB1 or BIOES, read into IOB2); ``min_steps`` raises
-    ``epochs`` on a small train split to reach that many optimizer steps (the raised count is the fingerprint's)."""
-    t = ner_teacher_target(encoder, data, out, epochs, lr, batch_size, max_length, warmup, seed, scheme, min_steps)
+    ``epochs`` on a small train split to reach that many optimizer steps (the raised count is the fingerprint's);
+    ``train_limit`` (``data.train_limit``) fine-tunes on the first that many train sentences only, as the student."""
+    t = ner_teacher_target(encoder, data, out, epochs, lr, batch_size, max_length, warmup, seed, scheme, min_steps,
+                           train_limit)
     if t["epochs"] != epochs and progress and not is_built(t["out"], t["fp"]):
         print(f"[xarchkd] teacher: {t['sentences']} training sentences: {epochs} -> {t['epochs']} epochs to reach "
               f"teacher.min_steps={min_steps} optimizer steps (set teacher.min_steps=0 to keep teacher.epochs)",
@@ -188,11 +190,13 @@ def ner_teacher(encoder: str = "minilm-l6", data: str = "conll2003", out: str | 
 
 def ner_teacher_target(encoder: str = "minilm-l6", data: str = "conll2003", out: str | None = None, epochs: int = 5,
                        lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup: float = 0.1,
-                       seed: int = 0, scheme: str = "auto", min_steps: int = 0) -> dict:
+                       seed: int = 0, scheme: str = "auto", min_steps: int = 0, train_limit: int = 0) -> dict:
     """What ``ner_teacher`` would train, without training: its folder ``out``, fingerprint ``fp``, ``epochs`` (after
     ``min_steps``), ``steps`` per epoch, the parsed ``splits`` and ``labels``, and the ``record`` it would publish."""
-    from ..data.conll import label_list, load_splits
+    from ..data.conll import first, label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
+    if train_limit:         # the fingerprint reads the sentences themselves, so a slice is a teacher of its own
+        splits["train"] = first(splits["train"], train_limit)
     sentences = len(splits["train"]["words"])
     steps = math.ceil(sentences / batch_size)
     epochs = epochs_for_steps(epochs, min_steps, steps)
