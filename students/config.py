@@ -11,6 +11,10 @@ from .errors import CheckpointError
 # no case: CJK and other scripts without letter case).
 NUM_SHAPES = 8
 
+# Options removed because they did not pay (docs/results/README.md, Removed options): a saved
+# config that holds one at its "off" value loads as before; one a student was trained with is refused by name.
+REMOVED = {"unk_dropout": 0.0, "pool": "first", "char_dim": 0}
+
 
 @dataclass
 class StudentConfig:
@@ -26,21 +30,15 @@ class StudentConfig:
     hidden: int = 256           # width of the block stack's output (bidirectional: both directions together)
     layers: int = 2
     dropout: float = 0.1
-    char_dim: int = 0           # > 0: add a character-CNN vector of each sub-word's spelling (``students/chars.py``),
-                                # which unseen ([UNK]-mapped) sub-words keep; 0 = off
     static_dim: int = 0         # > 0: a frozen table of the teacher's view of every sub-word of its vocabulary (never
                                 # pruned: unseen sub-words keep theirs), ``static_dim`` wide, projected and added; 0 = off
     static_source: str = "hidden"   # what the table holds: the teacher's last hidden state for each sub-word alone
                                 # ("hidden", its forward passes) or its input embeddings ("input", no forward pass)
-    unk_dropout: float = 0.0    # training only: each sub-word is read as [UNK] with this probability, so the
-                                # student learns to tag from context words it has never seen (most test entities)
     num_labels: int = 9         # ner only
     labels: list[str] = field(default_factory=list)   # ner tag names, saved with the model
     pad_id: int = 0
     unk_id: int = 100
     block_args: dict = field(default_factory=dict)     # block-specific extras (kernel_size, num_heads, ...)
-    pool: str = "first"         # ner only: a word's state is its first sub-word's ("first") or the mean over its
-                                # sub-words ("mean": every sub-word of a word the training data never had has a say)
     decode: str = "argmax"      # ner only: "argmax" per word, "bio" (Viterbi over valid IOB2 sequences), or
                                 # "crf" (the same Viterbi plus learned tag-transition scores: a CRF, loss.crf)
 
@@ -54,6 +52,11 @@ class StudentConfig:
         if not isinstance(d, dict):
             raise CheckpointError(f"a student config must be a JSON object, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if not (k in REMOVED and v == REMOVED[k])}
+        used = sorted(k for k in d if k in REMOVED)
+        if used:
+            raise CheckpointError(f"this student was trained with {used}, options removed since (they did not pay); "
+                                  "load it with the xarchkd release that trained it")
         unknown = sorted(set(d) - names)
         if unknown:
             raise CheckpointError(f"unknown student config keys {unknown} (known: {sorted(names)})")

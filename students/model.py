@@ -10,8 +10,6 @@
   teacher's own view of each sub-word, e.g. its last hidden state for that sub-word alone, reduced by PCA),
   through a trained projection that starts at zero. The table is never pruned nor trained, so a sub-word
   the training data never had reads the same kind of vector as one it had many times.
-- ``unk_dropout`` (training only) reads a random share of the sub-words as [UNK] (word dropout), so the
-  tagger learns to lean on context for the words it has no trained row for.
 - Encoder: one registered block (``students/lstm.py``, ``sru.py``, ``srupp.py``, ``cnn.py``, or yours).
 - Head: ``ner`` -- a linear tagger (with ``decode="crf"`` also a CRF's tag-transition scores); ``mlm`` -- Linear + GELU + LayerNorm, then an output layer
   tied to the input embedding (logits over embedding rows, plus a bias).
@@ -27,14 +25,12 @@ import torch
 import torch.nn as nn
 
 from . import checkpoint
-from .chars import MAX_CHARS, CharEncoder
 from .config import NUM_SHAPES, StudentConfig
 from .errors import CheckpointError, StudentError
 from .registry import build_block
 
 TASKS = ("ner", "mlm")
 DECODES = ("argmax", "bio", "crf")     # how xarchkd.distill.decode turns a ner student's word logits into tags
-POOLS = ("first", "mean")              # a ner student's state of a word: its first sub-word's, or their mean
 
 
 class TagTransitions(nn.Module):
@@ -66,18 +62,6 @@ def default_token_map(cfg: StudentConfig) -> torch.Tensor:
     return torch.where(ids < rows, ids, torch.full_like(ids, unk_row))
 
 
-def word_means(h: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``[B,P,D]``: each word's mean state over its sub-words, ``h`` ``[B,T,D]``. Word ``j`` starts at
-    ``positions[:, j]`` (its first sub-word; 0 pads the row) and ends before the next word's start, the last
-    word before [SEP] (the row's last real token). A pad position gives the [CLS] state, which nothing reads."""
-    nxt = torch.cat([positions[:, 1:], torch.zeros_like(positions[:, :1])], 1)
-    end = torch.where(nxt > 0, nxt, mask.long().sum(1, keepdim=True) - 1)      # exclusive
-    end = torch.where(positions > 0, torch.maximum(end, positions + 1), torch.ones_like(end))
-    cs = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], 1)               # cs[:, t] = sum of h[:, :t]
-    at = lambda p: cs.gather(1, p.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
-    return (at(end) - at(positions)) / (end - positions).unsqueeze(-1).to(h.dtype)
-
-
 class StudentModel(nn.Module):
     """A small student for token tagging (``task="ner"``) or masked-LM (``task="mlm"``); see the module doc."""
 
@@ -85,20 +69,12 @@ class StudentModel(nn.Module):
         super().__init__()
         if cfg.task not in TASKS:
             raise StudentError(f"unknown student task {cfg.task!r} (use 'ner' or 'mlm')")
-        if cfg.unk_dropout and cfg.task != "ner":
-            raise StudentError("unk_dropout is for ner students (an mlm student would lose its [MASK] inputs)")
         if cfg.decode not in DECODES:
             raise StudentError(f"unknown decode {cfg.decode!r} (use one of {DECODES})")
         if cfg.decode != "argmax" and cfg.task != "ner":
             raise StudentError(f"decode={cfg.decode!r} is for ner students (an mlm student predicts tokens)")
-        if cfg.pool not in POOLS:
-            raise StudentError(f"unknown pool {cfg.pool!r} (use one of {POOLS})")
-        if cfg.pool != "first" and cfg.task != "ner":
-            raise StudentError(f"pool={cfg.pool!r} is for ner students (an mlm student reads single masked tokens)")
         if cfg.static_dim < 0:
             raise StudentError(f"static_dim must be 0 (off) or positive, got {cfg.static_dim}")
-        if cfg.char_dim < 0:
-            raise StudentError(f"char_dim must be 0 (off) or positive, got {cfg.char_dim}")
         rows = cfg.kept_vocab or cfg.vocab_size
         if not 0 < rows <= cfg.vocab_size:
             raise StudentError(f"kept_vocab {cfg.kept_vocab} must be between 1 and vocab_size {cfg.vocab_size}")
@@ -113,10 +89,6 @@ class StudentModel(nn.Module):
         # zeros without drawing random numbers: a seeded shape student starts exactly as the plain one
         self.shape_embed = (nn.Embedding.from_pretrained(torch.zeros(NUM_SHAPES, cfg.embed_dim), freeze=False)
                             if cfg.word_shapes else None)
-        self.chars = None
-        if cfg.char_dim:
-            self.chars = CharEncoder(cfg.char_dim, cfg.embed_dim)
-            self.register_buffer("token_chars", torch.zeros(cfg.vocab_size, MAX_CHARS + 1, dtype=torch.int16))
         self.static = self.static_proj = None
         if cfg.static_dim:
             self.static = nn.Embedding(cfg.vocab_size, cfg.static_dim).requires_grad_(False)
@@ -139,24 +111,14 @@ class StudentModel(nn.Module):
         word-shape ids a ``word_shapes`` student reads (``None``: all 0, "unknown"); others ignore them."""
         mask = attention_mask.bool()
         rows = self.token_map[input_ids]
-        if self.training and self.cfg.unk_dropout > 0:
-            drop = torch.rand(rows.shape, device=rows.device) < self.cfg.unk_dropout
-            rows = torch.where(drop & mask, self.token_map[self.cfg.unk_id], rows)
         x = self.embed(rows)
         if self.shape_embed is not None:
             x = x + self.shape_embed(torch.zeros_like(input_ids) if shapes is None else shapes)
-        if self.static is not None:     # by teacher id: no pruning, no word dropout
+        if self.static is not None:     # by teacher id: no pruning
             x = x + self.static_proj(self.static(input_ids))
-        if self.chars is not None and torch.jit.is_tracing():   # every position spelled: the same vectors, and a
-            x = x + self.chars(self.token_chars[input_ids.reshape(-1)].long()).reshape(x.shape)   # graph (ONNX) for
-        elif self.chars is not None:    # each distinct id of the batch spelled once                 # any batch
-            uniq, inverse = torch.unique(input_ids, return_inverse=True)
-            x = x + self.chars(self.token_chars[uniq].long())[inverse]
         x = self.drop(x)
         h = self.encoder(x, mask)
-        if positions is not None and self.cfg.pool == "mean":
-            h = word_means(h, positions, mask)
-        elif positions is not None:
+        if positions is not None:       # a word's state is its first sub-word's
             h = h.gather(1, positions.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
         h = self.drop(h)
         if self.cfg.task == "ner":
@@ -182,15 +144,6 @@ class StudentModel(nn.Module):
         self.token_map.copy_(token_map)
 
     @torch.no_grad()
-    def set_token_chars(self, chars: torch.Tensor) -> None:
-        """Install the spelling of every teacher id (``students.chars.token_char_ids`` of the tokenizer's
-        vocabulary), ``[vocab_size, MAX_CHARS + 1]``; only for a student built with ``char_dim``."""
-        if self.chars is None:
-            raise StudentError("this student has no character encoder (char_dim=0)")
-        if chars.shape != self.token_chars.shape:
-            raise StudentError(f"token_chars has shape {tuple(chars.shape)}, expected {tuple(self.token_chars.shape)}")
-        self.token_chars.copy_(chars)
-
     @torch.no_grad()
     def set_static(self, table: torch.Tensor) -> None:
         """Install the frozen per-sub-word feature table ``[vocab_size, static_dim]`` (a student built with

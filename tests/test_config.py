@@ -49,7 +49,6 @@ def test_recipes_found_through_entry_points():
     ("train.mixed_precision=fp8", "train.mixed_precision='fp8': must be one of no, fp16, bf16"),
     ("data.scheme=IOB3", "data.scheme='IOB3'"),
     ("student.dropout=1.5", "student.dropout=1.5"),
-    ("student.char_dim=-1", "student.char_dim=-1"),
 ])
 def test_bad_values_are_refused_when_the_config_is_built(override, needle):
     """Every field is checked as the config is built (overrides, TOML, JSON, dicts), not when it is used."""
@@ -185,3 +184,22 @@ def test_a_recipe_is_a_file_a_user_can_copy_edit_and_run(tmp_path, capsys):
     mine.write_text(text.replace("[student]", "[student]\nhiden = 10"))
     assert main(["run", str(mine), "--print-config"]) == 2
     assert f"{mine}: unknown config key 'student.hiden' (did you mean 'hidden'?)" in capsys.readouterr().err
+
+
+def test_a_removed_option_reads_when_off_and_is_refused_by_name_when_set(tmp_path):
+    """Options that did not pay were removed (train.ema, student.pool, student.unk_dropout): the config.toml of an
+    older run, which wrote them at their off values, still reads (``--config``, ``--resume``); setting one is one
+    line naming it; an old student folder's config.json loads the same way."""
+    from students import StudentConfig
+    from students.errors import CheckpointError
+    old = to_toml(RunConfig()).replace("[train]\n", "[train]\nema = 0.0\n").replace(
+        "[student]\n", '[student]\npool = "first"\nunk_dropout = 0.0\n')
+    assert "ema = 0.0" in old and from_toml(old) == RunConfig()
+    with pytest.raises(ConfigError, match=r"train.ema was removed"):
+        from_toml(old.replace("ema = 0.0", "ema = 0.999"))
+    with pytest.raises(ConfigError, match=r"student.pool was removed"):
+        apply_overrides(RunConfig(), ["student.pool=mean"])
+    saved = {**StudentConfig().to_dict(), "pool": "first", "unk_dropout": 0.0}
+    assert StudentConfig.from_dict(saved) == StudentConfig()
+    with pytest.raises(CheckpointError, match="unk_dropout"):
+        StudentConfig.from_dict({**saved, "unk_dropout": 0.1})

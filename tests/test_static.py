@@ -107,27 +107,6 @@ def test_the_input_embedding_control_table_needs_no_teacher_pass_and_is_refused_
         apply_overrides(RunConfig(), {"student.static_source": "glove", "student.static_dim": 8})
 
 
-def test_mean_pooling_averages_each_words_sub_words_up_to_the_next_word_or_sep():
-    from students.model import word_means
-    h = torch.arange(2 * 7, dtype=torch.float32).reshape(2, 7, 1)     # state t of row b = 7b + t
-    mask = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])                  # row 1: [CLS] w w w [SEP] pad pad
-    positions = torch.tensor([[1, 2, 5], [1, 2, 0]])                    # row 0: words at 1, 2-4, 5; [SEP] at 6
-    got = word_means(h, positions, mask)[..., 0]
-    assert got[0].tolist() == [1.0, 3.0, 5.0]
-    assert got[1, :2].tolist() == [8.0, 9.5] and got[1, 2] == 7.0      # 2nd word: tokens 2-3; a pad reads [CLS]
-
-
-def test_a_mean_pooling_student_differs_from_first_sub_word_and_is_refused_for_mlm():
-    m = static_student()
-    torch.nn.init.normal_(m.static_proj.weight)
-    ids, mask, pos = torch.tensor([[0, 3, 4, 5, 2]]), torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 2]])
-    first = m(ids, mask, positions=pos).logits
-    m.cfg.pool = "mean"
-    assert not torch.allclose(m(ids, mask, positions=pos).logits, first)
-    with pytest.raises(StudentError, match="pool"):
-        StudentModel(StudentConfig(block="lstm", task="mlm", vocab_size=10, pool="mean"))
-
-
 def test_the_nokd_twins_read_the_input_embedding_table_and_the_distilling_recipes_the_teachers_view():
     from xarchkd.config import config_problems
     from xarchkd.recipe import get_recipe

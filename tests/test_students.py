@@ -331,27 +331,9 @@ def test_a_held_compile_lock_times_out_with_a_clear_error(tmp_path):
     assert "waited 1s for another process compiling sru" in p.stdout and "students-sru.lock" in p.stdout
 
 
-def test_unk_dropout_reads_words_as_unk_in_training_only():
-    m = tiny("cnn", unk_dropout=1.0, unk_id=2)
-    m.drop.p = m.encoder.drop.p = 0.0            # only the [UNK] replacement is random here
-    ids = torch.tensor([[7, 55, 8, 99]])
-    mask = torch.tensor([[1, 1, 1, 0]])
-    unk = torch.tensor([[2, 2, 2, 99]])          # every real sub-word read as [UNK]; padding untouched
-    with torch.no_grad():
-        m.train()
-        torch.testing.assert_close(m(ids, mask).logits, m(unk, mask).logits)
-        m.eval()
-        assert not torch.allclose(m(ids, mask).logits, m(unk, mask).logits)
-
-
 def test_unknown_decode_is_refused_when_the_student_is_built():
     with pytest.raises(StudentError, match="unknown decode 'beam'"):
         tiny("cnn", decode="beam")
-
-
-def test_unk_dropout_is_refused_for_an_mlm_student():
-    with pytest.raises(StudentError, match="unk_dropout is for ner students"):
-        tiny("cnn", task="mlm", unk_dropout=0.1)
 
 
 def test_bio_decode_is_refused_for_an_mlm_student():

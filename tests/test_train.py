@@ -94,11 +94,9 @@ KILL_AFTER_EPOCH = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small, ema):
-    """... and, with ``train.ema``, to the same moving average (the student that is scored and saved)."""
+def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small):
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3,
-                       "student.dropout": 0.3, "train.ema": ema})
+                       "student.dropout": 0.3})
     xarchkd.run("bert-lstm-ner", progress=False, **o)
     o["out"] = str(tmp_path / "killed")
     script = tmp_path / "kill.py"
@@ -117,13 +115,6 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, con
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
     hist = json.loads((tmp_path / "killed" / "results.json").read_text())["history"]
     assert [h["epoch"] for h in hist] == [1, 2, 3]
-    if ema:     # the saved students are the averages, the same in both runs, and not the last weights
-        best = json.loads((tmp_path / "straight" / "results.json").read_text())["student"]["best_epoch"]
-        sa, sb = (load_file(str(tmp_path / r / "student" / "model.safetensors")) for r in ("straight", "killed"))
-        for k in sa:
-            torch.testing.assert_close(sa[k], sb[k], atol=1e-5, rtol=1e-4)
-        if best == 3:
-            assert any(not torch.allclose(sa[k], a[k]) for k in a if k.startswith("encoder."))
 
 
 SHARED_LSTM_RUN = textwrap.dedent("""

@@ -113,7 +113,7 @@ def check_student(cfg: RunConfig, task: str) -> None:
     """Build the student's block once (small) so an unknown block, an unknown ``block_args`` key or a bad
     value of one is refused now; MLM's own ``block_args["topk"]`` (the cached top-k) is checked here."""
     from students import StudentError, build_block
-    from students.model import DECODES, POOLS
+    from students.model import DECODES
     s = copy.deepcopy(cfg.student)
     if task == "mlm":
         topk = s.block_args.pop("topk", 64)
@@ -121,8 +121,6 @@ def check_student(cfg: RunConfig, task: str) -> None:
             raise ConfigError(f"student.block_args topk={topk!r}: must be a whole number >= 1 (the cached top-k)")
     if s.decode not in DECODES:
         raise ConfigError(f"student.decode={s.decode!r}: must be one of {', '.join(DECODES)}")
-    if s.pool not in POOLS:
-        raise ConfigError(f"student.pool={s.pool!r}: must be one of {', '.join(POOLS)}")
     try:
         build_block(s.embed_dim, s)
     except StudentError as e:

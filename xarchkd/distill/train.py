@@ -61,8 +61,6 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     ``evaluate(model)`` returns a dict with a ``score`` (higher is better). The best student is
     saved to ``out_dir/student``; the resumable state to ``out_dir/checkpoints/last``.
     ``on_checkpoint(path)`` is called after each saved checkpoint (e.g. to upload it).
-    With ``cfg.ema`` > 0 the student that is scored and saved is the exponential moving average of the
-    trained weights (decay ``cfg.ema`` per optimizer step), kept beside them and in the checkpoint.
     """
     out = Path(out_dir)
     ckpt = out / "checkpoints" / "last"
@@ -72,7 +70,7 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
     run = _Run(acc, cfg, loss_cfg, get_loss(loss_cfg), *_prepare(acc, model, len(examples.lengths), loss_cfg, cfg,
                                                                  teacher_hidden_size))
     schedule = {"epochs": cfg.epochs, "steps_per_epoch": run.steps_per_epoch, "batch_size": cfg.batch_size,
-                "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup, **({"ema": cfg.ema} if cfg.ema else {})}
+                "grad_accum": cfg.grad_accum, "lr": cfg.lr, "warmup": cfg.warmup}
     state = _start_state(acc, ckpt, schedule, progress) if resume else \
         {"epoch": 0, "step": 0, "best_score": -math.inf, "best_epoch": 0, "history": [], "bad_epochs": 0,
          "schedule": schedule}
@@ -103,10 +101,9 @@ def train_student(model: torch.nn.Module, examples: Examples, evaluate: Callable
 
 
 def _score(run, evaluate: Callable):
-    """``(scored model, its scores)`` after an epoch: the EMA student when there is one, else the trained one,
-    in eval mode. The main process scores; the other ranks take its scores, so all decide best/patience alike."""
+    """``(scored model, its scores)`` after an epoch, the model in eval mode. The main process scores; the other ranks take its scores, so all decide best/patience alike."""
     acc = run.acc
-    scored = run.ema.module if run.ema is not None else acc.unwrap_model(run.model)
+    scored = acc.unwrap_model(run.model)
     scored.eval()
     return scored, _from_main(acc, evaluate(scored) if acc.is_main_process else None)
 
@@ -161,13 +158,12 @@ class _Run:
     opt: torch.optim.Optimizer
     sched: object
     steps_per_epoch: int
-    ema: torch.nn.Module | None
 
 
 def _prepare(acc, model, rows: int, loss_cfg: LossConfig, cfg: TrainConfig, teacher_hidden_size: int) -> tuple:
     """AdamW with linear warm-up and decay over the run's optimizer steps, the hidden-state projection (if the
-    loss matches hidden states), all prepared by ``acc``; the weights' moving average (``cfg.ema``), registered
-    for checkpointing. Returns ``(model, projection, params, opt, sched, steps_per_epoch, ema)``."""
+    loss matches hidden states), all prepared by ``acc``. Returns ``(model, projection, params, opt, sched,
+    steps_per_epoch)``."""
     projection = None
     if loss_cfg.hidden and teacher_hidden_size:
         projection = torch.nn.Linear(model.encoder.out_dim, teacher_hidden_size)
@@ -184,12 +180,7 @@ def _prepare(acc, model, rows: int, loss_cfg: LossConfig, cfg: TrainConfig, teac
         model, opt, sched = acc.prepare(model, opt, sched)
     acc.register_save_state_pre_hook(_own_storage)      # every weight saved, even views of one buffer
     acc.register_load_state_pre_hook(_load_weights)     # ... and loaded back into them
-    ema = None
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-        ema = AveragedModel(acc.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
-        acc.register_for_checkpointing(ema)
-    return model, projection, params, opt, sched, steps_per_epoch, ema
+    return model, projection, params, opt, sched, steps_per_epoch
 
 
 def _train_epoch(run: _Run, examples: Examples, epoch: int, state: dict, log, tb, progress: bool) -> dict:
@@ -227,8 +218,6 @@ def _train_epoch(run: _Run, examples: Examples, epoch: int, state: dict, log, tb
             sums[k] = sums[k] + v if k in sums else v
         if acc.sync_gradients:
             state["step"] += 1
-            if run.ema is not None:
-                run.ema.update_parameters(acc.unwrap_model(model))
             if state["step"] % cfg.log_every == 0 and acc.is_main_process:
                 rec = {"step": state["step"], "epoch": epoch, "lr": run.sched.get_last_lr()[0], **_read(parts)}
                 log.write(json.dumps(rec) + "\n")

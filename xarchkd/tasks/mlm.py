@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from students import StudentConfig, StudentModel
-from students.chars import token_char_ids
 
 from ..atomic import write_json
 from ..config import RunConfig, write_run_config
@@ -108,15 +107,13 @@ def _caches(cfg: RunConfig, tpath: str, train_m, held_m, k: int, kd: bool, progr
 
 
 def _new_student(cfg: RunConfig, tok, tpath: str):
-    """``(StudentConfig, StudentModel)``: an MLM student over the teacher's vocabulary, seeded, with its
-    characters table and (``embed_init = "pca"``) the teacher's input embeddings reduced by PCA."""
+    """``(StudentConfig, StudentModel)``: an MLM student over the teacher's vocabulary, seeded, with
+    (``embed_init = "pca"``) the teacher's input embeddings reduced by PCA."""
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "mlm", "vocab_size": len(tok), "pad_id": tok.pad_token_id,
                             "unk_id": tok.unk_token_id, "num_labels": 0, "labels": []})
     scfg.block_args = {k2: v for k2, v in scfg.block_args.items() if k2 != "topk"}
     torch.manual_seed(cfg.train.seed)
     model = StudentModel(scfg)
-    if scfg.char_dim:
-        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
     if cfg.embed_init == "pca":
         model.init_embeddings(pca_embeddings(input_embeddings(tpath), scfg.embed_dim))
     return scfg, model

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from students import StudentConfig, StudentModel
-from students.chars import token_char_ids
 
 from ..atomic import write_json
 from ..disk import saving
@@ -116,7 +115,7 @@ def teacher_caches(cfg: RunConfig, tpath: str, also: list[str], rows, cache_root
 def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
                   static: torch.Tensor | None = None) -> StudentModel:
     """A fresh NER student for ``cfg``: sized to the teacher's tokenizer and labels, its embedding table pruned
-    to the sub-words of ``rows_list`` (``prune_vocab``), spelled (``char_dim``), given the frozen teacher-view
+    to the sub-words of ``rows_list`` (``prune_vocab``), given the frozen teacher-view
     table ``static`` (``static_dim``; ``teachers.static.static_table``), PCA-initialised from the teacher's
     input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
@@ -132,8 +131,6 @@ def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
     model = StudentModel(scfg)
     if token_map is not None:
         model.set_vocab(token_map)
-    if scfg.char_dim:
-        model.set_token_chars(token_char_ids(tok.convert_ids_to_tokens(list(range(len(tok))))))
     if scfg.static_dim:
         model.set_static(static)
     if cfg.embed_init == "pca":
