@@ -1,4 +1,4 @@
-"""Corpus -> cache -> one student epoch at several corpus sizes: peak memory and rows/s of each stage (RESULTS §11).
+"""Corpus -> cache -> one student epoch at several corpus sizes: peak memory and rows/s of each stage (docs/results/gpu-and-scale.md).
 
 For each size N it writes an N-sentence corpus (``make_corpus.py``), then runs each stage as its own process:
 

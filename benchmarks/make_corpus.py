@@ -1,5 +1,5 @@
 """Write an English transfer corpus of N sentences, one a line, made from the text available offline, for the
-corpus-scale measurements (RESULTS §11, ``corpus_scale.py``).
+corpus-scale measurements (docs/results/gpu-and-scale.md, ``corpus_scale.py``).
 
 Sources: the bundled English prose (``pydoc-text``, split by ``xarchkd.data.text``) and the CoNLL-2003 train sentences
 (their words joined by spaces): 77,101 different sentences. The corpus is each source sentence once (in a seeded

@@ -2,7 +2,7 @@
 
     python benchmarks/report.py benchmarks/bench.json runs/bert-*-ner --png docs/latency_vs_f1.png
 
-Prints Markdown tables (models; model-only latency; end to end) for benchmarks/RESULTS.md. The plot
+Prints Markdown tables (models; model-only latency; end to end) for docs/results/speed.md. The plot
 (needs matplotlib: ``pip install -e .[bench]``): CPU latency p50 at batch 1, 2 threads, real CoNLL
 test sentences (log x) against test F1, marker area ~ MB on disk. A run folder's results.json gives
 the full-test F1 of its fp32 student (and of its teacher); other F1s come from the bench JSON, which

@@ -1,4 +1,4 @@
-"""Render run folders' results.json into the Markdown tables of benchmarks/RESULTS.md.
+"""Render run folders' results.json into the Markdown tables of docs/results/.
 
     python benchmarks/results_table.py runs/bert-*-ner runs/bert-*-ner-nokd runs/bert-*-ner-aug* ...
 """

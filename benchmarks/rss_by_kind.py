@@ -1,6 +1,6 @@
 """Run a command and sample, each second, every process of its tree: resident memory split into anonymous pages
 (the process's own heap) and file-backed pages (memory-mapped files: Arrow tables, .npy memmaps), from
-/proc/<pid>/smaps_rollup. Prints each process's sample at its peak RSS as JSON (RESULTS §11 reads the
+/proc/<pid>/smaps_rollup. Prints each process's sample at its peak RSS as JSON (docs/results/gpu-and-scale.md reads the
 corpus stage's growth with it).
 
     python benchmarks/rss_by_kind.py -- xarchkd corpus corpus-1000000.txt --teacher T --root /tmp/probe --num-proc 2

@@ -16,7 +16,7 @@ from .data.resources import RESOURCES, home
 TEACHER_STEP_S = 1.7      # one fine-tune step, 32 sentences (740 s / 439 steps on CoNLL-2003, RESOURCES.md)
 TEACHER_ROW_S = 0.004     # one sentence through the teacher (cache builds, evaluation: 14,041 in 25-77 s)
 STUDENT_ROW_S = {"lstm": 0.0087, "sru": 0.0067, "srupp": 0.0067, "cnn": 0.003}   # one row of one epoch
-# (lstm, sru: 10 epochs of 56,167 rows in 4,913 s and 3,771 s, RESULTS "sixth round", cores shared, so upper bounds)
+# (lstm, sru: 10 epochs of 56,167 rows in 4,913 s and 3,771 s, docs/results/transfer.md, newswire, cores shared, so upper bounds)
 # Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
 # logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
 # previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,

@@ -68,10 +68,10 @@ class AugmentConfig:
 
 
 # The distilling NER recipes' augmentation: entity-span swaps only (the BiLSTM and SRU recipes add newswire text). With the mpnet-base teacher it lifted
-# the BiLSTM by +0.9 F1 on valid and test (benchmarks/RESULTS.md §9); the teacher's labels on these
+# the BiLSTM by +0.9 F1 on valid and test (docs/results/transfer.md, entity swaps); the teacher's labels on these
 # sentences agree with the swapped spans' types at entity F1 0.944 (benchmarks/transfer_label_quality.py).
 # Half of the person and place swaps draw a name the training set never had, from the "names" gazetteer
-# (xarchkd/data/names.py): +0.5 valid and +0.5 test F1 more (RESULTS §9, third round), mostly on new entities.
+# (xarchkd/data/names.py): +0.5 valid and +0.5 test F1 more (docs/results/transfer.md, gazetteer), mostly on new entities.
 ENTITY_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0, names="names", p_names=0.5)
 # The default recipes' copy: the same swaps, spans from the training set only (no gazetteer: any language, any tags).
 SPAN_SWAPS = AugmentConfig(p_mask=0.0, p_replace=0.0, p_swap=0.5, p_ngram=0.0)
