@@ -42,7 +42,9 @@ def transfer_table(runs) -> str:
             continue
         tr, caches = r.get("transfer") or {}, r.get("caches") or []
         extra = caches[1] if len(caches) > 1 else None
-        src = f"{tr['source']} x{tr['factor']:g}" if tr.get("source") else "labelled only"
+        named = tr.get("source") or "+".join(  # results.json: "source" (a string) before 2026-12-03, then "sources"
+            (x["path"] or x["kind"]) + (f"*{x['weight']:g}" if x["weight"] != 1 else "") for x in tr.get("sources", []))
+        src = f"{named} x{tr['factor']:g}" if named else "labelled only"
         rows.append(f"| {name} | {r['student']['arch']} | {src} | {tr.get('rows', 0):,} | {r['train_rows']:,} | "
                     f"{len(r['history'])} | {r['student']['f1']:.4f} | {r['student'].get('valid_f1', 0):.4f} | "
                     f"{100 * (r['teacher']['f1'] - r['student']['f1']):+.1f} | "
@@ -69,7 +71,7 @@ if __name__ == "__main__":
     runs = load(sys.argv[1:])
     if any(r["task"] == "ner" for _, r in runs):
         print(ner_table(runs))
-        if any((r.get("transfer") or {}).get("source") for _, r in runs):
+        if any((r.get("transfer") or {}).get("source") or (r.get("transfer") or {}).get("sources") for _, r in runs):
             print("\n" + transfer_table(runs))
     if any(r["task"] == "mlm" for _, r in runs):
         print(mlm_table(runs))

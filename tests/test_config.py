@@ -175,7 +175,7 @@ def test_a_recipe_is_a_file_a_user_can_copy_edit_and_run(tmp_path, capsys):
     assert {"bert-lstm-ner", "bert-lstm-ner-nokd", "bert-lstm-ner-news", "bert-sru-mlm"} <= bundled
     assert bundled <= set(recipes())
     text = (folder / "bert-lstm-ner.toml").read_text()
-    assert text.startswith("# distil a lstm NER student") and "transfer = \"augment\"" in text
+    assert text.startswith("# distil a lstm NER student") and 'transfer = [{kind = "augment"}]' in text
     mine = tmp_path / "my-tweets.toml"
     mine.write_text(text.replace("epochs = 10", "epochs = 3"))
     assert main(["run", str(mine), "--print-config"]) == 0

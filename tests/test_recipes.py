@@ -7,7 +7,7 @@ import json
 import pytest
 
 import xarchkd
-from xarchkd.data.transfer import transfer_sources
+from xarchkd.config import from_toml
 from xarchkd.recipe import recipes
 
 NER = sorted(name for name, r in recipes().items() if r.config.task == "ner")
@@ -25,11 +25,12 @@ def test_a_shipped_recipe_runs_as_shipped_on_a_slice(name, tmp_path, tiny_teache
     res = xarchkd.run(name, progress=False, out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
                       **{"teacher.name": str(tiny_teacher), "teacher.finetune": False, "data.name": str(conll_small),
                          "data.train_limit": 20, "data.eval_limit": 10, "train.epochs": 1, "train.min_steps": 0})
-    ran = (tmp_path / "run" / "config.toml").read_text()
-    assert f'transfer = "{shipped.data.transfer}"' in ran and f'block = "{shipped.student.block}"' in ran
+    ran = from_toml((tmp_path / "run" / "config.toml").read_text())
+    assert ran.data.transfer == shipped.data.transfer and ran.data.augment == shipped.data.augment
+    assert ran.student == shipped.student and ran.loss == shipped.loss
     student = json.loads((tmp_path / "run" / "student" / "config.json").read_text())
     assert student["hidden"] == shipped.student.hidden and student["block"] == shipped.student.block
     assert 0.0 <= res["student"]["f1"] <= 1.0 and res["student"]["params"] > 0
     kd = bool(shipped.loss.mse or shipped.loss.kl)
-    factor = sum(k for _, k in transfer_sources(shipped.data.transfer)) * shipped.data.transfer_factor if kd else 0
+    factor = sum(src.weight for src in shipped.data.transfer) * shipped.data.transfer_factor if kd else 0
     assert res["train_rows"] >= 20 * (1 + factor)    # train + each source's sentences (2 x |train| of newswire)

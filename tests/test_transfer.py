@@ -10,8 +10,9 @@ from xarchkd.data.conll import read_conll
 from xarchkd.data.ner_data import NO_LABEL, encode_sentences
 from xarchkd.data.text import rst_to_text, split_sentences, words
 from xarchkd.errors import ConfigError
-from xarchkd.data.transfer import (AugmentConfig, augment_sentences, conll_sentences, mlm_replacer,
-                              same_tag_table, text_sentences, transfer_parts, transfer_sources, transfer_words)
+from xarchkd.data.transfer import (AugmentConfig, Source, augment_sentences, conll_sentences, mlm_replacer,
+                                   parse_transfer, same_tag_table, text_sentences, transfer_parts, transfer_sources,
+                                   transfer_words)
 from xarchkd_runtime.spans import entity_spans
 
 from conftest import LABELS
@@ -229,7 +230,7 @@ def test_conll_source_reads_words_only(tokenizer, train, conll_small, capsys):
     assert conll_sentences(path, 5, seed=0) == conll_sentences(path, 5, seed=0)
     with pytest.raises(ConfigError, match="no such file"):
         transfer_words(f"conll:{conll_small / 'nope.txt'}", 1.0, *train)
-    with pytest.raises(ConfigError, match="is a CoNLL file, not plain text: use data.transfer=conll:"):
+    with pytest.raises(ConfigError, match="is a CoNLL file, not plain text: use a conll source"):
         transfer_words(str(path), 1.0, *train)                         # a bare CoNLL path is not read as text
 
 
@@ -322,7 +323,8 @@ def test_joined_sources_give_each_sources_parts_and_keep_their_rows(tmp_path, to
     assert all(np.array_equal(a, b) for a, b in zip(aug.input_ids, alone.input_ids)) and len(aug) == len(alone)
     assert text.sent_id.max() + 1 == round(0.5 * 2 * len(ws)) and all((l == NO_LABEL).all() for l in text.labels)
     # a text source comes in parts of the labelled set's size: a larger factor keeps the smaller one's parts
-    cfg.data.transfer = f"text:{f}"
+    cfg.data.transfer = [Source("text", str(f))]                   # the typed form a TOML list gives
+    assert parse_transfer(f"text:{f}") == cfg.data.transfer
     (one,) = transfer_parts(apply_overrides(cfg, ["data.transfer_factor=1"]), tokenizer, LABELS, ws, ts, progress=False)
     two = transfer_parts(apply_overrides(cfg, ["data.transfer_factor=2.5"]), tokenizer, LABELS, ws, ts, progress=False)
     assert [p.sent_id.max() + 1 for p in two] == [len(ws), len(ws), round(0.5 * len(ws))]
@@ -330,8 +332,14 @@ def test_joined_sources_give_each_sources_parts_and_keep_their_rows(tmp_path, to
     for bad in ("augment+", "augment+pydoc-text*0", "*2"):
         with pytest.raises(ConfigError, match="not a source"):
             transfer_sources(bad)
-        cfg.data.transfer = bad
-        assert any(p.startswith(f"data.transfer={bad!r}: must be a source") for p in config_problems(cfg))
+        with pytest.raises(ConfigError, match="not a source"):
+            apply_overrides(cfg, [f"data.transfer={bad}"])
+    for bad, why in (([{"kind": "text"}], "needs a path"), ([{"kind": "augment", "path": "x"}], "takes no path"),
+                     ([{"kind": "txt", "path": "x"}], "kind 'txt' is not one of.*did you mean 'text'"),
+                     ([{"kind": "text", "path": "x", "weight": 0}], "a weight is a number > 0"),
+                     (["augment"], "not a source")):
+        with pytest.raises(ConfigError, match=why):
+            apply_overrides(cfg, {"data.transfer": bad})
 
 
 def test_a_run_refuses_a_missing_joined_source_before_any_teacher_work(tmp_path, tiny_teacher, conll_small):
@@ -384,9 +392,11 @@ def test_joined_sources_refuse_repeats_and_keep_paths_whole(tmp_path):
     assert transfer_sources(f"text:{odd}") == [(f"text:{odd}", 1.0)]
     assert transfer_sources(f"augment+text:{tmp_path / 'x.txt'}*0.5") == [("augment", 1.0),
                                                                            (f"text:{tmp_path / 'x.txt'}", 0.5)]
-    check_source(f"text:{odd}")
-    check_source("augment")
+    check_source(*parse_transfer(f"text:{odd}"))
+    check_source(Source("augment"))
     with pytest.raises(ConfigError, match="unknown data.transfer source 'reuters'.*did you mean 'reuters-21578'"):
-        check_source("reuters")
+        parse_transfer("reuters")
+    with pytest.raises(ConfigError, match="unknown data.transfer source 'reuters'.*did you mean 'reuters-21578'"):
+        check_source(Source("text", "reuters"))
     with pytest.raises(ConfigError, match="'conll:nope/train.txt': no such file"):
-        check_source("conll:nope/train.txt")
+        check_source(*parse_transfer("conll:nope/train.txt"))

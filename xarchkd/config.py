@@ -22,7 +22,7 @@ from students import StudentConfig
 from students.config import REMOVED as STUDENT_REMOVED
 
 from .data.conll import SCHEMES
-from .data.transfer import ENTITY_SWAPS, SPAN_SWAPS, AugmentConfig, transfer_sources
+from .data.transfer import ENTITY_SWAPS, SPAN_SWAPS, AugmentConfig, Source, as_sources
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig
 
@@ -60,8 +60,9 @@ class DataConfig:
     max_length: int = 128          # sub-words per row; longer sentences are split, never dropped
     train_limit: int = 0           # use the first N train sentences only (0 = all)
     eval_limit: int = 0            # score on the first N valid/test sentences only (0 = all)
-    transfer: str = ""             # transfer set: "" | "augment" | a text file | "pydoc-text" | "reuters-21578" | "conll:PATH" |
-                                   # "corpus:PATH", or several joined by "+", each SOURCE or SOURCE*K (transfer.py)
+    transfer: list[Source] = field(default_factory=list)  # transfer sources, each {kind, path, weight}: kind "augment" |
+                                   # "text" (a file or text resource) | "conll" | "corpus" (transfer.py); on the command
+                                   # line also "augment+reuters-21578*2" (SOURCE or SOURCE*K joined by +)
     transfer_factor: float = 0.0   # transfer rows as a multiple of the labelled train set
     augment: AugmentConfig = field(default_factory=AugmentConfig)   # with "augment" among the sources: probabilities
 
@@ -147,6 +148,9 @@ def from_dict(cls, d: dict, where: str = ""):
         if k not in names:
             raise ConfigError(f"unknown config key {key!r}{did_you_mean(k, names)}")
         t = hints[k]
+        if key == "data.transfer":
+            kwargs[k] = as_sources(v)           # a list of sources (or the command line's shorthand string)
+            continue
         kwargs[k] = from_dict(t, v, key) if dataclasses.is_dataclass(t) else _check_type(t, v, key)
     obj = cls(**kwargs)
     if cls is RunConfig:
@@ -245,7 +249,10 @@ def apply_overrides(cfg, overrides) -> object:
         parts = key.split(".")
         for p in parts[:-1]:
             node = node[p]
-        node[parts[-1]] = _coerce(keys[key], value, key) if isinstance(value, str) else value
+        if key == "data.transfer" and isinstance(value, str) and not value.lstrip().startswith("["):
+            node[parts[-1]] = value                 # the shorthand, read by from_dict (as_sources)
+        else:
+            node[parts[-1]] = _coerce(keys[key], value, key) if isinstance(value, str) else value
     return from_dict(type(cfg), d)
 
 
@@ -340,7 +347,6 @@ FIELD_RULES: dict = {
     "data.max_length": (_at_least(3), "at least 3 ([CLS], one sub-word and [SEP])"),
     "data.train_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
     "data.eval_limit": (_at_least(0), "0 (all sentences) or a positive number of sentences"),
-    "data.transfer": (lambda v: not v or bool(_sources(v)), "a source, or sources joined with + (SOURCE or SOURCE*K, K > 0)"),
     "data.transfer_factor": (_non_negative, "a number >= 0"),
     "data.augment.p_mask": (_fraction, "a probability in [0, 1]"),
     "data.augment.p_replace": (_fraction, "a probability in [0, 1]"),
@@ -437,7 +443,7 @@ UNUSED = {
         ("init_from", "", "two-stage initialisation starts a NER student from another student"),
         ("prune_vocab", False, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
         ("max_vocab", 0, "a masked-LM student keeps every teacher token: its output layer predicts them all"),
-        ("data.transfer", "", "transfer sets feed NER students; the masked-LM corpus is data.name"),
+        ("data.transfer", [], "transfer sets feed NER students; the masked-LM corpus is data.name"),
         ("data.transfer_factor", 0.0, "transfer sets feed NER students"),
         ("data.scheme", "auto", "the masked-LM corpus is plain text, it has no tags"),
         ("data.augment", dataclasses.asdict(AugmentConfig()), "augmentation makes NER transfer sets"),
@@ -454,12 +460,9 @@ UNUSED = {
 }
 
 
-def _sources(spec: str) -> list[tuple[str, float]]:
-    """The sources of a ``data.transfer`` spec, or none where it does not parse (``check_config`` says why)."""
-    try:
-        return transfer_sources(spec) if spec else []
-    except ConfigError:
-        return []
+def _shorthand(sources: list[Source]) -> str:
+    """``data.transfer`` in the command line's words (messages)."""
+    return "+".join(s.spec + (f"*{s.weight:g}" if s.weight != 1 else "") for s in sources)
 
 
 def unused_problems(cfg: RunConfig) -> list[str]:
@@ -474,7 +477,8 @@ def unused_problems(cfg: RunConfig) -> list[str]:
             key = next(f"{key}.{k}" for k in neutral if value[k] != neutral[k])
             value, neutral = value[key.rsplit(".", 1)[1]], neutral[key.rsplit(".", 1)[1]]
         if value != neutral:
-            out.append(f"{key}={value!r} is not used by the {runner} runner ({why}): set {key}={_toml_value(neutral)}")
+            shown = _shorthand(cfg.data.transfer) if key == "data.transfer" else value
+            out.append(f"{key}={shown!r} is not used by the {runner} runner ({why}): set {key}={_toml_value(neutral)}")
     if cfg.student.task != cfg.task:
         out.append(f"student.task={cfg.student.task!r} but task={cfg.task!r}: the run builds a {cfg.task} student")
     if cfg.task == "ner" and cfg.max_vocab and not cfg.prune_vocab:
@@ -488,14 +492,14 @@ def unused_problems(cfg: RunConfig) -> list[str]:
                    "data.transfer_factor=0")
     l = cfg.loss
     if cfg.task == "ner" and d.transfer_factor > 0 and d.transfer and not (l.mse or l.kl or l.hidden):
-        out.append(f"data.transfer={d.transfer!r} makes rows without gold labels, which only the teacher terms "
+        out.append(f"data.transfer={_shorthand(d.transfer)!r} makes rows without gold labels, which only the teacher terms "
                    "(loss.mse, loss.kl, loss.hidden) train on, and they are all 0: set data.transfer_factor=0")
     # augmentation settings other than the dataclass's and the recipes' (ENTITY_SWAPS, SPAN_SWAPS) are the user's
-    if cfg.task == "ner" and d.transfer_factor > 0 and "augment" not in [s for s, _ in _sources(d.transfer)] and \
+    if cfg.task == "ner" and d.transfer_factor > 0 and "augment" not in [s.kind for s in d.transfer] and \
             d.augment not in (AugmentConfig(), ENTITY_SWAPS, SPAN_SWAPS):
         changed = [k for k, v in dataclasses.asdict(d.augment).items() if v != getattr(AugmentConfig(), k)]
-        out.append(f"data.augment.{changed[0]} is set but data.transfer={d.transfer!r}: augmentation settings are "
-                   "read only with augment among data.transfer's sources")
+        out.append(f"data.augment.{changed[0]} is set but data.transfer={_shorthand(d.transfer)!r}: augmentation "
+                   "settings are read only with augment among data.transfer's sources")
     return out
 
 

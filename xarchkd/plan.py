@@ -57,12 +57,11 @@ class Plan:
 def ner_plan(cfg: RunConfig) -> Plan:
     """What the run will do (see the module)."""
     from .data.conll import load_splits
-    from .data.transfer import transfer_sources
     plan = Plan(needs=[("the run folder", cfg.run_folder(), max(0.0, RUN_FOLDER_BYTES - _held(cfg.run_folder())))])
     lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
     fetch = [n for n in names + ([cfg.data.name] if cfg.data.name in RESOURCES else []) if not _fetched(n)]
-    sources = [(s, k) for s, k in transfer_sources(cfg.data.transfer)] if cfg.data.transfer_factor > 0 else []
+    sources = [(s.spec, s.weight) for s in cfg.data.transfer] if cfg.data.transfer_factor > 0 else []
     fetch += [s for s, _ in sources if s in RESOURCES and not _fetched(s)]
     names_list = cfg.data.augment.names
     if any(s == "augment" for s, _ in sources) and names_list in RESOURCES and not _fetched(names_list):

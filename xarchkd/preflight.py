@@ -38,10 +38,9 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     else:
         check_corpus(cfg.data.name)
     aug = cfg.data.augment
-    from .data.transfer import check_source, transfer_sources
-    sources = [src for src, _ in transfer_sources(cfg.data.transfer)] \
-        if task == "ner" and cfg.data.transfer and cfg.data.transfer_factor > 0 else []
-    if "augment" in sources and aug.names:
+    from .data.transfer import check_source
+    sources = cfg.data.transfer if task == "ner" and cfg.data.transfer_factor > 0 else []
+    if "augment" in [s.kind for s in sources] and aug.names:
         from .data.resources import RESOURCES
         if aug.names not in RESOURCES:      # a resource is fetched when the run starts
             from .data.names import read_names

@@ -1,25 +1,29 @@
 """Transfer data: extra student inputs with no gold labels, labelled by the teacher's cached logits.
 
 Every strong small-student result trains on more text than the labelled set (Tang et al. 2019,
-TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` picks the source:
+TinyBERT, TextBrewer's augmented transfer set). ``data.transfer`` is a list of sources (``Source``), in TOML
 
-- ``"augment"``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
+    transfer = [{kind = "augment"}, {kind = "text", path = "reuters-21578", weight = 2}]
+
+- ``augment``: new sentences made from the training sentences (Tang et al. 2019 / TinyBERT style):
   word masking, same-tag word replacement, entity-span swaps and n-gram sampling (``AugmentConfig``).
-- ``"pydoc-text"``, ``"reuters-21578"``, ``"text:PATH"`` or a path to a plain-text file: unlabeled text, split
-  into sentences and CoNLL-style words (``xarchkd.data.text``), sentences of 3..60 words. ``reuters-21578`` is
-  in-domain for CoNLL-2003 (Reuters newswire, 1987 instead of 1996; ~84k sentences).
-- ``"conll:PATH"``: the sentences of a CoNLL file with their labels dropped (words only): in-domain
-  text, e.g. the train sentences left over by ``xarchkd subset`` (``rest.txt``).
-- ``"corpus:PATH"``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
+- ``text``: unlabeled text -- a plain-text file, or a text resource by name (``pydoc-text``, ``reuters-21578``:
+  in-domain for CoNLL-2003, Reuters newswire of 1987, ~84k sentences) -- split into sentences and CoNLL-style
+  words (``xarchkd.data.text``), sentences of 3..60 words.
+- ``conll``: the sentences of a CoNLL file with their labels dropped (words only): in-domain text, e.g. the
+  train sentences left over by ``xarchkd subset`` (``rest.txt``).
+- ``corpus``: a corpus of any size -- plain text, JSON lines or parquet with a ``text`` field, one file
   or a folder of them -- read with ``datasets`` and split and encoded in parallel into an on-disk rows store
   (``xarchkd/data/corpus.py``); its sentences are kept in corpus order (a seeded subset when the factor asks for
   fewer than it has), and training reads them from disk in blocks (``disk_examples.py``).
 
-Several sources join with ``+``, each optionally weighted by ``*K`` (K x the factor for that source):
-``"augment+text:news.txt*2"`` at factor 1 is one entity-swapped copy plus twice as many news sentences as
-there are labelled ones; each source's parts are cached apart, as they would be alone.
+Each source's ``weight`` K multiplies ``data.transfer_factor`` for it: ``augment`` plus ``text`` of weight 2 at factor
+1 is one entity-swapped copy plus twice as many news sentences as there are labelled ones; each source's parts are
+cached apart, as they would be alone. On the command line a list is long to type, so ``--set data.transfer=...``
+also takes a shorthand, sources joined by ``+``, each ``SOURCE`` or ``SOURCE*K`` (``augment+reuters-21578*2``,
+``text:my.txt``, ``conll:rest.txt``, ``corpus:DIR``), read into the same list (``parse_transfer``).
 
-Every source makes ``round(K x data.transfer_factor x labelled train sentences)`` sentences (K: its ``*K``, 1 if none), chosen
+Every source makes ``round(K x data.transfer_factor x labelled train sentences)`` sentences, chosen
 deterministically from ``train.seed``; the file sources (text and CoNLL) cap that at what the file has
 and print a line saying so, so a factor of at least (file sentences / labelled sentences) takes the
 whole file. Augmentation makes them as copies of the labelled set, each seeded and cached apart, so
@@ -244,7 +248,78 @@ def _looks_like_conll(path: str) -> bool:
 
 TEXT_RESOURCES = ("pydoc-text", "reuters-21578")     # resources whose folder holds a corpus.txt
 SOURCES = ("augment", *TEXT_RESOURCES, "text:PATH", "a path to a text file", "conll:PATH", "corpus:PATH")
+KINDS = ("augment", "text", "conll", "corpus")
 _WEIGHT = re.compile(r"^(.+)\*(\d+(?:\.\d*)?|\.\d+)$")
+
+
+@dataclass
+class Source:
+    """One transfer source (an entry of ``data.transfer``; the module says what each kind reads)."""
+    kind: str                 # "augment" | "text" | "conll" | "corpus"
+    path: str = ""            # text: a file or a text resource's name; conll, corpus: a file (corpus: or folder)
+    weight: float = 1.0       # its sentences: weight x data.transfer_factor x the labelled train sentences
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"data.transfer: kind {self.kind!r} is not one of {', '.join(KINDS)}"
+                              f"{did_you_mean(str(self.kind), KINDS)}")
+        if (self.kind == "augment") == bool(self.path):
+            raise ConfigError(f"data.transfer: a {self.kind} source " + ("takes no path" if self.path else
+                                                                           "needs a path (a file, or a text resource)"))
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or self.weight <= 0:
+            raise ConfigError(f"data.transfer: {self.spec} has weight {self.weight!r}; a weight is a number > 0")
+        self.weight = float(self.weight)
+
+    @property
+    def spec(self) -> str:
+        """The source in the shorthand's words: ``augment``, ``reuters-21578``, ``text:PATH``, ``conll:PATH``..."""
+        if self.kind == "augment":
+            return "augment"
+        return self.path if self.kind == "text" and self.path in TEXT_RESOURCES else f"{self.kind}:{self.path}"
+
+
+def as_sources(value) -> list[Source]:
+    """``data.transfer`` as a list of ``Source``: from a list of sources or tables (TOML, JSON), or from the
+    command line's shorthand string (``parse_transfer``); ``""`` and ``[]`` are no transfer set."""
+    if isinstance(value, str):
+        return parse_transfer(value) if value.strip() else []
+    if not isinstance(value, list):
+        raise ConfigError(f"data.transfer: expected a list of sources, got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, Source):
+            out.append(v)
+        elif isinstance(v, dict) and set(v) <= {"kind", "path", "weight"} and "kind" in v:
+            out.append(Source(**v))
+        else:
+            raise ConfigError(f"data.transfer: {v!r} is not a source (a table with kind, and path and weight where "
+                              "they apply: {kind = \"text\", path = \"news.txt\", weight = 2})")
+    if len({s.spec for s in out}) < len(out):
+        raise ConfigError("data.transfer names a source twice (the same seeded sentences twice): raise its weight")
+    return out
+
+
+def _source(spec: str, weight: float) -> Source:
+    """One shorthand source: ``augment``, a text resource, ``text:``/``conll:``/``corpus:PATH``, or a bare path
+    (a CoNLL file or plain text, told apart by its first lines)."""
+    if spec == "augment":
+        return Source("augment", weight=weight)
+    if spec in TEXT_RESOURCES:
+        return Source("text", spec, weight)
+    kind, _, path = spec.partition(":")
+    if kind in KINDS[1:] and path:
+        return Source(kind, path, weight)
+    if _exists(spec):                   # a bare path reads as text (a CoNLL file is refused there, naming conll:)
+        return Source("text", spec, weight)
+    if os.sep in spec or spec.endswith(".txt"):
+        raise ConfigError(f"data.transfer: {spec!r}: no such file")
+    raise _unknown_source(spec)
+
+
+def parse_transfer(spec: str) -> list[Source]:
+    """The command line's shorthand: ``"augment+text:news.txt*2"`` -> ``[Source("augment"), Source("text",
+    "news.txt", 2.0)]``. A spec that is itself an existing path (``text:c++/notes.txt``) is one source."""
+    return as_sources([_source(s, k) for s, k in transfer_sources(spec)])
 
 
 def _unknown_source(src: str) -> ConfigError:
@@ -285,33 +360,33 @@ def transfer_sources(spec: str) -> list[tuple[str, float]]:
     return out
 
 
-def check_source(src: str) -> None:
-    """Refuse a transfer source (one part of ``transfer_sources``) that no run could read, before any work: a
-    missing file, an unknown name; a text resource is fetched here (once), so a failed download comes first."""
+def check_source(src: Source) -> None:
+    """Refuse a transfer source that no run could read, before any work: a missing file, an unknown name; a text
+    resource is fetched here (once), so a failed download comes first."""
     from .resources import RESOURCES, fetch
-    if src == "augment":
+    if src.kind == "augment":
         return
-    if src in TEXT_RESOURCES:
-        fetch(src)
-    elif src.startswith("corpus:"):
+    if src.kind == "corpus":
         from .corpus import check_corpus      # files, formats, text fields (a bad JSON line past the first 100
-        check_corpus(src[len("corpus:"):])    # is found as it is read)
-    elif src.startswith("text:") and src[5:] in RESOURCES:
-        check_source(src[5:])
-    elif src.startswith(("text:", "conll:")) or os.sep in src or src.endswith(".txt"):
-        if not _exists(src):
-            raise ConfigError(f"data.transfer: {src!r}: no such file")
-    elif not _exists(src):
-        raise _unknown_source(src)
+        check_corpus(src.path)                # is found as it is read)
+    elif src.kind == "text" and src.path in RESOURCES:
+        if src.path not in TEXT_RESOURCES:
+            raise ConfigError(f"data.transfer: resource {src.path!r} holds no text to read; text resources: "
+                              f"{', '.join(TEXT_RESOURCES)}")
+        fetch(src.path)
+    elif not os.path.exists(os.path.expanduser(src.path)):
+        if src.kind == "text" and os.sep not in src.path and not src.path.endswith(".txt"):
+            raise _unknown_source(src.path)
+        raise ConfigError(f"data.transfer: {src.spec!r}: no such file")
 
 
-def transfer_words(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
+def transfer_words(sources, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
                    replacer: Replacer | None = None, progress: bool = True,
                    aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[str]]:
-    """The transfer sentences (word lists) for ``spec`` at ``factor`` x the labelled sentences (``scheme``: the tag
-    scheme a ``conll:`` file is read with): the parts of ``transfer_word_parts``, one after the other."""
-    return [s for part in transfer_word_parts(spec, factor, words_list, tags_list, seed, mask_token, replacer, progress,
-                                              aug_cfg, scheme) for s in part]
+    """The transfer sentences (word lists) of ``sources`` at ``factor`` x the labelled sentences (``scheme``: the tag
+    scheme a ``conll`` file is read with): the parts of ``transfer_word_parts``, one after the other."""
+    return [s for part in transfer_word_parts(sources, factor, words_list, tags_list, seed, mask_token, replacer,
+                                              progress, aug_cfg, scheme) for s in part]
 
 
 def augment_copies(factor: float, n_labelled: int) -> list[int]:
@@ -320,69 +395,69 @@ def augment_copies(factor: float, n_labelled: int) -> list[int]:
     return [n_labelled] * whole + ([rest] if rest else [])
 
 
-def transfer_word_parts(spec: str, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
+def transfer_word_parts(sources, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",
                         replacer: Replacer | None = None, progress: bool = True,
                         aug_cfg: AugmentConfig | None = None, scheme: str = "IOB2") -> list[list[list[str]]]:
-    """The transfer sentences in parts, each cached apart: ``augment`` makes one part per copy of the labelled
-    set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor keeps the
-    copies -- and the teacher caches -- of a smaller one; a text source gives ``round(factor x labelled
+    """The transfer sentences of ``sources`` (``data.transfer``: a list of ``Source``, or the shorthand) in parts,
+    each cached apart, source after source, each at ``factor`` x its weight: ``augment`` makes one part per copy of
+    the labelled set (``augment_copies``; copy 0 seeded by ``seed``, copy k by ``"seed/k"``), so a larger factor
+    keeps the copies -- and the teacher caches -- of a smaller one; a text source gives ``round(factor x labelled
     sentences)`` of its sentences in parts of as many sentences as the labelled set (the same way: factor 4 keeps
-    factor 2's parts), a CoNLL file gives them as one part. Joined sources (``transfer_sources``) give the parts
-    of each, one after the other."""
-    if "+" in spec or _WEIGHT.match(spec):
-        return [p for src, k in transfer_sources(spec)
-                for p in transfer_word_parts(src, factor * k, words_list, tags_list, seed, mask_token, replacer,
-                                             progress, aug_cfg, scheme)]
+    factor 2's parts), a CoNLL file gives them as one part."""
+    return [p for src in as_sources(sources)
+            for p in _source_parts(src, factor * src.weight, words_list, tags_list, seed, mask_token, replacer,
+                                   progress, aug_cfg, scheme)]
+
+
+def _source_parts(src: Source, factor: float, words_list, tags_list, seed, mask_token, replacer, progress, aug_cfg,
+                  scheme) -> list[list[list[str]]]:
     n = int(round(factor * len(words_list)))
-    if spec == "augment":
+    path = os.path.expanduser(src.path)
+    if src.kind == "augment":
         parts = [augment_sentences(words_list, tags_list, size, seed if k == 0 else f"{seed}/{k}", aug_cfg,
                                    mask_token=mask_token, replacer=replacer, progress=progress)
                  for k, size in enumerate(augment_copies(factor, len(words_list)))]
-    elif spec.startswith("conll:"):
-        parts = [conll_sentences(os.path.expanduser(spec[6:]), n, seed, scheme)]
-    elif spec.startswith("corpus:"):
-        raise ConfigError(f"data.transfer={spec!r} is read into an on-disk rows store (transfer_parts), "
+    elif src.kind == "conll":
+        parts = [conll_sentences(path, n, seed, scheme)]
+    elif src.kind == "corpus":
+        raise ConfigError(f"data.transfer={src.spec!r} is read into an on-disk rows store (transfer_parts), "
                           "never into word lists")
-    elif os.path.isfile(spec) and _looks_like_conll(spec):
-        raise ConfigError(f"data.transfer={spec!r} is a CoNLL file, not plain text: use data.transfer=conll:{spec}")
-    elif spec.startswith("text:") or spec in TEXT_RESOURCES or os.path.isfile(spec):
-        from .resources import resolve
-        sents = text_sentences(resolve(spec[5:] if spec.startswith("text:") else spec), n, seed, progress=progress)
+    elif os.path.isfile(path) and _looks_like_conll(path):
+        raise ConfigError(f"data.transfer={src.path!r} is a CoNLL file, not plain text: use a conll source "
+                          f"({{kind = \"conll\", path = \"{src.path}\"}}, or conll:{src.path} on the command line)")
+    else:                           # text: a file, or a text resource by name
+        from .resources import RESOURCES, resolve
+        sents = text_sentences(resolve(src.path if src.path in RESOURCES else path), n, seed, progress=progress)
         size = len(words_list)      # parts as large as the labelled set: a larger factor keeps a smaller one's
         parts = [sents[i:i + size] for i in range(0, len(sents), size)]     # parts (a prefix of the same shuffle)
-    elif os.sep in spec or spec.endswith(".txt"):
-        raise ConfigError(f"data.transfer={spec!r}: no such file")
-    else:
-        raise _unknown_source(spec)
     parts = [p for p in parts if p]
     if not parts:
-        raise _no_sentences(spec, factor, len(words_list))
+        raise _no_sentences(src.spec, factor, len(words_list))
     return parts
 
 
 def transfer_parts(cfg, tokenizer, labels, words_list, tags_list, progress: bool = True,
                    replacer: Replacer | None = None) -> list[Rows]:
     """Encode the transfer sentences of a run's config into gold-less rows (labels all -1), one ``Rows`` per part
-    of ``transfer_word_parts`` (each gets its own teacher cache), source by source (``transfer_sources``).
+    of ``transfer_word_parts`` (each gets its own teacher cache), source by source (``data.transfer``).
 
     ``words_list``/``tags_list`` are the labelled train sentences (after ``data.train_limit``). A ``corpus:PATH``
     source gives one on-disk ``rowstore.RowStore`` instead (it reads like ``Rows``), kept beside the run's caches."""
     out = []
-    for spec, k in transfer_sources(cfg.data.transfer):
-        factor = cfg.data.transfer_factor * k
-        if spec.startswith("corpus:"):
+    for src in as_sources(cfg.data.transfer):
+        factor = cfg.data.transfer_factor * src.weight
+        if src.kind == "corpus":
             from .corpus import corpus_rows
             n = int(round(factor * len(words_list)))
             if n == 0:
-                raise _no_sentences(spec, factor, len(words_list))
-            out.append(corpus_rows(os.path.expanduser(spec[7:]), tokenizer.name_or_path, labels,
+                raise _no_sentences(src.spec, factor, len(words_list))
+            out.append(corpus_rows(os.path.expanduser(src.path), tokenizer.name_or_path, labels,
                                    cfg.cache_folder(), cfg.data.max_length,
                                    n=n, seed=cfg.train.seed, progress=progress))
             continue
-        parts = transfer_word_parts(spec, factor, words_list, tags_list, cfg.train.seed,
-                                    tokenizer.mask_token or "[MASK]", replacer, progress, cfg.data.augment,
-                                    cfg.data.scheme)
+        parts = _source_parts(src, factor, words_list, tags_list, cfg.train.seed, tokenizer.mask_token or "[MASK]",
+                              replacer, progress, cfg.data.augment, cfg.data.scheme)
         out += [encode_sentences(ws, None, tokenizer, labels, cfg.data.max_length,
-                                 source=f"transfer:{spec}" + (f"#{j}" if len(parts) > 1 else ""))
+                                 source=f"transfer:{src.spec}" + (f"#{j}" if len(parts) > 1 else ""))
                 for j, ws in enumerate(parts)]
     return out

@@ -6,6 +6,7 @@ or the teacher folder's files.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -238,7 +239,7 @@ def score_and_record(cfg: RunConfig, out: Path, tpath: str, also: list[str], tes
                     "valid_f1": fit["best"]["score"], "best_epoch": fit["best"]["epoch"],
                     "per_type": scores["per_type"], "kept_vocab": scfg.kept_vocab or scfg.vocab_size},
         "scoring": scores["scoring"], "train_rows": n_examples, "train_seconds": fit["train_seconds"],
-        "transfer": {"source": cfg.data.transfer, "factor": cfg.data.transfer_factor,
+        "transfer": {"sources": [dataclasses.asdict(s) for s in cfg.data.transfer], "factor": cfg.data.transfer_factor,
                      "rows": sum(len(r) for r, _ in parts[1:]) if len(parts) > 1 else 0},
         "caches": [_cache_facts(c) for _, c in parts if c is not None],
         "history": fit["history"], "student_dir": str(out / "student"),
