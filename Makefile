@@ -48,7 +48,7 @@ test: setup browser
 # this project's own wheel brings the recipes' entry points; minilm-l6 travels as its tokenizer only, plus an empty
 # weights file as fetch's marker: the check's teacher is random):
 #   echo /.whl/ >> .git/info/exclude; echo /.xhome/ >> .git/info/exclude
-#   .venv/bin/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 -d .whl sru==3.0.0.dev6 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 && .venv/bin/pip wheel -q --no-deps -w .whl seqeval==1.2.2 && .venv/bin/pip wheel -q --no-deps --no-build-isolation -w .whl .
+#   .venv/bin/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 -d .whl sru==3.0.0.dev6 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 && .venv/bin/pip wheel -q --no-deps -w .whl seqeval==1.2.2 && .venv/bin/pip wheel -q --no-deps --no-build-isolation -w .whl . ./runtime
 #   mkdir -p .xhome/minilm-l6 && cp -r ~/.cache/xarchkd/conll2003 ~/.cache/xarchkd/names .xhome/ && cp ~/.cache/xarchkd/minilm-l6/*.json ~/.cache/xarchkd/minilm-l6/vocab.txt .xhome/minilm-l6/ && touch .xhome/minilm-l6/model.safetensors
 # then on the box, in a copy of the checkout with .whl and .xhome (the device tool: carry [".whl", ".xhome"]), one command:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false XARCHKD_HOME=$PWD/.xhome python3 benchmarks/gpu_check.py --out ${OUT:-runs/gpu-check}

@@ -34,6 +34,7 @@ def ner_table(runs) -> str:
 
 def transfer_table(runs) -> str:
     """NER runs by transfer source: extra rows, epochs, the extra rows' cache size and build time."""
+    from xarchkd.data.transfer import Source
     head = ("| run | student | transfer | extra rows | train rows | epochs | test F1 | valid F1 | gap to teacher (test) | "
             "extra cache MB | extra cache build s | train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
@@ -43,7 +44,7 @@ def transfer_table(runs) -> str:
         tr, caches = r.get("transfer") or {}, r.get("caches") or []
         extra = caches[1] if len(caches) > 1 else None
         named = tr.get("source") or "+".join(  # results.json: "source" (a string) before 2026-12-03, then "sources"
-            (x["path"] or x["kind"]) + (f"*{x['weight']:g}" if x["weight"] != 1 else "") for x in tr.get("sources", []))
+            Source(**x).spec + (f"*{x['weight']:g}" if x["weight"] != 1 else "") for x in tr.get("sources", []))
         src = f"{named} x{tr['factor']:g}" if named else "labelled only"
         rows.append(f"| {name} | {r['student']['arch']} | {src} | {tr.get('rows', 0):,} | {r['train_rows']:,} | "
                     f"{len(r['history'])} | {r['student']['f1']:.4f} | {r['student'].get('valid_f1', 0):.4f} | "

@@ -82,7 +82,7 @@ def test_alignment_first_subword_with_real_wordpiece(tokenizer):
 def test_word_shapes_follow_each_words_sub_words(tokenizer):
     """Every sub-word carries its word's shape (the case the uncased tokenizer drops); [CLS]/[SEP] are 0,
     also in the pieces of a split sentence."""
-    from xarchkd.data.ner_data import ALL_CAPS, CAPITALISED, DIGITS, LOWER, MIXED, OTHER, word_shape
+    from xarchkd_runtime.shapes import ALL_CAPS, CAPITALISED, DIGITS, LOWER, MIXED, OTHER, word_shape
     assert [word_shape(w) for w in ["paris", "Paris", "McDonald", "A", "NATO", "U.S.", "iPhone", "1996", "3-1",
                                     ",", "Kraków"]] == \
         [LOWER, CAPITALISED, CAPITALISED, CAPITALISED, ALL_CAPS, ALL_CAPS, MIXED, DIGITS, DIGITS, OTHER, CAPITALISED]

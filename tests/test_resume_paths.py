@@ -40,3 +40,27 @@ def test_resume_accepts_the_same_run_spelt_or_moved_otherwise(tmp_path, tiny_tea
                         f"--out {tmp_path / 'moved'} --resume"
     capsys.readouterr()
     assert main(suggested.split()[1:]) == 0, capsys.readouterr().err
+
+
+def test_a_run_folder_written_before_the_typed_transfer_list_and_the_removed_options_resumes(tmp_path):
+    """A config.json of an older xarchkd: data.transfer as a string, train.ema / student.pool at their off values.
+    --resume reads it as today's config (no change reported); one whose run used a removed option is refused by
+    name, before any work."""
+    import json
+    from xarchkd.config import to_json
+    from xarchkd.preflight import check_resume
+    from xarchkd.recipe import resolve_config
+    cfg = resolve_config("bert-lstm-ner-news", {"out": str(tmp_path)})
+    old = json.loads(to_json(cfg))
+    old["data"]["transfer"] = "augment+reuters-21578*2"
+    old["train"]["ema"], old["student"]["pool"], old["student"]["unk_dropout"] = 0.0, "first", 0.0
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    check_resume(cfg, tmp_path)
+    old["data"]["transfer"] = "augment"
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(CheckpointError, match=r"data.transfer"):
+        check_resume(cfg, tmp_path)                     # a real change is still one
+    old["data"]["transfer"], old["train"]["ema"] = "augment+reuters-21578*2", 0.999
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(CheckpointError, match=r"train.ema=0.999, removed since"):
+        check_resume(cfg, tmp_path)

@@ -260,7 +260,7 @@ def test_transfer_run_caches_the_extra_rows_and_reports_them(tmp_path, tiny_teac
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "aug", **{"train.epochs": 1, "data.transfer": "augment",
                                                                      "data.transfer_factor": 0.5})
     res = xarchkd.run("bert-cnn-ner", progress=False, **o)
-    assert res["transfer"] == {"source": "augment", "factor": 0.5, "rows": 150}
+    assert res["transfer"] == {"sources": [{"kind": "augment", "path": "", "weight": 1.0}], "factor": 0.5, "rows": 150}
     assert res["train_rows"] == 300 + 150
     labelled, extra = res["caches"]
     assert (labelled["rows"], extra["rows"]) == (300, 150) and extra["mb"] > 0 and extra["build_seconds"] > 0

@@ -129,7 +129,7 @@ REMOVED = {"train.ema": 0.0, **{f"student.{k}": v for k, v in STUDENT_REMOVED.it
 
 def _removed(key: str) -> ConfigError:
     return ConfigError(f"{key} was removed (it did not pay: docs/results/README.md, Removed options); "
-                       "take it out of the config")
+                       "leave it out of the config and of --set")
 
 
 def from_dict(cls, d: dict, where: str = ""):

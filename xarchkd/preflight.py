@@ -77,6 +77,27 @@ def check_places(cfg: RunConfig) -> None:
         check_writable(cfg.cache_dir, "cache_dir")
 
 
+def _older_form(old: dict, out: Path) -> dict:
+    """A ``config.json`` written by an older xarchkd, in today's form: ``data.transfer`` as a string (before
+    2026-12-03) read into its list of sources; an option removed since (``config.REMOVED``) dropped where it was
+    off, and refused by name where the run used it (the resumed run could not do what it did)."""
+    import dataclasses
+    from students import CheckpointError
+    from .config import REMOVED
+    from .data.transfer import as_sources
+    used = [f"{k}={v!r}" for k, v in old.items() if k in REMOVED and v != REMOVED[k]]
+    if used:
+        raise CheckpointError(f"--resume: {out} was trained with {', '.join(used)}, removed since (it did not pay: "
+                              "docs/results/README.md, Removed options): start anew without --resume")
+    old = {k: v for k, v in old.items() if k not in REMOVED}
+    if isinstance(old.get("data.transfer"), str):
+        try:
+            old["data.transfer"] = [dataclasses.asdict(s) for s in as_sources(old["data.transfer"])]
+        except ConfigError:
+            pass            # a source that no longer reads: it differs, and the message shows both
+    return old
+
+
 def check_resume(cfg: RunConfig, out: Path) -> None:
     """``--resume`` continues the run in ``out`` under its own settings: a config that differs from the one it
     saved (``out/config.json``) in anything but ``RESUME_MAY_CHANGE`` is a ``CheckpointError`` listing the
@@ -89,7 +110,8 @@ def check_resume(cfg: RunConfig, out: Path) -> None:
         return          # a run folder from before config.json: train.py still checks the schedule
     new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
     # a key an older config.json lacks (a field added since) held what the field's default does
-    old = {**_flat_values(json.loads(to_json(RunConfig()))), **(_flat_values(old) if isinstance(old, dict) else {})}
+    old = {**_flat_values(json.loads(to_json(RunConfig()))), **_older_form(_flat_values(old) if isinstance(old, dict)
+                                                                           else {}, out)}
     from .run_inputs import PATH_KEYS, read_inputs, same_input
     recorded = read_inputs(out)
 

@@ -34,6 +34,7 @@ the same ``encode_sentences`` as the labelled rows, so the teacher's cache lines
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -260,13 +261,15 @@ class Source:
     weight: float = 1.0       # its sentences: weight x data.transfer_factor x the labelled train sentences
 
     def __post_init__(self):
+        if not isinstance(self.kind, str) or not isinstance(self.path, str):
+            raise ConfigError(f"data.transfer: kind and path are strings, got kind={self.kind!r}, path={self.path!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"data.transfer: kind {self.kind!r} is not one of {', '.join(KINDS)}"
                               f"{did_you_mean(str(self.kind), KINDS)}")
         if (self.kind == "augment") == bool(self.path):
             raise ConfigError(f"data.transfer: a {self.kind} source " + ("takes no path" if self.path else
                                                                            "needs a path (a file, or a text resource)"))
-        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or self.weight <= 0:
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not 0 < self.weight < math.inf:
             raise ConfigError(f"data.transfer: {self.spec} has weight {self.weight!r}; a weight is a number > 0")
         self.weight = float(self.weight)
 
@@ -294,8 +297,10 @@ def as_sources(value) -> list[Source]:
         else:
             raise ConfigError(f"data.transfer: {v!r} is not a source (a table with kind, and path and weight where "
                               "they apply: {kind = \"text\", path = \"news.txt\", weight = 2})")
-    if len({s.spec for s in out}) < len(out):
-        raise ConfigError("data.transfer names a source twice (the same seeded sentences twice): raise its weight")
+    specs = [s.spec for s in out]
+    twice = sorted({s for s in specs if specs.count(s) > 1})
+    if twice:
+        raise ConfigError(f"data.transfer names {twice[0]!r} twice (the same seeded sentences twice): raise its weight")
     return out
 
 

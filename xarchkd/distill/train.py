@@ -249,7 +249,7 @@ def _check_schedule(ckpt: Path, saved: dict | None, now: dict) -> None:
     resumes unchecked)."""
     if saved is None or saved == now:
         return
-    changed = ", ".join(f"{k} {saved.get(k)} -> {v}" for k, v in now.items() if saved.get(k) != v)
+    changed = ", ".join(f"{k} {saved.get(k)} -> {now.get(k)}" for k in {**saved, **now} if saved.get(k) != now.get(k))
     raise CheckpointError(f"--resume: {ckpt} was trained under another schedule ({changed}); resume with its "
                           "settings, or start anew without --resume")
 

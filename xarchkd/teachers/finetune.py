@@ -195,13 +195,13 @@ def ner_teacher_target(encoder: str = "minilm-l6", data: str = "conll2003", out:
     ``min_steps``), ``steps`` per epoch, the parsed ``splits`` and ``labels``, and the ``record`` it would publish."""
     from ..data.conll import first, label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
+    labels = label_list(splits["train"]["tags"])       # the whole split's tags: a slice may lack a rare type
     if train_limit:         # the fingerprint reads the sentences themselves, so a slice is a teacher of its own
         splits["train"] = first(splits["train"], train_limit)
     sentences = len(splits["train"]["words"])
     steps = math.ceil(sentences / batch_size)
     epochs = epochs_for_steps(epochs, min_steps, steps)
     enc_path = resolve(encoder)
-    labels = label_list(splits["train"]["tags"])
     settings = dict(encoder_fp=hash_model_dir(enc_path), data_fp=_data_fp(splits), labels=labels, epochs=epochs,
                     lr=lr, batch_size=batch_size, max_length=max_length, warmup=warmup, seed=seed)
     fp = hash_json(settings)[:16]
