@@ -209,7 +209,7 @@ def table(rows: list[dict]) -> str:
         f"{r['resume_equal']} | {'; '.join(r['errors']).replace('|', '/') or '-'} |\n" for r in rows)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cpu", action="store_true", help="check the script on a CPU: tiny settings, fp32 only, "
                     "no pytest -m gpu")
@@ -229,7 +229,46 @@ def main(argv=None) -> int:
                     "which differs is a resume bug, not a CUDA kernel that adds in a varying order; ops with no "
                     "deterministic implementation are listed per row")
     ap.add_argument("--skip-tests", action="store_true", help="do not run pytest -m gpu")
-    a = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def cache_step(base: dict, cache_dir: Path) -> tuple[dict, bool]:
+    """Build the teacher cache once (timed); the report's entry and whether it worked."""
+    try:
+        c = build_cache(base, cache_dir)
+        print(f"teacher cache build: {c['rows']} rows in {c['seconds']} s ({c['rows_per_s']:,.0f} rows/s), "
+              f"teacher on the GPU: {c['teacher_on_gpu']}", flush=True)
+        return c, True
+    except Exception as e:
+        c = {"error": _err("cache build", e), "traceback": traceback.format_exc()[-3000:]}
+        print(f"teacher cache build: {c['error']}", flush=True)
+        return c, False
+
+
+def write_report(report: dict, rows: list, out: Path, a: argparse.Namespace, n_train: int, n_valid: int,
+                 teacher_kind: str) -> None:
+    """gpu_check.md (the table, in words) and gpu_check.json (everything) under ``out``."""
+    md = (f"# gpu-check\n\n`{report['command']}` on {report['environment'].get('gpu', 'CPU')} "
+          f"(torch {report['environment']['torch']}); {n_train} train / {n_valid} valid+test sentences of "
+          f"{a.data}, {a.epochs} epochs, teacher {teacher_kind}, deterministic algorithms "
+          f"{'on' if a.deterministic else 'off'}.\n\n")
+    if "gpu_tests" in report:
+        md += f"pytest -m gpu: {report['gpu_tests']['summary']}\n\n"
+    c = report.get("cache_build", {})
+    cache_line = c.get("error") or f"{c['rows']} rows, {c['seconds']} s, teacher on the GPU: {c['teacher_on_gpu']}"
+    md += f"teacher cache build: {cache_line}\n\n"
+    md += table(rows) + "".join(f"\n{r['block']} {r['precision']}: ran nondeterministically: "
+                                f"{', '.join(r['nondeterministic_ops'])}\n" for r in rows if r["nondeterministic_ops"])
+    md += ("\ntrain sent/s: whole epochs (steps + valid evaluation + checkpoint); "
+           "benchmarks/train_speed.py times the steps alone.\n")
+    (out / "gpu_check.md").write_text(md)
+    (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
+    print("\n" + table(rows))
+    print(f"written: {out / 'gpu_check.md'}, {out / 'gpu_check.json'}")
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
     if a.deterministic:
         os.environ["GPU_CHECK_DETERMINISTIC"] = "1"                   # the killed run's subprocess too
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS's condition for determinism
@@ -262,15 +301,8 @@ def main(argv=None) -> int:
     base = {"cache_dir": str(cache_dir), "data.name": a.data, "data.train_limit": n_train,
             "data.eval_limit": n_valid, "data.transfer_factor": 0,    # the labelled rows alone: sentences/s of them
             **{f"teacher.{k}": v for k, v in teacher.items()}}
-    try:
-        report["cache_build"] = build_cache(base, cache_dir)
-        c = report["cache_build"]
-        print(f"teacher cache build: {c['rows']} rows in {c['seconds']} s ({c['rows_per_s']:,.0f} rows/s), "
-              f"teacher on the GPU: {c['teacher_on_gpu']}", flush=True)
-    except Exception as e:
-        report["cache_build"] = {"error": _err("cache build", e), "traceback": traceback.format_exc()[-3000:]}
-        ok = False
-        print(f"teacher cache build: {report['cache_build']['error']}", flush=True)
+    report["cache_build"], built = cache_step(base, cache_dir)
+    ok &= built
     rows = []
     for precision in precisions:
         for block in a.blocks.split(","):
@@ -282,23 +314,7 @@ def main(argv=None) -> int:
                      if r["nondeterministic_ops"] else ""), flush=True)
     report["rows"] = rows
     ok &= not any(r["errors"] for r in rows)
-    md = (f"# gpu-check\n\n`{report['command']}` on {report['environment'].get('gpu', 'CPU')} "
-          f"(torch {report['environment']['torch']}); {n_train} train / {n_valid} valid+test sentences of "
-          f"{a.data}, {a.epochs} epochs, teacher {teacher_kind}, deterministic algorithms "
-          f"{'on' if a.deterministic else 'off'}.\n\n")
-    if "gpu_tests" in report:
-        md += f"pytest -m gpu: {report['gpu_tests']['summary']}\n\n"
-    c = report.get("cache_build", {})
-    cache_line = c.get("error") or f"{c['rows']} rows, {c['seconds']} s, teacher on the GPU: {c['teacher_on_gpu']}"
-    md += f"teacher cache build: {cache_line}\n\n"
-    md += table(rows) + "".join(f"\n{r['block']} {r['precision']}: ran nondeterministically: "
-                                f"{', '.join(r['nondeterministic_ops'])}\n" for r in rows if r["nondeterministic_ops"])
-    md += ("\ntrain sent/s: whole epochs (steps + valid evaluation + checkpoint); "
-           "benchmarks/train_speed.py times the steps alone.\n")
-    (out / "gpu_check.md").write_text(md)
-    (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
-    print("\n" + table(rows))
-    print(f"written: {out / 'gpu_check.md'}, {out / 'gpu_check.json'}")
+    write_report(report, rows, out, a, n_train, n_valid, teacher_kind)
     return 0 if ok else 1
 
 
