@@ -78,8 +78,28 @@ def same_config(saved: str, wanted: str) -> bool:
             elif isinstance(v, list):
                 node[last] = [os.path.realpath(x) if os.path.exists(x) else x for x in v]
         d.pop("out", None)
-        return d
+        return older_form(d)
     return norm(saved) == norm(wanted)
+
+
+def older_form(d: dict) -> dict:
+    """A config of an older xarchkd in today's form, so that its finished run is reused: ``data.transfer`` as a
+    string read into its list of sources, options removed since dropped where they were off (a run that used one
+    keeps it, and differs), options added since at their defaults (what the older run did)."""
+    import dataclasses
+    from xarchkd.config import REMOVED, RunConfig, to_dict
+    from xarchkd.data.transfer import as_sources
+    for section, fields in to_dict(RunConfig()).items():
+        if isinstance(fields, dict) and isinstance(d.get(section), dict):
+            d[section] = {**fields, **d[section]}
+    for key, off in REMOVED.items():
+        section, name = key.split(".")
+        if d.get(section, {}).get(name, off) == off:
+            d.get(section, {}).pop(name, None)
+    data = d.get("data", {})
+    if isinstance(data.get("transfer"), str):
+        data["transfer"] = [dataclasses.asdict(s) for s in as_sources(data["transfer"])]
+    return d
 
 
 def panel_row(data: str, recipe: str, kd: dict, nokd: dict) -> dict:
