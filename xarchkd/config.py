@@ -124,7 +124,7 @@ def to_dict(cfg) -> dict:
 
 # Options removed because they did not pay (docs/results/README.md, Removed options): an old config.toml
 # (``--config``, ``--resume``) holding one at its "off" value reads as before; one that sets it is refused by name.
-REMOVED = {"train.ema": 0.0, **{f"student.{k}": v for k, v in STUDENT_REMOVED.items()}}
+REMOVED = {"train.ema": 0.0, "loss.confidence": False, **{f"student.{k}": v for k, v in STUDENT_REMOVED.items()}}
 
 
 def _removed(key: str) -> ConfigError:

@@ -12,7 +12,6 @@ class LossConfig:
     ce: float = 1.0
     kl: float = 0.0
     temperature: float = 2.0
-    confidence: bool = False   # weight each position's teacher terms by the teacher's top probability there
     hidden: float = 0.0
     crf: float = 0.0           # NER: CRF negative log-likelihood of the gold tags (needs student.decode="crf")
     name: str = "distill"      # a key of LOSSES

@@ -6,9 +6,6 @@
          + hidden * MSE(W @ student_hidden, teacher_hidden)        (W: a learned projection)
          + crf * NLL of the gold tag sequence under a linear-chain CRF  (a decode="crf" student's scores)
 
-With ``confidence`` on, each position's teacher terms (mse, kl) are multiplied by the teacher's probability of its
-own top class there (softmax of its logits; over the cached top-k for MLM): where a weak teacher is unsure, the
-gold labels (CE) weigh relatively more, and an unsure label on a transfer row counts less.
 All terms are averaged over *real* positions only (``mask``): padding never counts.
 NER passes dense teacher logits ([N, C], C = tags). MLM passes the teacher's top-k
 logits and their vocabulary ids ([N, k] each); the teacher terms then compare the
@@ -57,15 +54,14 @@ def distill_loss(student_logits: torch.Tensor, mask: torch.Tensor, cfg: LossConf
     if (cfg.mse or cfg.kl) and teacher_logits is not None:
         t = torch.where(m, teacher_logits.float(), 0.0)
         s_t = s if teacher_indices is None else s.gather(-1, teacher_indices.long())
-        w = F.softmax(t, -1).amax(-1, keepdim=True) if cfg.confidence else 1.0   # [..., 1]: teacher's sureness
         if cfg.mse:
-            term = torch.where(m, w * (s_t - t) ** 2, 0.0).sum() / (n * t.shape[-1])
+            term = torch.where(m, (s_t - t) ** 2, 0.0).sum() / (n * t.shape[-1])
             total = total + cfg.mse * term
             parts["mse"] = term.detach()
         if cfg.kl:
             T = cfg.temperature
             kl = F.kl_div(F.log_softmax(s_t / T, -1), F.log_softmax(t / T, -1), log_target=True, reduction="none")
-            term = torch.where(m, w * kl, 0.0).sum() / n * T * T  # "batchmean" over the real positions
+            term = torch.where(m, kl, 0.0).sum() / n * T * T  # "batchmean" over the real positions
             total = total + cfg.kl * term
             parts["kl"] = term.detach()
     if cfg.ce and gold is not None:
