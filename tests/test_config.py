@@ -151,7 +151,7 @@ def test_cli_mlm_upload_is_refused_in_one_line(capsys):
 
 
 @pytest.mark.parametrize("overrides, needle", [
-    (["loss.mse=0"], "data.transfer='augment' makes rows without gold labels, which only the teacher"),
+    (["loss.mse=0"], "data.transfer='augment*3' makes rows without gold labels, which only the teacher"),
     (["data.transfer="], "data.transfer_factor=1.0 without data.transfer"),
     (["data.transfer=pydoc-text", "data.augment.p_mask=0.3"], "data.augment.p_mask is set but data.transfer='pydoc-text'"),
     (["student.vocab_size=100"], "student.vocab_size=100 is not used by the NER runner"),
@@ -175,7 +175,7 @@ def test_a_recipe_is_a_file_a_user_can_copy_edit_and_run(tmp_path, capsys):
     assert {"bert-lstm-ner", "bert-lstm-ner-nokd", "bert-lstm-ner-news", "bert-sru-mlm"} <= bundled
     assert bundled <= set(recipes())
     text = (folder / "bert-lstm-ner.toml").read_text()
-    assert text.startswith("# distil a lstm NER student") and 'transfer = [{kind = "augment"}]' in text
+    assert text.startswith("# distil a lstm NER student") and 'transfer = [{kind = "augment", weight = 3}]' in text
     mine = tmp_path / "my-tweets.toml"
     mine.write_text(text.replace("epochs = 10", "epochs = 3"))
     assert main(["run", str(mine), "--print-config"]) == 0
