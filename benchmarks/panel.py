@@ -61,45 +61,24 @@ def _run_or_reuse(args: list[str], recipe: str, data: str, out: Path, wanted: st
 
 def same_config(saved: str, wanted: str) -> bool:
     """Whether a run's ``config.toml`` is the config ``--print-config`` gives now (local paths compared resolved,
-    ``out`` not compared: a run writes its paths absolute)."""
+    ``out`` not compared: a run writes its paths absolute); a config saved by an older xarchkd is read in today's
+    form (``preflight.todays_form``), so that its finished run is reused."""
     import tomllib
+    from xarchkd.config import _flat_values
+    from xarchkd.preflight import todays_form
     from xarchkd.run_inputs import PATH_KEYS
 
     def norm(text: str) -> dict:
-        d = tomllib.loads(text)
+        d = todays_form(_flat_values(tomllib.loads(text)))
         for key in PATH_KEYS:
-            *up, last = key.split(".")
-            node = d
-            for k in up:
-                node = node.get(k, {})
-            v = node.get(last)
+            v = d.get(key)
             if isinstance(v, str) and v and os.path.exists(os.path.expanduser(v)):
-                node[last] = os.path.realpath(os.path.expanduser(v))
+                d[key] = os.path.realpath(os.path.expanduser(v))
             elif isinstance(v, list):
-                node[last] = [os.path.realpath(x) if os.path.exists(x) else x for x in v]
+                d[key] = [os.path.realpath(x) if os.path.exists(x) else x for x in v]
         d.pop("out", None)
-        return older_form(d)
+        return d
     return norm(saved) == norm(wanted)
-
-
-def older_form(d: dict) -> dict:
-    """A config of an older xarchkd in today's form, so that its finished run is reused: ``data.transfer`` as a
-    string read into its list of sources, options removed since dropped where they were off (a run that used one
-    keeps it, and differs), options added since at their defaults (what the older run did)."""
-    import dataclasses
-    from xarchkd.config import REMOVED, RunConfig, to_dict
-    from xarchkd.data.transfer import as_sources
-    for section, fields in to_dict(RunConfig()).items():
-        if isinstance(fields, dict) and isinstance(d.get(section), dict):
-            d[section] = {**fields, **d[section]}
-    for key, off in REMOVED.items():
-        section, name = key.split(".")
-        if d.get(section, {}).get(name, off) == off:
-            d.get(section, {}).pop(name, None)
-    data = d.get("data", {})
-    if isinstance(data.get("transfer"), str):
-        data["transfer"] = [dataclasses.asdict(s) for s in as_sources(data["transfer"])]
-    return d
 
 
 def panel_row(data: str, recipe: str, kd: dict, nokd: dict) -> dict:

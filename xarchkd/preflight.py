@@ -77,19 +77,16 @@ def check_places(cfg: RunConfig) -> None:
         check_writable(cfg.cache_dir, "cache_dir")
 
 
-def _older_form(old: dict, out: Path) -> dict:
-    """A ``config.json`` written by an older xarchkd, in today's form: ``data.transfer`` as a string (before
-    2026-12-03) read into its list of sources; an option removed since (``config.REMOVED``) dropped where it was
-    off, and refused by name where the run used it (the resumed run could not do what it did)."""
+def todays_form(old: dict) -> dict:
+    """A flat config (dotted keys) written by an older xarchkd, in today's form: a key it lacks (a field added
+    since) at today's default, which is what the older run did; an option removed since (``config.REMOVED``)
+    dropped where it was off, kept where the run used it (so that it differs); ``data.transfer`` as a string (before
+    2026-12-03) read into its list of sources. ``check_resume`` and ``benchmarks/panel.py`` compare runs with it."""
     import dataclasses
-    from students import CheckpointError
-    from .config import REMOVED
+    from .config import REMOVED, _flat_values, to_json
     from .data.transfer import as_sources
-    used = [f"{k}={v!r}" for k, v in old.items() if k in REMOVED and v != REMOVED[k]]
-    if used:
-        raise CheckpointError(f"--resume: {out} was trained with {', '.join(used)}, removed since (it did not pay: "
-                              "docs/results/README.md, Removed options): start anew without --resume")
-    old = {k: v for k, v in old.items() if k not in REMOVED}
+    kept = {k: v for k, v in old.items() if not (k in REMOVED and v == REMOVED[k])}
+    old = {**_flat_values(json.loads(to_json(RunConfig()))), **kept}
     if isinstance(old.get("data.transfer"), str):
         try:
             old["data.transfer"] = [dataclasses.asdict(s) for s in as_sources(old["data.transfer"])]
@@ -103,15 +100,18 @@ def check_resume(cfg: RunConfig, out: Path) -> None:
     saved (``out/config.json``) in anything but ``RESUME_MAY_CHANGE`` is a ``CheckpointError`` listing the
     changes (a changed ``train.epochs`` would continue under another learning-rate schedule)."""
     from students import CheckpointError
-    from .config import RunConfig, _flat_values, to_json
+    from .config import REMOVED, _flat_values, to_json
     try:
         old = json.loads((out / "config.json").read_text())
     except (OSError, ValueError):
         return          # a run folder from before config.json: train.py still checks the schedule
     new = _flat_values(json.loads(to_json(cfg)))       # as config.json holds it (tuples as lists)
-    # a key an older config.json lacks (a field added since) held what the field's default does
-    old = {**_flat_values(json.loads(to_json(RunConfig()))), **_older_form(_flat_values(old) if isinstance(old, dict)
-                                                                           else {}, out)}
+    old = _flat_values(old) if isinstance(old, dict) else {}
+    used = [f"{k}={v!r}" for k, v in old.items() if k in REMOVED and v != REMOVED[k]]
+    if used:            # the resumed run could not do what it did
+        raise CheckpointError(f"--resume: {out} was trained with {', '.join(used)}, removed since (it did not pay: "
+                              "docs/results/README.md, Removed options): start anew without --resume")
+    old = todays_form(old)
     from .run_inputs import PATH_KEYS, read_inputs, same_input
     recorded = read_inputs(out)
 
