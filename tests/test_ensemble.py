@@ -83,3 +83,20 @@ def test_several_teachers_refuse_hidden_state_matching_and_blank_names():
         apply_overrides(RunConfig(), {"teacher.also": ["mpnet-base"], "loss.hidden": 1.0})
     with pytest.raises(ConfigError, match="teacher.also=.*list of teacher names"):
         apply_overrides(RunConfig(), ['teacher.also=[""]'])
+
+
+def test_teachers_used_as_they_are_must_be_ner_models_with_the_same_labels(tmp_path, tiny_teacher, minilm_dir,
+                                                                           tokenizer, conll_small):
+    """Refused before any work (no run folder written): an encoder without a NER head in ``teacher.also``
+    (it would be read with a random head), and a second teacher with its labels in another order."""
+    from conftest import LABELS
+    from xarchkd.preflight import check_run
+    base = tiny(tmp_path, tiny_teacher, conll_small)
+    cfg = apply_overrides(RunConfig(recipe="bert-cnn-ner"), {**base, "teacher.also": [str(minilm_dir)]})
+    with pytest.raises(ConfigError, match="is not a token-classification model.*xarchkd teacher --encoder"):
+        check_run(cfg, "ner")
+    shuffled = make_tiny_teacher(tmp_path / "t2", tokenizer, labels=LABELS[::-1])
+    cfg = apply_overrides(RunConfig(recipe="bert-cnn-ner"), {**base, "teacher.also": [str(shuffled)]})
+    with pytest.raises(ConfigError, match="the same, in the same order"):
+        check_run(cfg, "ner")
+    assert not (tmp_path / "run").exists()

@@ -50,6 +50,8 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     if not cfg.teacher.finetune:
         for name in [cfg.teacher.name, *cfg.teacher.also]:
             check_teacher_folder(name, cfg.data.max_length)
+        if task == "ner" and cfg.teacher.also:
+            check_same_labels([cfg.teacher.name, *cfg.teacher.also])
     else:                # the encoder to fine-tune: its positions hold the rows it is trained on
         check_positions(cfg.teacher.name, cfg.data.max_length)
     check_student(cfg, task)
@@ -169,6 +171,30 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     from .teachers.teacher import verify_teacher
     verify_teacher(path)         # a teacher fine-tuned here: its files still pass the checksums it recorded
     check_positions(name, max_length)
+
+
+def check_same_labels(names: list[str]) -> None:
+    """Several teachers used as they are (``teacher.also`` with ``teacher.finetune=false``): each is a
+    token-classification model, and all have the same labels in the same order (their logits are averaged).
+    A resource or Hub id not on disk yet is not checked here (the caching step checks it)."""
+    from .data.resources import RESOURCES, path as resource_path
+    from .folder_config import folder_config, has_ner_head
+    seen = []
+    for name in names:
+        folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
+        cfg = folder_config(folder)
+        if not cfg:
+            continue
+        if not has_ner_head(folder):
+            raise ConfigError(f"teacher.also: {name} is not a token-classification model, and teacher.finetune=false "
+                              f"uses every teacher as it is; fine-tune it on the data first (`xarchkd teacher "
+                              f"--encoder {name} --data DATA`) and name the folder it writes")
+        id2label = cfg.get("id2label") or {}
+        labels = [id2label.get(str(i), id2label.get(i)) for i in range(len(id2label))]
+        if seen and labels != seen[0][1]:
+            raise ConfigError(f"teacher.also: {name} has labels {labels}, {seen[0][0]} has {seen[0][1]}: the "
+                              "teachers' logits are averaged, so their labels must be the same, in the same order")
+        seen.append((name, labels))
 
 
 def check_positions(name: str, max_length: int, label: str = "data.max_length") -> None:
