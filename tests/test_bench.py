@@ -191,3 +191,21 @@ def test_mlm_bench_times_fill_mask_at_one_position(tokenizer):
         full = AutoModelForMaskedLM.from_pretrained(splade).eval()(input_ids=m_ids, attention_mask=m_mask).logits
     assert got.shape == (2, full.shape[-1])
     assert torch.allclose(got, full[torch.arange(2), where[:, 0]], atol=1e-4)
+
+
+def test_models_are_timed_in_rotating_turns_of_consecutive_calls():
+    """``turn=3``: each model makes three calls in a row, the order of the models rotating per round; every
+    timed call is made once, after the warm-up calls."""
+    from types import SimpleNamespace
+    from xarchkd.tools.bench.timing import time_setting
+    order = []
+    entries = [SimpleNamespace(key=k) for k in "ab"]
+    calls = {k: [(lambda k=k, i=i: order.append((k, i))) for i in range(1 + 7)] for k in "ab"}
+    stats = time_setting(entries, calls, warmup=1, repeats=7, memory=False, turn=3)
+    assert order == [("a", 0), ("b", 0),
+                     ("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3),
+                     ("b", 4), ("b", 5), ("b", 6), ("a", 4), ("a", 5), ("a", 6),
+                     ("a", 7), ("b", 7)]
+    assert set(stats) == {"a", "b"} and all(s["p50_ms"] >= 0 for s in stats.values())
+    with pytest.raises(ValueError, match="turn=0"):
+        bench.BenchConfig(turn=0)

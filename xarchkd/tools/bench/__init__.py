@@ -3,9 +3,12 @@
     xarchkd bench --teacher DIR --student DIR [--student DIR ...] --json OUT
 
 Every model (each teacher; each student in fp32, int8 dynamic quantisation and TorchScript) is
-loaded into this one process, and the timed calls are *interleaved*: in each repeat every model
-runs once on the same batch, in an order rotated per repeat, so background load hits all models
-alike and a speedup is a ratio taken side by side.
+loaded into this one process, and the timed calls are taken in *turns*: each model makes ``turn``
+(default 10) consecutive calls, then the next model takes its turn, in an order rotated per round, so
+background load hits all models alike and a speedup is a ratio taken side by side, while each model runs
+with warm CPU caches as it would in a process serving it (``--turn 1`` interleaves every call: a
+few-MB student then starts each call with the CPU caches a 436 MB teacher has just flushed; docs/results/speed.md
+has both on the same models).
 
 Settings: ``torch.set_num_threads`` in ``threads`` x batch sizes x lengths x mode.
 
@@ -39,7 +42,7 @@ run's top-k accuracy in ``results.json``).
 
 The package, one job a module: ``options`` (the command line and ``BenchConfig``; torch-free, so building
 the CLI's parser stays cheap; it imports no other module of the package), ``models`` (loading the entries), ``inputs`` (sentences, batches, the e2e
-call), ``timing`` (interleaved timing, memory, CPU share, machine), ``report`` (records, F1, speed-ups, the
+call), ``timing`` (timing in turns, memory, CPU share, machine), ``report`` (records, F1, speed-ups, the
 table) and ``run`` (``run_bench`` and the command, ``main_from_args``): imports flow options, timing ->
 models -> inputs -> report -> run. Their public names are importable from ``xarchkd.tools.bench`` too, loaded
 on first use.

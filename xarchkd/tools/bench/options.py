@@ -28,6 +28,8 @@ class BenchConfig:
     lengths: tuple = ("real", 32, 128)   # "real" (CoNLL test sentences) or a sub-word count
     repeats: int = 30                    # timed calls per model and model-only setting
     warmup: int = 3
+    turn: int = 10                       # consecutive timed calls per model before the next model's turn (1: every
+                                         # call interleaved, the bench's method before 2026-12-03)
     e2e: int = 30                        # timed calls per model for end to end (real sentences); 0: none
     task: str = "ner"                    # "ner" (token classification) | "mlm" (masked-LM teachers and students)
     int8: bool = True
@@ -42,11 +44,13 @@ class BenchConfig:
     def __post_init__(self):
         self.lengths = tuple(_length(x) for x in self.lengths)
         self.threads, self.batch_sizes = tuple(self.threads), tuple(self.batch_sizes)
+        if self.turn < 1:
+            raise ValueError(f"turn={self.turn}: must be at least 1 (calls per model in a row)")
 
 
 def add_parser(sub, formatter_class) -> None:
     """Register ``xarchkd bench`` on the CLI's sub-parsers (``formatter_class``: the CLI's help formatter)."""
-    p = sub.add_parser("bench", help="CPU latency / size benchmark of teachers and students, interleaved",
+    p = sub.add_parser("bench", help="CPU latency / size benchmark of teachers and students, timed side by side",
                        description=DESCRIPTION, formatter_class=formatter_class)
     add_arguments(p)
 
@@ -62,6 +66,10 @@ def add_arguments(p) -> None:
                    help="'real' (CoNLL test sentences) and/or fixed sub-word lengths")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per model and setting (default 30; 5 with --quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3; 1 with --quick)")
+    p.add_argument("--turn", type=int, default=10,
+                   help="consecutive calls per model before the next model's turn: its caches stay warm, as in a "
+                        "process serving one model, and the turns rotate so drift hits every model (1: every call "
+                        "interleaved)")
     p.add_argument("--quick", action="store_true", help="few repeats and a 200-sentence F1 subset")
     p.add_argument("--eval-limit", type=int, default=None,
                    help="score F1 on the first N test sentences (0: no F1; default all, 200 with --quick)")
@@ -82,7 +90,7 @@ def config_from_args(args) -> BenchConfig:
     """The ``BenchConfig`` the parsed options ask for (``--quick``: few repeats, a 200-sentence F1 subset)."""
     repeats = args.repeats if args.repeats is not None else (5 if args.quick else 30)
     return BenchConfig(threads=args.threads, batch_sizes=args.batch_sizes, lengths=args.lengths, repeats=repeats,
-                       warmup=args.warmup if args.warmup is not None else (1 if args.quick else 3),
+                       warmup=args.warmup if args.warmup is not None else (1 if args.quick else 3), turn=args.turn,
                        e2e=repeats if args.e2e_repeats is None else args.e2e_repeats, memory=args.memory,
                        int8=args.int8, export=args.export, onnx=args.onnx,
                        eval_limit=args.eval_limit if args.eval_limit is not None else (200 if args.quick else None),

@@ -1,4 +1,4 @@
-"""``run_bench``: load every model, time every setting with the models interleaved, score F1, build the report;
+"""``run_bench``: load every model, time every setting with the models in rotating turns, score F1, build the report;
 ``main_from_args``: the ``xarchkd bench`` command."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .timing import BUSY_SHARE, MEMORY_METHOD, cpu_share, machine_info, oversubs
 
 def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None = None,
               progress: bool | Callable = True, **overrides) -> dict:
-    """Load every model, time every setting with the models interleaved, score F1; return the report.
+    """Load every model, time every setting with the models in rotating turns, score F1; return the report.
 
     ``cfg`` (or keyword overrides of its fields, e.g. ``repeats=5``) says what to measure.
     The report: ``models`` (one record per model and variant: params, size_mb, f1, notes, ...),
@@ -49,7 +49,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
                     t0 = time.perf_counter()
                     calls = timed_calls(live, corpus, batch, length, mode, cfg.warmup + repeats, cfg.seed + batch)
                     c0, w0 = time.process_time(), time.perf_counter()
-                    stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory)
+                    stats = time_setting(live, calls, cfg.warmup, repeats, cfg.memory, cfg.turn)
                     share = cpu_share(time.process_time() - c0, time.perf_counter() - w0)
                     if share < BUSY_SHARE:
                         busy.append({"threads": threads, "batch_size": batch, "mode": mode, "length": length,

@@ -1,4 +1,4 @@
-"""Measuring: interleaved timing of every model per setting, peak memory of a call, the CPU share the timed
+"""Measuring: timing every model per setting in rotating turns, peak memory of a call, the CPU share the timed
 loop got (too little means other processes shared the CPU: the numbers are flagged), and the machine."""
 from __future__ import annotations
 
@@ -57,8 +57,11 @@ def rss_growth_mb(rss0):
     return round(now - rss0, 1) if rss0 is not None and now is not None else None
 
 
-def time_setting(entries: list, calls: dict, warmup: int, repeats: int, memory: bool) -> dict[str, dict]:
-    """Interleaved timing: each repeat runs every model once, the order rotated by one per repeat.
+def time_setting(entries: list, calls: dict, warmup: int, repeats: int, memory: bool, turn: int = 1) -> dict[str, dict]:
+    """Timing in turns: each model makes ``turn`` consecutive calls (its weights stay in the CPU caches, as in a
+    process that serves one model), then the next model takes its turn; the order of the models rotates by one
+    per round, so a change of the machine's speed hits every model alike. ``turn=1``: every call interleaved
+    (a small model then starts each call with caches a big one has just flushed).
     Returns ``{entry key: {"p50_ms", "p95_ms", "mean_ms", "peak_rss_mb"}}``."""
     times: dict = {e.key: [] for e in entries}
     peak: dict = {e.key: None for e in entries}
@@ -69,13 +72,14 @@ def time_setting(entries: list, calls: dict, warmup: int, repeats: int, memory: 
                     peak[e.key] = peak_rss_mb(calls[e.key][w])
                 else:
                     calls[e.key][w]()
-        for r in range(repeats):
-            k = r % len(entries)
+        for rnd, start in enumerate(range(0, repeats, turn)):
+            k = rnd % len(entries)
             for e in entries[k:] + entries[:k]:
-                fn = calls[e.key][warmup + r]
-                t0 = time.perf_counter()
-                fn()
-                times[e.key].append(time.perf_counter() - t0)
+                for r in range(start, min(start + turn, repeats)):
+                    fn = calls[e.key][warmup + r]
+                    t0 = time.perf_counter()
+                    fn()
+                    times[e.key].append(time.perf_counter() - t0)
     return {key: {"p50_ms": round(float(np.percentile(ts, 50)) * 1e3, 3),
                   "p95_ms": round(float(np.percentile(ts, 95)) * 1e3, 3),
                   "mean_ms": round(statistics.fmean(ts) * 1e3, 3), "peak_rss_mb": peak[key]}
