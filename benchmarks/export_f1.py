@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import load_splits
     from xarchkd.data.ner_data import encode_sentences
     from xarchkd.distill.metrics import evaluate_tags, ner_scores
     from xarchkd.distill.predict import predict_student

@@ -31,7 +31,7 @@ import torch
 
 
 def sentences(data: str, n: int) -> list[list[str]]:
-    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import load_splits
     return [list(w) for w in load_splits(data, "IOB2", need=("test",))["test"]["words"][:n]]
 
 

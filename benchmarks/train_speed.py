@@ -58,7 +58,7 @@ def register_bundled_recipes() -> None:
 
 def data_labels(data: str = "conll2003") -> list[str]:
     """The data's tag set, "O" first (what a random teacher must know)."""
-    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import load_splits
     tags = {t for s in load_splits(data).values() for seq in s["tags"] for t in seq}
     return ["O"] + sorted(tags - {"O"})
 

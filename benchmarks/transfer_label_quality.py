@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from xarchkd.data.conll import load_splits
+from xarchkd.data.ner_data import load_splits
 from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.data.resources import home
 from xarchkd.data.transfer import AugmentConfig, augment_copies, augment_sentences

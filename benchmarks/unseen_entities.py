@@ -22,7 +22,7 @@ def main():
     ap.add_argument("--data", default="conll2003")
     ap.add_argument("--decode", choices=("argmax", "bio"), help="override the student's decode")
     a = ap.parse_args()
-    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import load_splits
     from xarchkd.data.ner_data import encode_sentences, join_sentences
     from xarchkd_runtime.spans import entity_spans
     from xarchkd.distill.predict import predict_student

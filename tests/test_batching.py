@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from xarchkd.data.batching import Ragged, flat_positions, length_batches, pad_ids, pad_words, ragged_index
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.disk_examples import NerExamples
 from xarchkd.data.ner_data import NO_LABEL, encode_sentences
 from xarchkd.teachers.cache import mlm_cache, ner_cache

@@ -8,7 +8,7 @@ import torch
 from students import StudentConfig, StudentModel
 from xarchkd import cli
 from xarchkd.data.batching import pad_ids, pad_words
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.tasks.ner import build_vocab_map
 from xarchkd.tools import bench

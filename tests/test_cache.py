@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
 from xarchkd.teachers.cache import ner_cache, open_cache
@@ -100,7 +100,7 @@ KILLER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import read_conll
     from xarchkd.data.ner_data import encode_sentences
     from xarchkd.teachers.teacher import Teacher
     import xarchkd.teachers.cache as cache
@@ -147,7 +147,7 @@ CONCURRENT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import LABELS
     from transformers import AutoTokenizer
-    from xarchkd.data.conll import read_conll
+    from xarchkd.data.ner_data import read_conll
     from xarchkd.data.ner_data import encode_sentences
     from xarchkd.teachers.cache import ner_cache
     from xarchkd.teachers.teacher import Teacher

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from xarchkd.data.conll import label_list, read_conll
+from xarchkd.data.ner_data import label_list, read_conll
 from xarchkd.data.ner_data import encode_sentences, join_sentences
 from xarchkd.errors import DataError, XarchkdError
 
@@ -26,7 +26,7 @@ def test_reads_real_conll_counts(conll_small):
 
 
 def test_full_conll_official_counts():
-    from xarchkd.data.conll import load_splits
+    from xarchkd.data.ner_data import load_splits
     s = load_splits("conll2003")
     assert {k: len(v) for k, v in s.items()} == {"train": 14041, "valid": 3250, "test": 3453}
     assert sum(len(w) for w in s["train"]["words"]) == 203621

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import CacheError
 from xarchkd.teachers.cache import ner_cache, open_cache

@@ -57,7 +57,7 @@ def test_a_disk_too_small_for_the_plan_is_refused_and_the_plan_says_the_room(tmp
                                           r"~1000.0 GB\) on the disk holding .*, which has .* free"):
         check_space([("the run folder", tmp_path / "run", 1e12)])
     check_space([("the run folder", tmp_path / "run", 1e3)])
-    from xarchkd.plan import say_plan
+    from xarchkd.preflight import say_plan
     from xarchkd.recipe import resolve_config
     say_plan(resolve_config("bert-cnn-ner", tiny(tmp_path, tiny_teacher, conll_small)))
     out = capsys.readouterr().out

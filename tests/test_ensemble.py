@@ -7,7 +7,7 @@ import pytest
 
 import xarchkd
 from xarchkd.config import RunConfig, apply_overrides
-from xarchkd.data.conll import load_splits
+from xarchkd.data.ner_data import load_splits
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import ConfigError
 from xarchkd.teachers.cache import ner_cache

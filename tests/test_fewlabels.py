@@ -8,7 +8,7 @@ import pytest
 import xarchkd
 from xarchkd.cli import main
 from xarchkd.config import TrainConfig
-from xarchkd.data.conll import load_splits, read_conll
+from xarchkd.data.ner_data import load_splits, read_conll
 from xarchkd.data.subset import write_subset
 from xarchkd.errors import ConfigError
 

@@ -1,7 +1,7 @@
-"""A run says what it will do before it does it (``xarchkd/plan.py``)."""
+"""A run says what it will do before it does it (``xarchkd/preflight.py``: its plan)."""
 import xarchkd
 from xarchkd.config import apply_overrides
-from xarchkd.plan import ner_plan
+from xarchkd.preflight import ner_plan
 from xarchkd.recipe import resolve_config
 
 from conftest import tiny

@@ -2,7 +2,7 @@
 and tab-separated tweets whose words can be blank."""
 import pytest
 
-from xarchkd.data.conll import detect_scheme, load_splits, read_conll
+from xarchkd.data.ner_data import detect_scheme, load_splits, read_conll
 from xarchkd.errors import DataError
 
 IOB2 = "EU B-ORG\nrejects O\nGerman B-MISC\ncall O\n\nPeter B-PER\nBlackburn I-PER\n"

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.teachers.cache import ner_cache, open_cache
 from xarchkd.teachers.teacher import Teacher

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xarchkd.config import RunConfig, apply_overrides, config_problems
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import NO_LABEL, encode_sentences
 from xarchkd.data.text import rst_to_text, split_sentences, words
 from xarchkd.errors import ConfigError

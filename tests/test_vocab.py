@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from xarchkd.recipe import resolve_config
-from xarchkd.data.conll import read_conll
+from xarchkd.data.ner_data import read_conll
 from xarchkd.data.ner_data import encode_sentences
 from xarchkd.errors import ConfigError
 from xarchkd.tasks.ner import build_vocab_map

@@ -291,7 +291,7 @@ def _cache(args):
     from pathlib import Path
     from .config import check_values
     check_values({"data.max_length": args.max_length}, label=lambda k: "--max-length")
-    from .data.conll import load_splits
+    from .data.ner_data import load_splits
     from .data.ner_data import encode_sentences
     from .data.resources import home, resolve
     from .teachers.cache import ner_cache
@@ -340,7 +340,7 @@ def _corpus(args):
 
 
 def _eval(args):
-    from .data.conll import load_splits
+    from .data.ner_data import load_splits
     from .data.ner_data import encode_sentences
     from .data.resources import resolve
     from .distill.metrics import evaluate_tags

@@ -21,7 +21,7 @@ from pathlib import Path
 from students import StudentConfig
 from students.config import REMOVED as STUDENT_REMOVED
 
-from .data.conll import SCHEMES
+from .data.ner_data import SCHEMES
 from .data.transfer import ENTITY_SWAPS, SPAN_SWAPS, AugmentConfig, Source, as_sources
 from .errors import ConfigError, did_you_mean
 from .loss_config import LossConfig

@@ -6,15 +6,24 @@ data (NER: a folder with train/valid/test; MLM: each corpus part exists), the te
 not fine-tuned here, the positions of the teacher or the encoder to fine-tune (``data.max_length``), the student block and its ``block_args`` (built once, small), the loss name, the
 upload target and the ``init_from`` folder. Every problem is a one-line ``XarchkdError``/``StudentError``
 raised before a teacher is fine-tuned, a cache built or a run folder written.
+
+Then the run's plan (``say_plan``, ``ner_plan``), said before it does anything: what it fetches, fine-tunes or
+reuses, what the teacher labels, what the student trains on, and a rough time on this project's reference machine
+(a 2-core CPU, fp32).
+
+The times are estimates from seconds measured on that machine (constants below, each with where it was measured),
+scaled by the teacher's size and the rows to process; a GPU is much faster, a busy CPU slower.
 """
 from __future__ import annotations
 
 import copy
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import RunConfig, check_config
+from .data.resources import RESOURCES, home
 from .errors import ConfigError, ResourceError
 
 RUNNERS = {"ner": "NER", "mlm": "masked-LM"}
@@ -33,7 +42,7 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
                           f"{RUNNERS.get(cfg.task, cfg.task)} recipe?): run it with a {cfg.task} recipe")
     check_places(cfg)
     if task == "ner":
-        from .data.conll import SPLITS, check_data_folder
+        from .data.ner_data import SPLITS, check_data_folder
         check_data_folder(cfg.data.name, SPLITS)
     else:
         check_corpus(cfg.data.name)
@@ -41,7 +50,6 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
     from .data.transfer import check_source
     sources = cfg.data.transfer if task == "ner" and cfg.data.transfer_factor > 0 else []
     if "augment" in [s.kind for s in sources] and aug.names:
-        from .data.resources import RESOURCES
         if aug.names not in RESOURCES:      # a resource is fetched when the run starts
             from .data.names import read_names
             read_names(os.path.expanduser(aug.names))
@@ -70,7 +78,6 @@ def check_run(cfg: RunConfig, task: str, resume: bool = False) -> None:
 def check_places(cfg: RunConfig) -> None:
     """The folders a run writes -- its run folder, ``$XARCHKD_HOME`` (fetched resources, fine-tuned teachers,
     caches) and ``cache_dir`` -- are folders this process can write, or can be made (``disk.check_writable``)."""
-    from .data.resources import home
     from .disk import check_writable
     check_writable(cfg.run_folder(), "--out")
     if cfg.teacher.finetune or not cfg.cache_dir:       # fine-tuned teachers and default caches go there
@@ -152,7 +159,6 @@ def check_student(cfg: RunConfig, task: str) -> None:
 
 def check_corpus(spec: str) -> None:
     """Each ``+``-joined part of a masked-LM corpus is a resource name or an existing file or folder."""
-    from .data.resources import RESOURCES
     for part in spec.split("+"):
         if part not in RESOURCES and not os.path.exists(os.path.expanduser(part)):
             raise ResourceError(f"data.name part {part!r}: no such file or folder, and not a resource "
@@ -163,7 +169,7 @@ def check_teacher_folder(name: str, max_length: int) -> None:
     """A teacher used as it is (``teacher.finetune=false``): a resource, Hub id or existing folder (a missing
     local path is a ``ResourceError``), intact if it was fine-tuned here, whose position limit holds
     ``data.max_length`` sub-words."""
-    from .data.resources import RESOURCES, resolve
+    from .data.resources import resolve
     if name in RESOURCES:
         check_positions(name, max_length)       # when fetched; else it is fetched (once) when the run starts
         return
@@ -177,7 +183,7 @@ def check_same_labels(names: list[str]) -> None:
     """Several teachers used as they are (``teacher.also`` with ``teacher.finetune=false``): each is a
     token-classification model, and all have the same labels in the same order (their logits are averaged).
     A resource or Hub id not on disk yet is not checked here (the caching step checks it)."""
-    from .data.resources import RESOURCES, path as resource_path
+    from .data.resources import path as resource_path
     from .folder_config import folder_config, has_ner_head
     seen = []
     for name in names:
@@ -201,7 +207,7 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
     """``ConfigError`` when encoder or teacher ``name`` (a fetched resource or a folder; a Hub id or a resource
     not fetched yet is not checked) has fewer positions than ``max_length`` sub-words: checked before a teacher
     is fine-tuned or used, not 57 s into a fine-tune. ``label`` names the setting in the message."""
-    from .data.resources import RESOURCES, path as resource_path
+    from .data.resources import path as resource_path
     folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
     try:
         cfg = json.loads((folder / "config.json").read_text())
@@ -216,3 +222,151 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
         why = "" if room == limit else f" (a {cfg['model_type']} model: it holds {room} sub-words)"
         raise ConfigError(f"{label}={max_length} is more than teacher {name}'s max_position_embeddings={limit}"
                           f"{why}: set {label} <= {room}")
+
+
+# Seconds on the 2-core CPU, fp32, minilm-l6 (22.7M parameters) as the teacher; a larger teacher costs in proportion.
+TEACHER_STEP_S = 1.7      # one fine-tune step, 32 sentences (740 s / 439 steps on CoNLL-2003, RESOURCES.md)
+TEACHER_ROW_S = 0.004     # one sentence through the teacher (cache builds, evaluation: 14,041 in 25-77 s)
+STUDENT_ROW_S = {"lstm": 0.0087, "sru": 0.0067, "srupp": 0.0067, "cnn": 0.003}   # one row of one epoch
+# (lstm, sru: 10 epochs of 56,167 rows in 4,913 s and 3,771 s, docs/results/transfer.md, newswire, cores shared, so upper bounds)
+# Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
+# logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
+# previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
+# checkpoints/last 41 MB), the recipes' largest student.
+TEACHER_SAVES = 2
+RUN_FOLDER_BYTES = 140e6
+MINILM_PARAMS = 22.7e6
+KNOWN_PARAMS = {"minilm-l6": 22.7e6, "mpnet-base": 109.5e6, "multilingual-e5-small": 117.5e6}
+
+
+def _teacher_params(name: str, folder: str | Path | None) -> float:
+    """The teacher's parameter count: from its weights' header when the folder is there, else the resource's."""
+    if folder is not None and Path(folder).is_dir():
+        from .teachers.teacher import teacher_summary
+        n = teacher_summary(str(folder)).get("params")
+        if n:
+            return float(n)
+    return KNOWN_PARAMS.get(str(name), MINILM_PARAMS)
+
+
+def _minutes(seconds: float) -> str:
+    return f"~{seconds / 60:.0f} min" if seconds >= 90 else f"~{seconds:.0f} s"
+
+
+def _fetched(name: str) -> bool:
+    r = RESOURCES.get(str(name))
+    return r is None or (home() / r.name / r.marker).exists()
+
+
+@dataclass
+class Plan:
+    """A run's plan: its lines, estimated seconds, and ``needs`` -- ``(what, folder, bytes)`` it will write."""
+    lines: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    needs: list[tuple[str, Path, float]] = field(default_factory=list)
+
+
+def ner_plan(cfg: RunConfig) -> Plan:
+    """What the run will do (see the module)."""
+    from .data.ner_data import load_splits
+    plan = Plan(needs=[("the run folder", cfg.run_folder(), max(0.0, RUN_FOLDER_BYTES - _held(cfg.run_folder())))])
+    lines, total = plan.lines, 0.0
+    names = [cfg.teacher.name, *cfg.teacher.also]
+    fetch = [n for n in names + ([cfg.data.name] if cfg.data.name in RESOURCES else []) if not _fetched(n)]
+    sources = [(s.spec, s.weight) for s in cfg.data.transfer] if cfg.data.transfer_factor > 0 else []
+    fetch += [s for s, _ in sources if s in RESOURCES and not _fetched(s)]
+    names_list = cfg.data.augment.names
+    if any(s == "augment" for s, _ in sources) and names_list in RESOURCES and not _fetched(names_list):
+        fetch.append(names_list)
+    if fetch:
+        lines.append(f"fetch    {', '.join(fetch)} (once, then reused from {home()})")
+    if fetch and cfg.data.name in fetch:
+        lines.append("(the rest of the plan is said once the data is fetched)")
+        return plan
+    splits = load_splits(cfg.data.name, cfg.data.scheme, need=("train", "valid", "test"))
+    n_train = len(splits["train"]) if not cfg.data.train_limit else min(cfg.data.train_limit, len(splits["train"]))
+    n_eval = sum(len(splits[s]) for s in ("valid", "test"))
+    lines.append(f"data     {cfg.data.name}: {n_train:,} train / {len(splits['valid']):,} valid / "
+                 f"{len(splits['test']):,} test sentences")
+    kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
+    transfer_rows = int(round(n_train * cfg.data.transfer_factor * sum(k for _, k in sources))) if kd else 0
+    rows = n_train + transfer_rows
+    for name in names:
+        scale = _teacher_params(name, None if name in fetch else _folder(name)) / MINILM_PARAMS
+        if cfg.teacher.finetune:
+            total += _teacher_line(cfg, name, scale, n_eval, plan)
+        else:
+            lines.append(f"teacher  {name} as it is (no fine-tune)")
+        if kd:
+            secs = TEACHER_ROW_S * scale * rows
+            what = f"train + {', '.join(s + (f'*{k:g}' if k != 1 else '') for s, k in sources)}" if sources \
+                else "train"
+            lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
+                         f"reused by later runs  {_minutes(secs)} if not cached")
+            total += secs
+            plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
+    epochs = cfg.train.for_rows(rows).epochs
+    secs = STUDENT_ROW_S.get(cfg.student.block, 0.0087) * rows * epochs
+    lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
+                 f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
+    plan.seconds = total + secs
+    return plan
+
+
+def _held(folder: Path) -> float:
+    """Bytes already in ``folder`` (a resumed or rerun run folder needs only the rest of its peak)."""
+    return float(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())) if folder.is_dir() else 0.0
+
+
+def _cache_bytes(cfg: RunConfig, train, rows: int) -> float:
+    """fp16 logits per word and tag (and hidden states with ``loss.hidden``, at a base model's 768) for ``rows``
+    sentences as long as the train split's on average: an upper bound, since whether the cache is built already
+    is not known before the rows are encoded."""
+    words = sum(len(w) for w in train["words"]) / max(1, len(train)) * rows
+    tags = len({t for ts in train["tags"] for t in ts})
+    return words * 2 * (tags + (768 if cfg.loss.hidden else 0))
+
+
+def _folder(name: str) -> str | None:
+    from .data.resources import resolve
+    try:
+        return resolve(name)
+    except Exception:       # a Hub id or a missing folder: preflight has said so already, the plan just guesses
+        return None
+
+
+def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, plan: Plan) -> float:
+    """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds."""
+    lines = plan.lines
+    from .teachers.finetune import ner_teacher_target
+    from .teachers.teacher import is_built, teacher_summary
+    t = ner_teacher_target(name, cfg.data.name, None, cfg.teacher.epochs, cfg.teacher.lr, cfg.teacher.batch_size,
+                           cfg.data.max_length, scheme=cfg.data.scheme, min_steps=cfg.teacher.min_steps,
+                           train_limit=cfg.data.train_limit)
+    if is_built(t["out"], t["fp"]):
+        f1 = teacher_summary(str(t["out"])).get("valid_f1")
+        lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))
+        return 0.0
+    secs = t["epochs"] * (t["steps"] * TEACHER_STEP_S + n_eval * TEACHER_ROW_S) * scale
+    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * MINILM_PARAMS * scale))
+    lines.append(f"teacher  fine-tune {name} on the train split: {t['epochs']} epochs x {t['steps']} steps, once; "
+                 f"reused by later runs  {_minutes(secs)}")
+    return secs
+
+
+def say_plan(cfg: RunConfig, progress: bool = True) -> None:
+    """Print the plan (``ner_plan``) of a NER run (with ``progress``); then, said or not, refuse a run whose disk
+    cannot hold what it will write (``disk.check_space``)."""
+    from .disk import check_space, free_bytes, mb
+    plan = ner_plan(cfg)
+    need = sum(n for _, _, n in plan.needs)
+    plan.lines.append(f"disk     ~{mb(need)} at most ({', '.join(f'{w} ~{mb(n)}' for w, _, n in plan.needs)}); "
+                      f"{mb(free_bytes(cfg.run_folder()))} free under --out")
+    if progress:
+        print(f"[xarchkd] plan for {cfg.recipe or 'this run'} -> {cfg.out} (times: rough, for a 2-core CPU):",
+              flush=True)
+        for line in plan.lines:
+            print(f"  {line}", flush=True)
+        if plan.seconds:
+            print(f"  total    {_minutes(plan.seconds)}", flush=True)
+    check_space(plan.needs)

@@ -3,9 +3,9 @@
 The flow, one module a step:
 
 - ``resources.py`` fetches the named data sets, teachers and text once (into ``$XARCHKD_HOME``);
-- ``conll.py`` reads labelled CoNLL files, ``text.py`` splits plain text into sentences and words,
-  ``names.py`` is the person and place gazetteer;
-- ``ner_data.py`` turns words into sub-word rows (``Rows``), ``mlm_data.py`` a corpus into masked-LM rows;
+- ``ner_data.py`` reads labelled CoNLL files and turns their words into sub-word rows (``Rows``), ``text.py``
+  splits plain text into sentences and words, ``names.py`` is the person and place gazetteer, ``mlm_data.py``
+  turns a corpus into masked-LM rows;
 - ``transfer.py`` adds teacher-labelled transfer rows (augmentation, text, CoNLL words, a corpus), and a
   corpus of any size goes through ``corpus.py`` into the on-disk ``rowstore.py`` (``memmaps.py``: pages
   dropped, arrays appended);

@@ -45,7 +45,7 @@ def corpus_sentences(spec: str = "pydoc-text+conll2003", limit: int = 0) -> list
     out: list[str] = []
     for part in spec.split("+"):
         if part in ("conll2003",) or (os.path.isdir(part) and (Path(part) / "train.txt").is_file()):
-            from .conll import read_conll
+            from .ner_data import read_conll
             ds = read_conll(Path(resolve(part)) / "train.txt")
             out += [" ".join(w) for w in ds["words"]]
         else:

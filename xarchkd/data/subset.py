@@ -40,7 +40,7 @@ def conll_blocks(path: str | Path) -> list[list[str]]:
 def write_subset(data: str, n: int, out: str | Path, scheme: str = "auto") -> dict:
     """Write the labelled folder and ``rest.txt`` described in the module docstring (``scheme``: the tag
     scheme the source is checked with; files are copied as they are); return the counts."""
-    from .conll import load_splits
+    from .ner_data import load_splits
     from .resources import resolve
     src = Path(resolve(data))
     load_splits(str(src), scheme)               # a bad source fails here, naming its file and line

@@ -47,7 +47,7 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError, did_you_mean
-from .ner_data import Rows, encode_sentences
+from .ner_data import Rows, encode_sentences, read_conll
 from xarchkd_runtime.spans import entity_spans  # the one span decoder (shared with the runtime)
 
 # A replacement hook: (words, index, tag, rng) -> the new word, or None to keep the word.
@@ -227,7 +227,6 @@ def text_sentences(path: str | Path, n: int, seed: int = 0, min_words: int = 3, 
 def conll_sentences(path: str | Path, n: int, seed: int = 0, scheme: str = "IOB2") -> list[list[str]]:
     """``n`` sentences (words only, labels dropped) of a CoNLL file: a seeded shuffle of all of them,
     capped at what the file has (with a printed line)."""
-    from .conll import read_conll
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"transfer CoNLL file {str(path)!r}: no such file")

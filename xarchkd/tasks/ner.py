@@ -21,15 +21,14 @@ from students import StudentConfig, StudentModel
 from ..atomic import write_json
 from ..disk import saving
 from ..config import RunConfig, write_run_config
-from ..data.conll import SPLITS, first, load_splits
 from ..data.disk_examples import ner_examples   # NerExamples, or DiskNerExamples for rows on disk
-from ..data.ner_data import Rows, encode_sentences
+from ..data.ner_data import SPLITS, Rows, encode_sentences, first, folder_scheme, load_splits
 from ..data.resources import resolve
 from ..distill.metrics import evaluate_tags
 from ..distill.predict import predict_student
 from ..distill.train import train_student
 from ..errors import DataError
-from ..plan import say_plan
+from ..preflight import say_plan
 from ..preflight import check_run
 from ..run_lock import run_lock
 from ..teachers.cache import Cache, ner_cache
@@ -256,7 +255,6 @@ STUDENT_RECORD = "xarchkd_student.json"
 def write_student_record(folder: Path, cfg: RunConfig, teacher_path: str) -> None:
     """Write ``folder/xarchkd_student.json``: the recipe, the teacher and the data the student was trained on
     (``data.name``, its absolute folder, ``data.scheme``), so ``xarchkd eval`` scores it on its own data."""
-    from ..data.conll import folder_scheme
     scheme = cfg.data.scheme.upper()
     record = {"recipe": cfg.recipe, "teacher": str(teacher_path),
               "data": {"name": cfg.data.name, "path": str(Path(resolve(cfg.data.name)).resolve()),

@@ -26,7 +26,7 @@ def run_bench(teachers: list[str], students: list[str], cfg: BenchConfig | None 
     ``latency`` (model-only rows per threads x batch_size x length), ``end_to_end`` (text in ->
     entities out rows per threads x batch_size, real sentences), plus machine and config.
     """
-    from ...data.conll import load_splits
+    from ...data.ner_data import load_splits
     cfg = cfg or BenchConfig()
     if overrides:
         cfg = BenchConfig(**{**asdict(cfg), **overrides})
