@@ -209,3 +209,6 @@ def test_models_are_timed_in_rotating_turns_of_consecutive_calls():
     assert set(stats) == {"a", "b"} and all(s["p50_ms"] >= 0 for s in stats.values())
     with pytest.raises(ValueError, match="turn=0"):
         bench.BenchConfig(turn=0)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--teacher", "x", "--turn", "0"])
+    assert e.value.code == 2

@@ -14,6 +14,15 @@ def _csv(kind):
     return parse
 
 
+def _at_least_one(s):
+    """An int >= 1, or argparse's one-line error."""
+    import argparse
+    n = int(s)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: must be at least 1")
+    return n
+
+
 def _length(x):
     """``"real"`` or a sub-word count, from a string or an int."""
     x = str(x).strip()
@@ -66,7 +75,7 @@ def add_arguments(p) -> None:
                    help="'real' (CoNLL test sentences) and/or fixed sub-word lengths")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per model and setting (default 30; 5 with --quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 3; 1 with --quick)")
-    p.add_argument("--turn", type=int, default=10,
+    p.add_argument("--turn", type=_at_least_one, default=10,
                    help="consecutive calls per model before the next model's turn: its caches stay warm, as in a "
                         "process serving one model, and the turns rotate so drift hits every model (1: every call "
                         "interleaved)")
