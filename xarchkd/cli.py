@@ -324,12 +324,12 @@ def _corpus(args):
     check_corpus(args.path, args.field)              # before the teacher folder is read
     tpath = resolve(args.teacher)
     cfg_file = Path(tpath) / "config.json"
+    from .folder_config import config_labels
     try:
-        id2label = json.loads(cfg_file.read_text()).get("id2label") or {}
+        labels = config_labels(json.loads(cfg_file.read_text()))
     except (OSError, ValueError, AttributeError) as e:
         from .errors import ConfigError
         raise ConfigError(f"--teacher {args.teacher}: cannot read {cfg_file} ({e})") from None
-    labels = [id2label[str(i)] for i in range(len(id2label))]
     store = corpus_rows(args.path, tpath, labels, Path(args.root) if args.root else home() / "cache",
                         args.max_length, n=args.limit or None, seed=args.seed, field=args.field,
                         num_proc=args.num_proc or None)

@@ -1,6 +1,6 @@
 """What a model folder's JSON files say, read without loading the model (and without torch): its
 ``config.json`` (``folder_config``), whether it holds an xarchkd student (``is_student``), whether its model
-has a token-classification head (``has_ner_head``) and how many sub-words it reads (``position_room``)."""
+has a token-classification head (``has_ner_head``), its labels (``config_labels``) and how many sub-words it reads (``position_room``)."""
 from __future__ import annotations
 
 import json
@@ -25,6 +25,12 @@ def is_student(folder) -> bool:
     """Whether ``folder`` holds an xarchkd student (its config.json says so)."""
     from students.checkpoint import FORMAT
     return folder_config(folder).get("format") == FORMAT
+
+
+def config_labels(cfg: dict) -> list[str]:
+    """The labels of a model's config dict, in id order (``id2label``; [] when it has none)."""
+    id2label = cfg.get("id2label") or {}
+    return [id2label[str(i)] for i in range(len(id2label))]
 
 
 def has_ner_head(folder) -> bool:

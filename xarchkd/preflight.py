@@ -183,11 +183,10 @@ def check_same_labels(names: list[str]) -> None:
     """Several teachers used as they are (``teacher.also`` with ``teacher.finetune=false``): each is a
     token-classification model, and all have the same labels in the same order (their logits are averaged).
     A resource or Hub id not on disk yet is not checked here (the caching step checks it)."""
-    from .data.resources import path as resource_path
-    from .folder_config import folder_config, has_ner_head
-    seen = []
+    from .folder_config import config_labels, folder_config, has_ner_head
+    first = None
     for name in names:
-        folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
+        folder = _on_disk(name)
         cfg = folder_config(folder)
         if not cfg:
             continue
@@ -195,20 +194,25 @@ def check_same_labels(names: list[str]) -> None:
             raise ConfigError(f"teacher.also: {name} is not a token-classification model, and teacher.finetune=false "
                               f"uses every teacher as it is; fine-tune it on the data first (`xarchkd teacher "
                               f"--encoder {name} --data DATA`) and name the folder it writes")
-        id2label = cfg.get("id2label") or {}
-        labels = [id2label.get(str(i), id2label.get(i)) for i in range(len(id2label))]
-        if seen and labels != seen[0][1]:
-            raise ConfigError(f"teacher.also: {name} has labels {labels}, {seen[0][0]} has {seen[0][1]}: the "
+        labels = config_labels(cfg)
+        if first and labels != first[1]:
+            raise ConfigError(f"teacher.also: {name} has labels {labels}, {first[0]} has {first[1]}: the "
                               "teachers' logits are averaged, so their labels must be the same, in the same order")
-        seen.append((name, labels))
+        first = first or (name, labels)
+
+
+def _on_disk(name: str) -> Path:
+    """Where teacher or encoder ``name`` is, without fetching it: a resource's folder (there once fetched) or the
+    path as given (a Hub id names no folder here)."""
+    from .data.resources import path as resource_path
+    return resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
 
 
 def check_positions(name: str, max_length: int, label: str = "data.max_length") -> None:
     """``ConfigError`` when encoder or teacher ``name`` (a fetched resource or a folder; a Hub id or a resource
     not fetched yet is not checked) has fewer positions than ``max_length`` sub-words: checked before a teacher
     is fine-tuned or used, not 57 s into a fine-tune. ``label`` names the setting in the message."""
-    from .data.resources import path as resource_path
-    folder = resource_path(name) if name in RESOURCES else Path(os.path.expanduser(name))
+    folder = _on_disk(name)
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):

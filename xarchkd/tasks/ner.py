@@ -28,8 +28,8 @@ from ..distill.metrics import evaluate_tags
 from ..distill.predict import predict_student
 from ..distill.train import train_student
 from ..errors import DataError
-from ..preflight import say_plan
-from ..preflight import check_run
+from ..folder_config import config_labels, folder_config
+from ..preflight import check_run, say_plan
 from ..run_lock import run_lock
 from ..teachers.cache import Cache, ner_cache
 from ..teachers.finetune import ner_teacher
@@ -64,9 +64,7 @@ def prepare_ner(cfg: RunConfig, progress: bool = True):
     from transformers import AutoTokenizer
     tpath = teacher_folder(cfg, cfg.teacher.name, progress)
     tok = AutoTokenizer.from_pretrained(tpath)
-    tcfg = json.loads((Path(tpath) / "config.json").read_text()) if (Path(tpath) / "config.json").is_file() else {}
-    id2label = tcfg.get("id2label") or {}
-    labels = [id2label[str(i)] for i in range(len(id2label))]
+    labels = config_labels(folder_config(tpath))
     splits = load_splits(cfg.data.name, cfg.data.scheme, need=SPLITS)
     data_labels = sorted({t for s in splits.values() for seq in s["tags"] for t in seq})
     missing = [t for t in data_labels if t not in labels]
