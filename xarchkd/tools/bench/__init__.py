@@ -8,7 +8,7 @@ loaded into this one process, and the timed calls are taken in *turns*: each mod
 background load hits all models alike and a speedup is a ratio taken side by side, while each model runs
 with warm CPU caches as it would in a process serving it (``--turn 1`` interleaves every call: a
 few-MB student then starts each call with the CPU caches a 436 MB teacher has just flushed; docs/results/speed.md
-has both on the same models).
+has a run of each on the same models, a day apart).
 
 Settings: ``torch.set_num_threads`` in ``threads`` x batch sizes x lengths x mode.
 
