@@ -30,9 +30,11 @@ class Entity:
 def _session(path, threads: int | None):
     import onnxruntime as ort
     opts = ort.SessionOptions()
-    # no busy-waiting between calls: spinning threads take the cores from whatever runs next (the rest of a
-    # request, another process; in benchmarks/onnx_speed.py it slowed the interleaved PyTorch calls 4-5x)
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # threads spin while a call runs (the LSTM op hands work to the pool at every time step: waking parked threads
+    # made 2 threads slower than 1 at batch 1) and stop spinning when it returns, so nothing busy-waits between
+    # calls to take the cores from the rest of a request or another process (docs/results/speed.md)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1

@@ -4,7 +4,7 @@ by ONNX Runtime in fp32 and int8, beside its PyTorch variants; and the install s
 Model only, an ONNX entry takes the same padded batch as the PyTorch ones (as int64 numpy arrays, one session
 call). End to end it is the runtime itself (``xarchkd_runtime.Tagger.tag``: text in, entities out, no torch), so
 that row is what a deployment runs. One session per thread count of the bench (ONNX Runtime fixes its threads
-when a session is made), spinning off as in the runtime.
+when a session is made), threads spinning only during a call, as in the runtime.
 """
 from __future__ import annotations
 
