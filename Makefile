@@ -35,8 +35,9 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "chromium not installed: the browser test will be skipped"
 
+# One pytest worker per core (pytest-xdist), one torch thread per worker (tests/conftest.py).
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # For a person with a CUDA GPU: the GPU tests (pytest -m gpu), a teacher-cache build, and per block (lstm, sru,
 # srupp, cnn) x fp32/bf16 a short distillation on a CoNLL-2003 slice plus a kill + resume compared with an

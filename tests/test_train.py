@@ -81,45 +81,9 @@ def test_nokd_twin_has_no_teacher_terms(tmp_path, tiny_teacher, conll_small):
     assert len(again) == len(lines) and sum("eval" in l for l in again) == 1
 
 
-# A resume test compares weights, not scores: 60 train sentences (240 rows with the recipe's three swap copies) and
+# The resume test compares weights, not scores: 60 train sentences (240 rows with the recipe's three swap copies) and
 # 30 valid/test ones train three epochs as well as 300 do, in a fifth of the time.
 FEW_ROWS = {"data.train_limit": 60, "data.eval_limit": 30}
-
-KILL_AFTER_EPOCH = textwrap.dedent("""
-    import json, os, signal, sys
-    import xarchkd, xarchkd.distill.train as tr
-    real = tr._save_checkpoint
-    def save_then_die(acc, ckpt, state):
-        real(acc, ckpt, state)
-        if state["epoch"] == int(sys.argv[2]):
-            os.kill(os.getpid(), signal.SIGKILL)
-    tr._save_checkpoint = save_then_die
-    xarchkd.run("bert-lstm-ner", progress=False, **json.loads(sys.argv[1]))
-""")
-
-
-def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small):
-    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3,
-                       "student.dropout": 0.3, **FEW_ROWS})
-    xarchkd.run("bert-lstm-ner", progress=False, **o)
-    o["out"] = str(tmp_path / "killed")
-    script = tmp_path / "kill.py"
-    script.write_text(KILL_AFTER_EPOCH)
-    p = subprocess.run([sys.executable, str(script), json.dumps(o), "2"], capture_output=True, text=True, timeout=600)
-    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
-    state = json.loads((tmp_path / "killed" / "checkpoints" / "last" / "trainer_state.json").read_text())
-    assert state["epoch"] == 2
-    args = ["run", "bert-lstm-ner", "--resume", "--quiet"] + [f"--set={k}={v}" for k, v in o.items()]
-    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", *args], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-2000:]
-    a = load_file(str(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors"))
-    b = load_file(str(tmp_path / "killed" / "checkpoints" / "last" / "model.safetensors"))
-    assert a.keys() == b.keys()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
-    hist = json.loads((tmp_path / "killed" / "results.json").read_text())["history"]
-    assert [h["epoch"] for h in hist] == [1, 2, 3]
-
 
 SHARED_LSTM_RUN = textwrap.dedent("""
     import json, os, signal, sys
@@ -146,17 +110,23 @@ SHARED_LSTM_RUN = textwrap.dedent("""
         if state["epoch"] == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
     tr._save_checkpoint = save_then_die
-    xarchkd.run("bert-lstm-ner", progress=False, resume=sys.argv[3] == "1", **json.loads(sys.argv[1]))
+    o = json.loads(sys.argv[1])
+    if sys.argv[3] == "1":           # resumed as a user does, through the command line
+        from xarchkd.cli import main
+        sys.exit(main(["run", "bert-lstm-ner", "--resume", "--quiet"] + [f"--set={k}={v}" for k, v in o.items()]))
+    xarchkd.run("bert-lstm-ner", progress=False, **o)
 """)
 
 
-def test_resume_keeps_lstm_weights_that_share_one_buffer(tmp_path, tiny_teacher, conll_small):
-    """On a GPU cuDNN puts all of nn.LSTM's weights in one buffer; a checkpoint must still hold every one
-    of them, so a killed-then-resumed run ends with the weights of an unbroken one. The CPU does not
-    share storage by itself, so the runs here re-point the LSTM's weights into one buffer as cuDNN does."""
+def test_killed_training_resumes_to_the_same_weights(tmp_path, tiny_teacher, conll_small):
+    """A run killed (SIGKILL) after its epoch-2 checkpoint and resumed with `xarchkd run --resume` ends with the
+    weights of an unbroken run (dropout on: the random state is restored too). On a GPU cuDNN puts all of
+    nn.LSTM's weights in one buffer, and a checkpoint must still hold every one of them; the CPU does not share
+    storage by itself, so the runs here re-point the LSTM's weights into one buffer as cuDNN does."""
     script = tmp_path / "shared.py"
     script.write_text(SHARED_LSTM_RUN)
-    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm", **{"train.epochs": 3, **FEW_ROWS})
+    o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "straight", block="lstm",
+                       **{"train.epochs": 3, "student.dropout": 0.3, **FEW_ROWS})
 
     def run(out, kill_at, resume):
         return subprocess.run([sys.executable, str(script), json.dumps({**o, "out": str(tmp_path / out)}),
@@ -166,6 +136,8 @@ def test_resume_keeps_lstm_weights_that_share_one_buffer(tmp_path, tiny_teacher,
     assert "Removed shared tensor" not in p.stderr
     p = run("killed", 2, False)
     assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    state = json.loads((tmp_path / "killed" / "checkpoints" / "last" / "trainer_state.json").read_text())
+    assert state["epoch"] == 2
     p = run("killed", 0, True)
     assert p.returncode == 0, p.stderr[-2000:]
     from students import StudentModel
@@ -178,6 +150,8 @@ def test_resume_keeps_lstm_weights_that_share_one_buffer(tmp_path, tiny_teacher,
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
     lines = [json.loads(l) for l in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     assert [l["eval"]["epoch"] for l in lines if "eval" in l] == [1, 2, 3]    # the resumed log continues once
+    hist = json.loads((tmp_path / "killed" / "results.json").read_text())["history"]
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_teacher, conll_small):
@@ -311,24 +285,24 @@ def test_init_from_matches_embedding_rows_by_teacher_token(tmp_path, tokenizer):
         init_student_from(wider, str(tmp_path / "mlm"))
 
 
-def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_teacher, conll_small):
+def test_shape_student_end_to_end_scores_the_same_through_eval(tmp_path, tiny_teacher, conll_small, capsys):
     """student.word_shapes through a recipe: trained with the word shapes, saved, and scored again by
     `xarchkd eval` (which must feed the same shapes) to the same F1 as the run's results.json."""
+    from xarchkd.cli import main
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "shape", block="lstm",
                        **{"student.word_shapes": True, "train.epochs": 8, "train.lr": 1e-2, "student.hidden": 32,
                           "student.embed_dim": 32})
     res = xarchkd.run("bert-lstm-ner-nokd", progress=False, **o)
     from students import StudentModel
     assert StudentModel.from_pretrained(tmp_path / "shape" / "student").cfg.word_shapes is True
-    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "shape" / "student"), "--data",
-                        str(conll_small), "--split", "test"], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-2000:]
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "shape" / "student"), "--data", str(conll_small), "--split", "test"]) == 0
     assert res["student"]["f1"] > 0                         # it tags entities, so equal scores mean something
-    assert json.loads(p.stdout)["f1"] == pytest.approx(res["student"]["f1"])
-    p = subprocess.run([sys.executable, "-m", "xarchkd.cli", "eval", str(tmp_path / "shape" / "student"), "--data",
-                        str(conll_small), "--split", "test", "--decode", "crf"], capture_output=True, text=True,
-                       timeout=600)
-    assert p.returncode == 2 and "has no CRF scores" in p.stderr and "Traceback" not in p.stderr
+    assert json.loads(capsys.readouterr().out)["f1"] == pytest.approx(res["student"]["f1"])
+    assert main(["eval", str(tmp_path / "shape" / "student"), "--data", str(conll_small), "--split", "test",
+                 "--decode", "crf"]) == 2
+    err = capsys.readouterr().err
+    assert "has no CRF scores" in err and "Traceback" not in err
 
 
 def test_kl_and_hidden_matching_options_train_end_to_end(tmp_path, tiny_teacher, conll_small):
