@@ -10,7 +10,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # The CPU check runs the script's per-block path for two blocks: the LSTM (cuDNN's shared weight buffer on a
-# GPU) and SRU++ (the sru package's kernel and attention); a GPU run of the script covers all four.
+# GPU) and SRU++ (the sru package's kernel and attention); a GPU run of the script covers all four. Without a GPU,
+# SRU's and the CNN's kill-and-resume are not compared weight for weight (the LSTM's: tests/test_train.py too).
 BLOCKS = ["lstm", "srupp"]
 
 

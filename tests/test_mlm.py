@@ -141,9 +141,8 @@ def test_two_process_mlm_teacher_schedule_spans_the_run(tmp_path, tokenizer, con
     enc = _tiny_encoder(tmp_path / "enc", tokenizer)
     script = tmp_path / "mlm_teacher.py"
     script.write_text(MLM_TEACHER)
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), str(enc),
-           str(conll_small), str(tmp_path / "t")]
+    from conftest import accelerate_launch
+    cmd = [*accelerate_launch(2), str(script), str(enc), str(conll_small), str(tmp_path / "t")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr[-3000:]

@@ -169,10 +169,9 @@ def test_mixed_precision_on_cpu_is_refused():
 
 
 def _launch2(args, cwd):
-    """``accelerate launch`` with two processes. Without a GPU, ``--multi_gpu`` starts them through
-    torch's elastic launcher and Accelerate runs them as MULTI_CPU (gloo): the same path as on GPUs."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "xarchkd.cli", *args]
+    """``xarchkd`` under ``accelerate launch`` with two processes (``conftest.accelerate_launch``)."""
+    from conftest import accelerate_launch
+    cmd = [*accelerate_launch(2), "-m", "xarchkd.cli", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 

@@ -30,9 +30,10 @@ class Entity:
 def _session(path, threads: int | None):
     import onnxruntime as ort
     opts = ort.SessionOptions()
-    # threads spin while a call runs (the LSTM op hands work to the pool at every time step: waking parked threads
-    # made 2 threads slower than 1 at batch 1) and stop spinning when it returns, so nothing busy-waits between
-    # calls to take the cores from the rest of a request or another process (docs/results/speed.md)
+    # threads spin while a call runs (the LSTM op hands work to the pool at every time step, and waking parked
+    # threads each time is slow: with spinning off, 2 threads were slower than 1 at batch 1) and stop spinning when it
+    # returns, so nothing busy-waits between calls to take the cores from the rest of a request or another process
+    # (docs/results/speed.md)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
     if threads:
