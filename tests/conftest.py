@@ -9,33 +9,36 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs one pytest worker per core: each worker (and every process a test starts, through the
-    # environment) keeps to one torch thread: two 2-thread torch processes on 2 cores made a tiny LSTM's
-    # training step ~180x slower (2.2 s against 0.012 s, measured here on 2026-12-03).
-    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest
 import torch
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core: each worker (and every process a test starts, through the
+    # environment) keeps to one torch thread: two 2-thread torch processes on 2 cores made a tiny LSTM's
+    # training step ~180x slower (2.2 s against 0.012 s, measured here on 2026-12-03).
+    os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 
 
-def accelerate_launch(n: int = 2) -> list[str]:
-    """The start of an ``accelerate launch`` command with ``n`` processes. Without a GPU, ``--multi_gpu`` starts them
-    through torch's elastic launcher and Accelerate runs them as MULTI_CPU (gloo): the path GPUs take. Each launch gets
-    a port that is free now, as pytest's workers may launch at the same moment."""
+def accelerate_launch(target: list[str], cwd, n: int = 2):
+    """Run ``target`` (a script and its arguments, or ``-m module ...``) under ``accelerate launch`` with ``n``
+    processes, each with one torch thread; returns the finished ``subprocess.CompletedProcess``. Without a GPU,
+    ``--multi_gpu`` starts them through torch's elastic launcher and Accelerate runs them as MULTI_CPU (gloo): the
+    path GPUs take. Each launch gets a port that is free now, as pytest's workers may launch at the same moment."""
     import socket
+    import subprocess
     import sys
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n),
-            "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
-            "--dynamo_backend", "no"]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n),
+           "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend",
+           "no", *target]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -135,16 +135,11 @@ def test_two_process_mlm_teacher_schedule_spans_the_run(tmp_path, tokenizer, con
     scored once, and a learning rate that is still about half the peak after the first of two epochs
     and about zero at the last step (sized per rank, Accelerate's n-fold scheduler steps ended it halfway)."""
     import json
-    import os
-    import subprocess
-    import sys
     enc = _tiny_encoder(tmp_path / "enc", tokenizer)
     script = tmp_path / "mlm_teacher.py"
     script.write_text(MLM_TEACHER)
     from conftest import accelerate_launch
-    cmd = [*accelerate_launch(2), str(script), str(enc), str(conll_small), str(tmp_path / "t")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    p = accelerate_launch([str(script), str(enc), str(conll_small), str(tmp_path / "t")], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.count("mlm teacher epoch 1:") == 1
     record = json.loads((tmp_path / "t" / "xarchkd_teacher.json").read_text())

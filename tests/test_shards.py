@@ -21,12 +21,11 @@ BATCH = 16
 def _launch(args, cwd, n=2, script=None):
     """``accelerate launch`` with ``n`` processes (``conftest.accelerate_launch``), or a plain process for ``n=1``."""
     target = [str(script)] if script else ["-m", "xarchkd.cli"]
-    if n == 1:
-        cmd = [sys.executable, *target, *args]
-    else:
-        cmd = [*accelerate_launch(n), *target, *args]
+    if n > 1:
+        return accelerate_launch([*target, *args], cwd, n)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+    return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env=env)
 
 
 def _cache_args(tiny_teacher, conll_small, root):

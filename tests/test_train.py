@@ -11,6 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import accelerate_launch
+
 import xarchkd
 from xarchkd.distill.accel import make_accelerator
 from xarchkd.errors import ConfigError
@@ -168,19 +170,12 @@ def test_mixed_precision_on_cpu_is_refused():
         make_accelerator("fp8", cpu=True)
 
 
-def _launch2(args, cwd):
-    """``xarchkd`` under ``accelerate launch`` with two processes (``conftest.accelerate_launch``)."""
-    from conftest import accelerate_launch
-    cmd = [*accelerate_launch(2), "-m", "xarchkd.cli", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
-
-
 def test_two_process_launch_shards_batches_and_reports_once(tmp_path, tiny_teacher, conll_small):
     """Under `accelerate launch` (2 processes) each rank takes half the batches of an epoch, and only
     the main process scores and writes the results."""
     o = tiny_overrides(tmp_path, tiny_teacher, conll_small, "ddp", block="lstm", **{"train.epochs": 2})
-    p = _launch2(["run", "bert-lstm-ner", "--quiet"] + [f"--set={k}={v}" for k, v in o.items()], tmp_path)
+    p = accelerate_launch(["-m", "xarchkd.cli", "run", "bert-lstm-ner", "--quiet"]
+                          + [f"--set={k}={v}" for k, v in o.items()], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.count("results: ") == 1                     # one report, from the main process
     res = json.loads((tmp_path / "ddp" / "results.json").read_text())
@@ -199,8 +194,8 @@ def test_two_process_teacher_finetune_writes_one_teacher(tmp_path, tiny_teacher,
     and the learning-rate schedule spans the whole run (Accelerate steps a prepared scheduler once per
     process at each optimizer step; sized per rank, it reached zero halfway)."""
     out = tmp_path / "teacher"
-    p = _launch2(["teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small), "--epochs", "2",
-                  "--batch-size", "16", "--min-steps", "0", "--out", str(out)], tmp_path)
+    p = accelerate_launch(["-m", "xarchkd.cli", "teacher", "--encoder", str(tiny_teacher), "--data", str(conll_small),
+                           "--epochs", "2", "--batch-size", "16", "--min-steps", "0", "--out", str(out)], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     info = json.loads((out / "xarchkd_teacher.json").read_text())
     assert [e["epoch"] for e in info["epochs"]] == [1, 2] and 0.0 <= info["valid_f1"] <= 1.0
