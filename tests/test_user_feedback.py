@@ -12,7 +12,7 @@ import torch
 from conftest import LABELS, tiny
 
 
-def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokenizer):
+def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokenizer, conll_small):
     """`xarchkd bench` printed timings without a word when other processes shared the CPU. With busy loops
     on every core (at this process's priority) the timed loop gets under 0.8 CPU-s per wall second, and the
     report and the printed table say so."""
@@ -25,7 +25,7 @@ def test_bench_flags_timings_taken_on_an_oversubscribed_machine(tmp_path, tokeni
                                unk_id=tokenizer.unk_token_id)).save_pretrained(s)
     tokenizer.save_pretrained(s)
     kw = dict(threads=(1,), batch_sizes=(8,), lengths=("128",), repeats=30, warmup=1, eval_limit=0, e2e=0,
-              memory=False, int8=False, export=False, progress=False)
+              memory=False, int8=False, export=False, onnx=False, data=str(conll_small), progress=False)
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
     try:
         time.sleep(1.0)
