@@ -1,4 +1,5 @@
-"""benchmarks/gpu_check.py and benchmarks/train_speed.py, run as a user runs them (subprocesses, real recipes)."""
+"""benchmarks/gpu_check.py run as a user runs it (a subprocess: it switches on deterministic algorithms), and
+benchmarks/train_speed.py's main, on real recipes."""
 import json
 import shutil
 import subprocess
@@ -68,10 +69,14 @@ def test_gpu_check_cpu_mode_reports_a_row_per_block(tmp_path, conll_small):
 
 
 @pytest.mark.slow
-def test_train_speed_reports_sentences_per_second(tmp_path, conll_small):
-    p = run_script("train_speed.py", "--blocks", "cnn,lstm", "--sentences", 48, "--device", "cpu", "--data",
-                   conll_small, "--json", tmp_path / "speed.json")
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+def test_train_speed_reports_sentences_per_second(tmp_path, conll_small, capsys):
+    """The script's ``main`` in this process: its imports (torch, transformers, seqeval: ~7 s in a new process) are
+    this worker's already, and it sets no process-wide state but torch's seed."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_speed import main
+    args = ["--blocks", "cnn,lstm", "--sentences", "48", "--device", "cpu", "--data", str(conll_small), "--json",
+            str(tmp_path / "speed.json")]
+    assert main(args) == 0, capsys.readouterr().out[-3000:]
     res = json.loads((tmp_path / "speed.json").read_text())
     assert [(r["block"], r["device"], r["precision"]) for r in res["rows"]] == [("cnn", "cpu", "fp32"),
                                                                               ("lstm", "cpu", "fp32")]
