@@ -69,10 +69,13 @@ def test_gpu_check_cpu_mode_reports_a_row_per_block(tmp_path, conll_small):
 
 
 @pytest.mark.slow
-def test_train_speed_reports_sentences_per_second(tmp_path, conll_small, capsys):
+def test_train_speed_reports_sentences_per_second(tmp_path, conll_small, capsys, monkeypatch):
     """The script's ``main`` in this process: its imports (torch, transformers, seqeval: ~7 s in a new process) are
-    this worker's already, and it sets no process-wide state but torch's seed."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    this worker's already. What it changes for the process is put back: ``sys.path`` and the recipes it registers
+    (so tests of the entry points still see only those); torch's seed is reseeded by each test that needs one."""
+    from xarchkd import recipe
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    monkeypatch.setattr(recipe, "_REGISTERED", dict(recipe._REGISTERED))
     from train_speed import main
     args = ["--blocks", "cnn,lstm", "--sentences", "48", "--device", "cpu", "--data", str(conll_small), "--json",
             str(tmp_path / "speed.json")]

@@ -16,7 +16,7 @@ def _cli(capsys, *args) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU's refusal (the GPU tests below use the GPU)")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU's refusal (a CUDA process cannot hide its GPU)")
 def test_teacher_and_cache_commands_refuse_mixed_precision_on_the_cpu(tmp_path, tiny_teacher, conll_small, capsys):
     """`xarchkd teacher` and `xarchkd cache` take --mixed-precision; on the CPU fp16/bf16 end in the
     training run's one-line error (status 2), before any work, and nothing is written."""
@@ -28,6 +28,9 @@ def test_teacher_and_cache_commands_refuse_mixed_precision_on_the_cpu(tmp_path, 
                      "--mixed-precision", "fp16")
     assert code == 2 and "mixed_precision='fp16' needs a GPU" in err, err[-2000:]
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
+
+
+def test_an_unknown_precision_is_refused_by_the_command_line(capsys):
     code, err = _cli(capsys, "teacher", "--mixed-precision", "fp8")
     assert code == 2 and "invalid choice: 'fp8'" in err
 
