@@ -22,6 +22,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 
 
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """``xarchkd ARGS`` in this process (a new Python would first spend ~7 s importing what this one has): its exit
+    status (argparse's refusals included) and what it wrote to stdout and stderr."""
+    from xarchkd.cli import main
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def accelerate_launch(target: list[str], cwd, n: int = 2):
     """Run ``target`` (a script and its arguments, or ``-m module ...``) under ``accelerate launch`` with ``n``
     processes, each with one torch thread; returns the finished ``subprocess.CompletedProcess``. Without a GPU,

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cli
+
 from xarchkd.config import RunConfig, apply_overrides, from_json, from_toml, to_json, to_toml
 from xarchkd.errors import ConfigError
 from xarchkd.recipe import get_recipe, recipes, resolve_config
@@ -62,10 +64,8 @@ def test_bad_values_are_refused_when_the_config_is_built(override, needle):
 
 
 def _cli(args, capsys):
-    from xarchkd.cli import main
-    rc = main(args)
-    err = capsys.readouterr().err.strip().splitlines()
-    return rc, err
+    rc, _, err = cli(capsys, *args)
+    return rc, err.strip().splitlines()
 
 
 def test_cli_bad_config_file_or_value_is_one_line_before_any_work(tmp_path, capsys):

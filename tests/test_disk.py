@@ -13,7 +13,7 @@ import xarchkd
 from xarchkd.disk import check_space, check_writable
 from xarchkd.errors import ConfigError
 
-from conftest import tiny
+from conftest import cli, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,10 +96,8 @@ def test_a_full_disk_while_saving_is_one_line_and_the_best_student_is_kept_usabl
     assert len(lines) == 1 and "checkpoints/last.tmp" in lines[0] and "a write failed" in lines[0]
     assert f"the best student so far (epoch 1) is in {out / 'student'}" in lines[0]
     assert not (out / "checkpoints" / "last.tmp").exists()         # the half-written save gave its space back
-    from xarchkd.cli import main
-    capsys.readouterr()
-    assert main(["eval", str(out / "student")]) == 0
-    assert json.loads(capsys.readouterr().out)["data"] == str(Path(conll_small).resolve())   # its own data, not CoNLL
+    code, stdout, _ = cli(capsys, "eval", out / "student")
+    assert code == 0 and json.loads(stdout)["data"] == str(Path(conll_small).resolve())   # its own data, not CoNLL
 
 
 def test_a_repaired_cache_is_said_even_when_quiet(tmp_path, tiny_teacher, conll_small, capsys):

@@ -1,9 +1,6 @@
 """Sharded cache builds: `xarchkd cache` under `accelerate launch` with 2 CPU processes (gloo) writes the
 one-process cache (same fingerprint, same bytes), records its shards, and resumes after a kill -9 of a rank."""
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -18,14 +15,9 @@ from xarchkd.teachers.teacher import Teacher
 BATCH = 16
 
 
-def _launch(args, cwd, n=2, script=None):
-    """``accelerate launch`` with ``n`` processes (``conftest.accelerate_launch``), or a plain process for ``n=1``."""
-    target = [str(script)] if script else ["-m", "xarchkd.cli"]
-    if n > 1:
-        return accelerate_launch([*target, *args], cwd, n)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
-                          env=env)
+def _launch(args, cwd, script=None):
+    """``script`` (default: ``xarchkd``'s command line) with ``args`` under ``accelerate launch`` with 2 processes."""
+    return accelerate_launch([*([str(script)] if script else ["-m", "xarchkd.cli"]), *args], cwd)
 
 
 def _cache_args(tiny_teacher, conll_small, root):

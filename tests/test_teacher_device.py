@@ -4,34 +4,25 @@ import json
 import pytest
 import torch
 
-
-def _cli(capsys, *args) -> tuple[int, str]:
-    """``xarchkd ARGS`` in this process: its exit status and what it wrote to stderr."""
-    from xarchkd.cli import main
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:         # argparse's refusal of a value
-        code = e.code
-    return code, capsys.readouterr().err
+from conftest import cli
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU's refusal (a CUDA process cannot hide its GPU)")
 def test_teacher_and_cache_commands_refuse_mixed_precision_on_the_cpu(tmp_path, tiny_teacher, conll_small, capsys):
     """`xarchkd teacher` and `xarchkd cache` take --mixed-precision; on the CPU fp16/bf16 end in the
     training run's one-line error (status 2), before any work, and nothing is written."""
-    code, err = _cli(capsys, "teacher", "--encoder", tiny_teacher, "--data", conll_small, "--epochs", "1", "--out",
-                     tmp_path / "t", "--mixed-precision", "bf16")
+    code, _, err = cli(capsys, "teacher", "--encoder", tiny_teacher, "--data", conll_small, "--epochs", "1", "--out",
+                       tmp_path / "t", "--mixed-precision", "bf16")
     assert code == 2 and err.strip().count("\n") == 0, err[-2000:]
     assert "mixed_precision='bf16' needs a GPU" in err and not (tmp_path / "t").exists()
-    code, err = _cli(capsys, "cache", "--teacher", tiny_teacher, "--data", conll_small, "--root", tmp_path / "c",
-                     "--mixed-precision", "fp16")
+    code, _, err = cli(capsys, "cache", "--teacher", tiny_teacher, "--data", conll_small, "--root", tmp_path / "c",
+                       "--mixed-precision", "fp16")
     assert code == 2 and "mixed_precision='fp16' needs a GPU" in err, err[-2000:]
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
 
 
 def test_an_unknown_precision_is_refused_by_the_command_line(capsys):
-    code, err = _cli(capsys, "teacher", "--mixed-precision", "fp8")
+    code, _, err = cli(capsys, "teacher", "--mixed-precision", "fp8")
     assert code == 2 and "invalid choice: 'fp8'" in err
 
 

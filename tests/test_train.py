@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import accelerate_launch
+from conftest import accelerate_launch, cli
 
 import xarchkd
 from xarchkd.distill.accel import make_accelerator
@@ -321,9 +321,7 @@ def test_a_crf_student_trains_its_transitions_and_decodes_with_them(tmp_path, ti
     assert m.cfg.decode == "crf" and m.crf.trans.abs().sum() > 0          # trained, saved and loaded back
     lines = [json.loads(l) for l in (tmp_path / "crf" / "metrics.jsonl").read_text().splitlines()]
     assert any("crf" in l for l in lines if "eval" not in l)             # the CRF term was logged
-    from xarchkd.cli import main
-    capsys.readouterr()
-    assert main(["eval", str(tmp_path / "crf" / "student"), "--split", "test", "--data", str(conll_small)]) == 0
-    assert abs(json.loads(capsys.readouterr().out)["f1"] - res["student"]["f1"]) < 1e-9   # eval decodes as the run did
+    code, out, _ = cli(capsys, "eval", tmp_path / "crf" / "student", "--split", "test", "--data", conll_small)
+    assert code == 0 and abs(json.loads(out)["f1"] - res["student"]["f1"]) < 1e-9     # eval decodes as the run did
     with pytest.raises(ConfigError, match="work together"):
         xarchkd.run("bert-lstm-ner", progress=False, **{**o, "loss.crf": 0.0})
