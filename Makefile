@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml runtime/pyproject.toml
 setup: $(VENV)/.installed
 
 # The default recipe end to end, sized to stay within 20 minutes on 2 cores (recipes/bert-lstm-ner-demo.toml:
-# bert-lstm-ner on 2,000 CoNLL-2003 sentences, short schedules; 7.9 min whole on a fresh clone): fetches the teacher
+# bert-lstm-ner on 2,000 CoNLL-2003 sentences, short schedules; 7.2-7.9 min whole on a fresh clone): fetches the teacher
 # and data once, fine-tunes the teacher, caches its logits, distils the BiLSTM, prints the result table.
 demo: setup
 	$(VENV)/bin/xarchkd resources conll2003 minilm-l6
