@@ -40,3 +40,17 @@ def test_train_limit_slices_the_teachers_fine_tune_too(tmp_path, tiny_teacher, c
     cfg = resolve_config("bert-lstm-ner", tiny(tmp_path, tiny_teacher, conll_small, **{
         "teacher.finetune": True, "teacher.min_steps": 0, "teacher.batch_size": 10, "data.train_limit": 20}))
     assert "2 steps" in "\n".join(ner_plan(cfg).lines)
+
+
+def test_a_teachers_cost_follows_its_compute_not_its_word_table(tiny_teacher):
+    """multilingual-e5-small has 5.2x minilm-l6's parameters, but 96M of them are a 250k-row word table that a
+    forward pass only looks up: its plan says ~2x for labelling and ~3.8x for a fine-tune step (measured 3.8x)."""
+    import json
+    from pathlib import Path
+    from xarchkd.preflight import KNOWN_SIZES, _teacher_scales, _teacher_size
+    assert _teacher_scales(*KNOWN_SIZES["minilm-l6"]) == (1.0, 1.0)
+    forward, step = _teacher_scales(*KNOWN_SIZES["multilingual-e5-small"])
+    assert 1.8 < forward < 2.1 and 3.5 < step < 4.1
+    params, table = _teacher_size("a-folder", tiny_teacher)      # read from the folder, not the table of names
+    c = json.loads((Path(tiny_teacher) / "config.json").read_text())
+    assert table == c["vocab_size"] * c["hidden_size"] and params > table

@@ -239,18 +239,34 @@ STUDENT_ROW_S = {"lstm": 0.0087, "sru": 0.0067, "srupp": 0.0067, "cnn": 0.003}  
 # checkpoints/last 41 MB), the recipes' largest student.
 TEACHER_SAVES = 2
 RUN_FOLDER_BYTES = 140e6
-MINILM_PARAMS = 22.7e6
-KNOWN_PARAMS = {"minilm-l6": 22.7e6, "mpnet-base": 109.5e6, "multilingual-e5-small": 117.5e6}
+# A teacher's size: (all parameters, those of its word-embedding table), from config.json when the folder is there.
+KNOWN_SIZES = {"minilm-l6": (22.7e6, 30522 * 384), "mpnet-base": (109.5e6, 30527 * 768),
+               "multilingual-e5-small": (117.5e6, 250037 * 384)}
+STEP_FORWARD_SHARE = 0.42   # of minilm-l6's fine-tune step, the part that grows with the forward pass (fitted below)
 
 
-def _teacher_params(name: str, folder: str | Path | None) -> float:
-    """The teacher's parameter count: from its weights' header when the folder is there, else the resource's."""
+def _teacher_size(name: str, folder: str | Path | None) -> tuple[float, float]:
+    """(parameters, word-embedding parameters) of a teacher: from its folder when it is there, else the resource's
+    (minilm-l6's for a name not known here)."""
     if folder is not None and Path(folder).is_dir():
         from .teachers.teacher import teacher_summary
         n = teacher_summary(str(folder)).get("params")
+        conf = Path(folder) / "config.json"
+        c = json.loads(conf.read_text()) if conf.is_file() else {}
         if n:
-            return float(n)
-    return KNOWN_PARAMS.get(str(name), MINILM_PARAMS)
+            return float(n), float(min(n, c.get("vocab_size", 0) * c.get("hidden_size", 0)))
+    return KNOWN_SIZES.get(str(name), KNOWN_SIZES["minilm-l6"])
+
+
+def _teacher_scales(params: float, table: float) -> tuple[float, float]:
+    """How many times minilm-l6's cost a teacher's forward pass and fine-tune step are. A forward pass grows with
+    the parameters outside the word-embedding table (a row lookup costs next to nothing); a step also with all of
+    them (AdamW updates every row of the table each step). The step's split is fitted to steps measured on the 2-core
+    Xeon on NCBI-disease, batch 32: minilm-l6 0.55 s, multilingual-e5-small 2.1 s (3.8x, against 1.96x for its forward
+    pass and 5.2x for its parameters)."""
+    p0, t0 = KNOWN_SIZES["minilm-l6"]
+    forward = (params - table) / (p0 - t0)
+    return forward, STEP_FORWARD_SHARE * forward + (1 - STEP_FORWARD_SHARE) * params / p0
 
 
 def _minutes(seconds: float) -> str:
@@ -296,13 +312,14 @@ def ner_plan(cfg: RunConfig) -> Plan:
     transfer_rows = int(round(n_train * cfg.data.transfer_factor * sum(k for _, k in sources))) if kd else 0
     rows = n_train + transfer_rows
     for name in names:
-        scale = _teacher_params(name, None if name in fetch else _folder(name)) / MINILM_PARAMS
+        size = _teacher_size(name, None if name in fetch else _folder(name))
+        forward, _ = _teacher_scales(*size)
         if cfg.teacher.finetune:
-            total += _teacher_line(cfg, name, scale, n_eval, plan)
+            total += _teacher_line(cfg, name, size, n_eval, plan)
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
-            secs = TEACHER_ROW_S * scale * rows
+            secs = TEACHER_ROW_S * forward * rows
             what = f"train + {', '.join(s + (f'*{k:g}' if k != 1 else '') for s, k in sources)}" if sources \
                 else "train"
             lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
@@ -339,7 +356,7 @@ def _folder(name: str) -> str | None:
         return None
 
 
-def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, plan: Plan) -> float:
+def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, float], n_eval: int, plan: Plan) -> float:
     """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds."""
     lines = plan.lines
     from .teachers.finetune import ner_teacher_target
@@ -351,8 +368,9 @@ def _teacher_line(cfg: RunConfig, name: str, scale: float, n_eval: int, plan: Pl
         f1 = teacher_summary(str(t["out"])).get("valid_f1")
         lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))
         return 0.0
-    secs = t["epochs"] * (t["steps"] * TEACHER_STEP_S + n_eval * TEACHER_ROW_S) * scale
-    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * MINILM_PARAMS * scale))
+    forward, step = _teacher_scales(*size)
+    secs = t["epochs"] * (t["steps"] * TEACHER_STEP_S * step + n_eval * TEACHER_ROW_S * forward)
+    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * size[0]))
     lines.append(f"teacher  fine-tune {name} on the train split: {t['epochs']} epochs x {t['steps']} steps, once; "
                  f"reused by later runs  {_minutes(secs)}")
     return secs
