@@ -262,8 +262,9 @@ def _teacher_scales(params: float, table: float) -> tuple[float, float]:
     """How many times minilm-l6's cost a teacher's forward pass and fine-tune step are. A forward pass grows with
     the parameters outside the word-embedding table (a row lookup costs next to nothing); a step also with all of
     them (AdamW updates every row of the table each step). The step's split is fitted to steps measured on the 2-core
-    Xeon on NCBI-disease, batch 32: minilm-l6 0.55 s, multilingual-e5-small 2.1 s (3.8x, against 1.96x for its forward
-    pass and 5.2x for its parameters)."""
+    Xeon on NCBI-disease, batch 32: minilm-l6 0.55 s (an epoch's mean), multilingual-e5-small 2.1 s (its steady rate in
+    the first epoch; 2.29 s as that epoch's mean, slow first steps included): 3.8-4.2x, against 1.96x for its forward
+    pass and 5.2x for its parameters."""
     p0, t0 = KNOWN_SIZES["minilm-l6"]
     forward = (params - table) / (p0 - t0)
     return forward, STEP_FORWARD_SHARE * forward + (1 - STEP_FORWARD_SHARE) * params / p0
