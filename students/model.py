@@ -147,7 +147,7 @@ class StudentModel(nn.Module):
     @torch.no_grad()
     def set_static(self, table: torch.Tensor) -> None:
         """Install the frozen per-sub-word feature table ``[vocab_size, static_dim]`` (a student built with
-        ``static_dim``; ``xarchkd.teachers.static`` makes it from a teacher)."""
+        ``static_dim``; ``xarchkd.teachers.cache.static_table`` makes it from a teacher)."""
         if self.static is None:
             raise StudentError("this student has no static feature table (static_dim=0)")
         if table.shape != self.static.weight.shape:

@@ -67,7 +67,7 @@ def test_a_ner_run_builds_the_table_from_the_teacher_and_trains_only_its_project
 
     import xarchkd
     from xarchkd.teachers.cache import ner_cache
-    from xarchkd.teachers.static import static_table, vocab_rows
+    from xarchkd.teachers.cache import static_table, vocab_rows
     from xarchkd.teachers.teacher import Teacher
     res = xarchkd.run("bert-lstm-ner", progress=False, **tiny_lstm(tmp_path, tiny_teacher, conll_small))
     student = StudentModel.from_pretrained(res["student_dir"])

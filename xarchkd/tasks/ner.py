@@ -31,9 +31,8 @@ from ..errors import DataError
 from ..folder_config import config_labels, folder_config
 from ..preflight import check_run, say_plan
 from ..run_lock import run_lock
-from ..teachers.cache import Cache, ner_cache
+from ..teachers.cache import Cache, ner_cache, static_table
 from ..teachers.finetune import ner_teacher
-from ..teachers.static import static_table
 from ..teachers.teacher import input_embeddings, pca_embeddings, teacher_summary
 
 
@@ -114,7 +113,7 @@ def build_student(cfg: RunConfig, tok, labels: list[str], tpath: str, rows_list,
                   static: torch.Tensor | None = None) -> StudentModel:
     """A fresh NER student for ``cfg``: sized to the teacher's tokenizer and labels, its embedding table pruned
     to the sub-words of ``rows_list`` (``prune_vocab``), given the frozen teacher-view
-    table ``static`` (``static_dim``; ``teachers.static.static_table``), PCA-initialised from the teacher's
+    table ``static`` (``static_dim``; ``teachers.cache.static_table``), PCA-initialised from the teacher's
     input embeddings (``embed_init``) and started from ``init_from`` where those say so."""
     scfg = StudentConfig(**{**cfg.student.__dict__, "task": "ner", "vocab_size": len(tok),
                             "num_labels": len(labels), "labels": labels, "pad_id": tok.pad_token_id,
