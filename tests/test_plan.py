@@ -54,3 +54,17 @@ def test_a_teachers_cost_follows_its_compute_not_its_word_table(tiny_teacher):
     params, table = _teacher_size("a-folder", tiny_teacher)      # read from the folder, not the table of names
     c = json.loads((Path(tiny_teacher) / "config.json").read_text())
     assert table == c["vocab_size"] * c["hidden_size"] and params > table
+
+
+def test_the_plans_time_follows_the_words_to_process(tmp_path, tiny_teacher, conll_small):
+    """The same number of sentences, each twice as long: the plan's time doubles (seconds per word, not per row)."""
+    from pathlib import Path
+    long = tmp_path / "long"
+    long.mkdir()
+    for split in ("train", "valid", "test"):
+        blocks = (Path(conll_small) / f"{split}.txt").read_text().strip().split("\n\n")
+        (long / f"{split}.txt").write_text("\n\n".join(b + "\n" + b for b in blocks) + "\n")
+    plans = [ner_plan(resolve_config("bert-lstm-ner", tiny(tmp_path, tiny_teacher, d, **{"train.epochs": 2})))
+             for d in (conll_small, str(long))]
+    assert plans[0].lines[0].split(":")[1] == plans[1].lines[0].split(":")[1]     # the same sentence counts
+    assert 1.9 < plans[1].seconds / plans[0].seconds < 2.1

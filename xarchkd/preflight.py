@@ -11,8 +11,8 @@ Then the run's plan (``say_plan``, ``ner_plan``), said before it does anything: 
 reuses, what the teacher labels, what the student trains on, and a rough time on this project's reference machine
 (a 2-core CPU, fp32).
 
-The times are estimates from seconds measured on that machine (constants below, each with where it was measured),
-scaled by the teacher's size and the rows to process; a GPU is much faster, a busy CPU slower.
+The times are estimates from seconds per word measured on that machine (constants below, each with where it was
+measured), scaled by the teacher's size and the words to process; a GPU is much faster, a busy CPU slower.
 """
 from __future__ import annotations
 
@@ -228,11 +228,17 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
                           f"{why}: set {label} <= {room}")
 
 
-# Seconds on the 2-core CPU, fp32, minilm-l6 (22.7M parameters) as the teacher; a larger teacher costs in proportion.
-TEACHER_STEP_S = 1.7      # one fine-tune step, 32 sentences (740 s / 439 steps on CoNLL-2003, RESOURCES.md)
-TEACHER_ROW_S = 0.004     # one sentence through the teacher (cache builds, evaluation: 14,041 in 25-77 s)
-STUDENT_ROW_S = {"lstm": 0.0087, "sru": 0.0067, "srupp": 0.0067, "cnn": 0.003}   # one row of one epoch
-# (lstm, sru: 10 epochs of 56,167 rows in 4,913 s and 3,771 s, docs/results/transfer.md, newswire, cores shared, so upper bounds)
+# Seconds per word of a sentence on a 2-core CPU in fp32 (the Xeon @ 2.80GHz of 2026-12-03/04, quiet cores), with
+# minilm-l6 as the teacher; a larger teacher costs in proportion (``_teacher_scales``). A sentence costs in proportion
+# to its words: the train split's mean (14.5 words on CoNLL-2003, 25.0 on NCBI-disease, 16.5 on BTC) stands for
+# every sentence the run processes.
+TEACHER_TRAIN_WORD_S = 0.0008  # a word of a fine-tune's training sentence: steps of 32 sentences took 0.37 s (CoNLL,
+#                                the demo), 0.55 s (NCBI), 0.47 s (BTC): 0.00080, 0.00069, 0.00089 a word
+TEACHER_WORD_S = 0.0002        # a word through the teacher (cache builds, scoring after each epoch): CoNLL 435 rows/s
+#                                (0.00016 a word); NCBI 78 rows/s with e5, 0.00026 a word at minilm-l6's scale
+STUDENT_WORD_S = {"lstm": 0.00025, "sru": 0.00013, "srupp": 0.00014, "cnn": 0.00016}   # a word of a row, one epoch,
+# its scoring included: lstm 0.00024 (the demo), 0.00030 (BTC, three copies), 0.00021 (NCBI's twin); the others at
+# their training speed against lstm's (docs/results/gpu-and-scale.md: 734, 693, 625 vs 390 sentences/s)
 # Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
 # logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
 # previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
@@ -307,6 +313,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
     splits = load_splits(cfg.data.name, cfg.data.scheme, need=("train", "valid", "test"))
     n_train = len(splits["train"]) if not cfg.data.train_limit else min(cfg.data.train_limit, len(splits["train"]))
     n_eval = sum(len(splits[s]) for s in ("valid", "test"))
+    words = sum(len(w) for w in splits["train"]["words"]) / max(1, len(splits["train"]))   # a sentence's, on average
     lines.append(f"data     {cfg.data.name}: {n_train:,} train / {len(splits['valid']):,} valid / "
                  f"{len(splits['test']):,} test sentences")
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
@@ -316,11 +323,11 @@ def ner_plan(cfg: RunConfig) -> Plan:
         size = _teacher_size(name, None if name in fetch else _folder(name))
         forward, _ = _teacher_scales(*size)
         if cfg.teacher.finetune:
-            total += _teacher_line(cfg, name, size, n_eval, plan)
+            total += _teacher_line(cfg, name, size, n_train * words, n_eval * words, plan)
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
-            secs = TEACHER_ROW_S * forward * rows
+            secs = TEACHER_WORD_S * forward * rows * words
             what = f"train + {', '.join(s + (f'*{k:g}' if k != 1 else '') for s, k in sources)}" if sources \
                 else "train"
             lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
@@ -328,7 +335,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
             total += secs
             plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
     epochs = cfg.train.for_rows(rows).epochs
-    secs = STUDENT_ROW_S.get(cfg.student.block, 0.0087) * rows * epochs
+    secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
                  f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
     plan.seconds = total + secs
@@ -357,8 +364,10 @@ def _folder(name: str) -> str | None:
         return None
 
 
-def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, float], n_eval: int, plan: Plan) -> float:
-    """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds."""
+def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, float], train_words: float, eval_words: float,
+                  plan: Plan) -> float:
+    """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds (each epoch
+    trains on ``train_words`` and scores ``eval_words``)."""
     lines = plan.lines
     from .teachers.finetune import ner_teacher_target
     from .teachers.teacher import is_built, teacher_summary
@@ -370,7 +379,7 @@ def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, float], n_eval: 
         lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))
         return 0.0
     forward, step = _teacher_scales(*size)
-    secs = t["epochs"] * (t["steps"] * TEACHER_STEP_S * step + n_eval * TEACHER_ROW_S * forward)
+    secs = t["epochs"] * (train_words * TEACHER_TRAIN_WORD_S * step + eval_words * TEACHER_WORD_S * forward)
     plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * size[0]))
     lines.append(f"teacher  fine-tune {name} on the train split: {t['epochs']} epochs x {t['steps']} steps, once; "
                  f"reused by later runs  {_minutes(secs)}")
