@@ -220,6 +220,30 @@ def test_rows_carry_each_words_shape_and_students_read_them(tok):
         assert not torch.allclose(out[cjk], as_mixed[cjk]) and torch.equal(out[:2], as_mixed[:2])
 
 
+def test_an_exported_student_reads_each_word_where_training_did(tmp_path, tok):
+    """The torch-free runtime's rows are the training side's for non-Latin words: the same sub-words, each word read
+    at its first real sub-word (past XLM-R's bare ``▁``), and ``xarchkd export`` accepts a student of either
+    tokenizer (its own check of the runtime's rows on sample text, non-Latin words included)."""
+    from tokenizers import Tokenizer
+    from xarchkd.tools.export import export_student
+    from xarchkd_runtime import Tagger
+    from xarchkd_runtime.encode import Encoder
+    cfg = StudentConfig(block="lstm", vocab_size=len(tok), embed_dim=8, hidden=8, layers=1, num_labels=len(LABELS),
+                        labels=LABELS, pad_id=tok.pad_token_id, unk_id=tok.unk_token_id, word_shapes=True)
+    torch.manual_seed(0)
+    StudentModel(cfg).save_pretrained(tmp_path / "student")
+    tok.save_pretrained(tmp_path / "student")
+    export_student(str(tmp_path / "student"), str(tmp_path / "onnx"))
+    manifest = json.loads((tmp_path / "onnx" / "xarchkd_export.json").read_text())
+    words = [ws for ws, _ in SENTENCES]
+    got = Encoder(manifest, Tokenizer.from_file(str(tmp_path / "onnx" / "tokenizer.json"))).rows(words)
+    ref = encode_sentences(words, None, tok, LABELS, 128)
+    assert [r.ids for r in got] == [x.tolist() for x in ref.input_ids]
+    assert [r.word_pos for r in got] == [x.tolist() for x in ref.word_pos]
+    tagged = Tagger(tmp_path / "onnx").tag([RU])[0]
+    assert all(RU[e.start:e.end] == e.text for e in tagged)
+
+
 # --- the multilingual-e5-small resource's build (xarchkd/data/e5.py) on a tiny E5S1 file written here ---------
 
 E5_SIZES = dict(H=32, NL=2, NH=2, FF=64, MAXP=16, TVS=2)

@@ -1,7 +1,8 @@
 """Text to model rows without torch: words with character offsets, sub-words by ``tokenizers``, word shapes.
 
 The same rows ``xarchkd.data.ner_data.encode_sentences`` (training) makes for training and evaluation: [CLS], each word's
-sub-words ([UNK] for a word the tokenizer drops), [SEP]; each sub-word carries its word's shape
+sub-words ([UNK] for a word the tokenizer drops), [SEP]; a word is read at its first sub-word, or at its second where
+the first is a SentencePiece tokenizer's bare ``▁`` (XLM-R's ``▁`` + ``Газпром``); each sub-word carries its word's shape
 (``shapes.word_shape``, 0 at [CLS]/[SEP]); a sentence longer than ``max_length`` sub-words is split into
 consecutive rows (a single over-long word is truncated), whose later rows do not begin a sentence.
 """
@@ -32,6 +33,8 @@ class Encoder:
         self.tok = tokenizer               # a ``tokenizers.Tokenizer``
         sp = manifest["special_ids"]
         self.cls, self.sep, self.unk = sp["cls"], sp["sep"], sp["unk"]
+        bare = tokenizer.token_to_id("▁")      # None for WordPiece
+        self.bare = bare if bare is not None and bare != self.unk else None
         self.mask_token = manifest.get("mask_token")
         self.max_length = int(manifest["max_length"])
         w = manifest["words"]
@@ -64,7 +67,7 @@ class Encoder:
                 ids, shp, pos, end = [self.cls], [0], [], start
                 while end < len(ws) and (len(ids) - 1 + len(per[end]) <= room or len(ids) == 1):
                     sub = per[end][:room]
-                    pos.append(len(ids))
+                    pos.append(len(ids) + int(len(sub) > 1 and sub[0] == self.bare))    # past a bare "▁"
                     ids.extend(sub)
                     shp.extend([shape[end]] * len(sub))
                     end += 1

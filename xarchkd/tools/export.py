@@ -24,7 +24,8 @@ from xarchkd_runtime.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, MODEL, MOD
 
 MAX_LENGTH = 128           # sub-words per row, as eval and predict encode
 SAMPLE = ["Angela Merkel visited Paris on Monday .", "EU rejects German call to boycott British lamb .",
-          "Ünïcode naïve café — 1,000 U.S. dollars ( $ 3.5bn ) !", "xyzzyqwv Blackburn-Rovers O'Neill"]
+          "Ünïcode naïve café — 1,000 U.S. dollars ( $ 3.5bn ) !", "xyzzyqwv Blackburn-Rovers O'Neill",
+          "Путин посетил « Газпром » в Новосибирске .", "東京 は 日本 の 首都 です 。"]   # XLM-R: "▁" + "Газпром"
 
 
 def _decode_rule(model) -> dict:
