@@ -35,7 +35,9 @@ def load_student(name_or_path: str, tokenizer=None, task: str | None = None):
     folder = Path(resolve(name_or_path))
     model = StudentModel.from_pretrained(folder, task=task).eval()
     if (folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file():
-        return model, AutoTokenizer.from_pretrained(str(folder)), folder
+        # fix_mistral_regex=False: transformers 5 takes a folder whose config.json has no model_type (a student's)
+        # for an old Mistral one and warns of "incorrect tokenization" for an XLM-R tokenizer; nothing is patched
+        return model, AutoTokenizer.from_pretrained(str(folder), fix_mistral_regex=False), folder
     if isinstance(tokenizer, (str, Path)):
         tokenizer = AutoTokenizer.from_pretrained(resolve(tokenizer))
     if tokenizer is None or len(tokenizer) != model.cfg.vocab_size:
