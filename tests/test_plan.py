@@ -16,6 +16,7 @@ def test_the_plan_names_the_data_teacher_labels_and_student_with_a_time(tmp_path
     assert f"teacher  {tiny_teacher} as it is" in text
     assert "labels 600 sentences (train + augment)" in text       # the swap copy doubles the rows
     assert "student  lstm, 2 epochs x 600 rows" in text
+    assert "sub-words alone for the student's frozen table" in text      # the recipe's static_dim table
     assert secs > 0
     twin = ner_plan(apply_overrides(cfg, {"loss.mse": 0.0, "data.transfer_factor": 0.0})).lines
     assert not any(l.startswith("label") for l in twin) and "300 rows (gold labels only)" in "\n".join(twin)
@@ -51,9 +52,9 @@ def test_a_teachers_cost_follows_its_compute_not_its_word_table(tiny_teacher):
     assert _teacher_scales(*KNOWN_SIZES["minilm-l6"]) == (1.0, 1.0)
     forward, step = _teacher_scales(*KNOWN_SIZES["multilingual-e5-small"])
     assert 1.8 < forward < 2.1 and 3.5 < step < 4.1
-    params, table = _teacher_size("a-folder", tiny_teacher)      # read from the folder, not the table of names
+    params, vocab, hidden = _teacher_size("a-folder", tiny_teacher)      # read from the folder, not the table of names
     c = json.loads((Path(tiny_teacher) / "config.json").read_text())
-    assert table == c["vocab_size"] * c["hidden_size"] and params > table
+    assert (vocab, hidden) == (c["vocab_size"], c["hidden_size"]) and params > vocab * hidden
 
 
 def test_the_plans_time_follows_the_words_to_process(tmp_path, tiny_teacher, conll_small):

@@ -239,40 +239,42 @@ TEACHER_WORD_S = 0.0002        # a word through the teacher (cache builds, scori
 STUDENT_WORD_S = {"lstm": 0.00025, "sru": 0.00013, "srupp": 0.00014, "cnn": 0.00016}   # a word of a row, one epoch,
 # its scoring included: lstm 0.00024 (the demo), 0.00030 (BTC, three copies), 0.00021 (NCBI's twin); the others at
 # their training speed against lstm's (docs/results/gpu-and-scale.md: 734, 693, 625 vs 390 sentences/s)
+STATIC_ROW_S = 0.00035         # one sub-word alone through the teacher, for the student's frozen table: minilm-l6's
+#                                30,522 in 10.7 s (multilingual-e5-small's 250,002 in 237 s: 0.00095 each)
 # Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
 # logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
 # previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
 # checkpoints/last 41 MB), the recipes' largest student.
 TEACHER_SAVES = 2
 RUN_FOLDER_BYTES = 140e6
-# A teacher's size: (all parameters, those of its word-embedding table), from config.json when the folder is there.
-KNOWN_SIZES = {"minilm-l6": (22.7e6, 30522 * 384), "mpnet-base": (109.5e6, 30527 * 768),
-               "multilingual-e5-small": (117.5e6, 250037 * 384)}
+# A teacher's size: (all parameters, vocabulary, hidden width), from its folder when the folder is there.
+KNOWN_SIZES = {"minilm-l6": (22.7e6, 30522, 384), "mpnet-base": (109.5e6, 30527, 768),
+               "multilingual-e5-small": (117.5e6, 250037, 384)}
 STEP_FORWARD_SHARE = 0.42   # of minilm-l6's fine-tune step, the part that grows with the forward pass (fitted below)
 
 
-def _teacher_size(name: str, folder: str | Path | None) -> tuple[float, float]:
-    """(parameters, word-embedding parameters) of a teacher: from its folder when it is there, else the resource's
-    (minilm-l6's for a name not known here)."""
+def _teacher_size(name: str, folder: str | Path | None) -> tuple[float, int, int]:
+    """(parameters, vocabulary size, hidden width) of a teacher: from its folder when it is there, else the
+    resource's (minilm-l6's for a name not known here)."""
     if folder is not None and Path(folder).is_dir():
         from .teachers.teacher import teacher_summary
         n = teacher_summary(str(folder)).get("params")
         conf = Path(folder) / "config.json"
         c = json.loads(conf.read_text()) if conf.is_file() else {}
-        if n:
-            return float(n), float(min(n, c.get("vocab_size", 0) * c.get("hidden_size", 0)))
+        if n and c.get("vocab_size") and c.get("hidden_size"):
+            return float(n), int(c["vocab_size"]), int(c["hidden_size"])
     return KNOWN_SIZES.get(str(name), KNOWN_SIZES["minilm-l6"])
 
 
-def _teacher_scales(params: float, table: float) -> tuple[float, float]:
+def _teacher_scales(params: float, vocab: int, hidden: int) -> tuple[float, float]:
     """How many times minilm-l6's cost a teacher's forward pass and fine-tune step are. A forward pass grows with
     the parameters outside the word-embedding table (a row lookup costs next to nothing); a step also with all of
     them (AdamW updates every row of the table each step). The step's split is fitted to steps measured on the 2-core
     Xeon on NCBI-disease, batch 32: minilm-l6 0.55 s (an epoch's mean), multilingual-e5-small 2.1 s (its steady rate in
     the first epoch; 2.29 s as that epoch's mean, slow first steps included): 3.8-4.2x, against 1.96x for its forward
     pass and 5.2x for its parameters."""
-    p0, t0 = KNOWN_SIZES["minilm-l6"]
-    forward = (params - table) / (p0 - t0)
+    p0, v0, h0 = KNOWN_SIZES["minilm-l6"]
+    forward = (params - min(params, vocab * hidden)) / (p0 - v0 * h0)
     return forward, STEP_FORWARD_SHARE * forward + (1 - STEP_FORWARD_SHARE) * params / p0
 
 
@@ -334,6 +336,11 @@ def ner_plan(cfg: RunConfig) -> Plan:
                          f"reused by later runs  {_minutes(secs)} if not cached")
             total += secs
             plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
+        if name == cfg.teacher.name and cfg.student.static_dim and cfg.student.static_source == "hidden":
+            secs = STATIC_ROW_S * forward * size[1]
+            lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen table, "
+                         f"once  {_minutes(secs)} if not cached")
+            total += secs
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
