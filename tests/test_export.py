@@ -270,6 +270,23 @@ def test_a_damaged_model_onnx_is_a_one_line_error_naming_it(exported, tmp_path, 
         Tagger(bad)
 
 
+def test_an_export_of_a_newer_format_is_refused_and_an_older_one_read(exported, tmp_path):
+    """Format 2 reads a word past SentencePiece's bare "▁": a runtime that reads only 1 must refuse it, and this one
+    refuses a format it does not know; a format-1 export (WordPiece: read the same) still tags."""
+    folder = tmp_path / "v"
+    shutil.copytree(exported["lstm"][1], folder)
+    path = folder / "xarchkd_export.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["format_version"] == 2
+    for version, ok in ((1, True), (3, False)):
+        path.write_text(json.dumps({**manifest, "format_version": version}))
+        if ok:
+            assert len(Tagger(folder).tag(["Peter Blackburn"])) == 1
+        else:
+            with pytest.raises(ExportError, match="format_version 3; this runtime reads 1 and 2"):
+                Tagger(folder)
+
+
 def test_export_refuses_an_mlm_student_and_a_folder_that_is_not_an_export(tmp_path, tokenizer, exported):
     mlm = StudentModel(StudentConfig(block="cnn", task="mlm", vocab_size=len(tokenizer), embed_dim=8, hidden=8,
                                      layers=1, pad_id=tokenizer.pad_token_id, unk_id=tokenizer.unk_token_id))

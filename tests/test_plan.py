@@ -20,6 +20,8 @@ def test_the_plan_names_the_data_teacher_labels_and_student_with_a_time(tmp_path
     assert secs > 0
     twin = ner_plan(apply_overrides(cfg, {"loss.mse": 0.0, "data.transfer_factor": 0.0})).lines
     assert not any(l.startswith("label") for l in twin) and "300 rows (gold labels only)" in "\n".join(twin)
+    for off in ({"student.static_source": "input"}, {"student.static_dim": 0}):   # the twins' table; none
+        assert not any(l.startswith("table") for l in ner_plan(apply_overrides(cfg, off)).lines)
 
 
 def test_a_run_prints_its_plan_before_any_work(tmp_path, tiny_teacher, conll_small, capsys):

@@ -228,7 +228,8 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
                           f"{why}: set {label} <= {room}")
 
 
-# Seconds per word of a sentence on a 2-core CPU in fp32 (the Xeon @ 2.80GHz of 2026-12-03/04, quiet cores), with
+# Seconds per word of a sentence on a 2-core CPU in fp32 (this round's two hosts, an Intel Xeon @ 2.80GHz and an AMD
+# EPYC, whose demo runs took 7.2 and 7.9 min: the teacher's figures are the Xeon's, the student's from both), with
 # minilm-l6 as the teacher; a larger teacher costs in proportion (``_teacher_scales``). A sentence costs in proportion
 # to its words: the train split's mean (14.5 words on CoNLL-2003, 25.0 on NCBI-disease, 16.5 on BTC) stands for
 # every sentence the run processes.
@@ -239,14 +240,15 @@ TEACHER_WORD_S = 0.0002        # a word through the teacher (cache builds, scori
 STUDENT_WORD_S = {"lstm": 0.00025, "sru": 0.00013, "srupp": 0.00014, "cnn": 0.00016}   # a word of a row, one epoch,
 # its scoring included: lstm 0.00024 (the demo), 0.00030 (BTC, three copies), 0.00021 (NCBI's twin); the others at
 # their training speed against lstm's (docs/results/gpu-and-scale.md: 734, 693, 625 vs 390 sentences/s)
-STATIC_ROW_S = 0.00035         # one sub-word alone through the teacher, for the student's frozen table: minilm-l6's
-#                                30,522 in 10.7 s (multilingual-e5-small's 250,002 in 237 s: 0.00095 each)
+STATIC_ROW_S = 0.00045         # one sub-word alone through the teacher, for the student's frozen table: minilm-l6's
+#                                30,522 in 10.7 s (0.00035 each), multilingual-e5-small's 250,002 in 237 s (0.00095)
 # Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
 # logits are fp16 per word and tag; a student run folder at its peak holds three checkpoints (the last, the
 # previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
 # checkpoints/last 41 MB), the recipes' largest student.
 TEACHER_SAVES = 2
-RUN_FOLDER_BYTES = 140e6
+RUN_FOLDER_BYTES = 140e6       # with a frozen table over minilm-l6's 30,522 sub-words; a larger vocabulary adds its rows
+TABLE_COPIES = 4               # ... in fp32 to the student and each of the three checkpoints (the BTC e5 run: 208 MB)
 # A teacher's size: (all parameters, vocabulary, hidden width), from its folder when the folder is there.
 KNOWN_SIZES = {"minilm-l6": (22.7e6, 30522, 384), "mpnet-base": (109.5e6, 30527, 768),
                "multilingual-e5-small": (117.5e6, 250037, 384)}
@@ -261,8 +263,9 @@ def _teacher_size(name: str, folder: str | Path | None) -> tuple[float, int, int
         n = teacher_summary(str(folder)).get("params")
         conf = Path(folder) / "config.json"
         c = json.loads(conf.read_text()) if conf.is_file() else {}
-        if n and c.get("vocab_size") and c.get("hidden_size"):
-            return float(n), int(c["vocab_size"]), int(c["hidden_size"])
+        width = c.get("embedding_size") or c.get("hidden_size") or c.get("dim") or 0   # ALBERT, BERT, DistilBERT
+        if n:
+            return float(n), int(c.get("vocab_size", 0)), int(width)
     return KNOWN_SIZES.get(str(name), KNOWN_SIZES["minilm-l6"])
 
 
@@ -341,6 +344,8 @@ def ner_plan(cfg: RunConfig) -> Plan:
             lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen table, "
                          f"once  {_minutes(secs)} if not cached")
             total += secs
+            what, folder, need = plan.needs[0]      # the table is in the student and each checkpoint of the run folder
+            plan.needs[0] = (what, folder, need + TABLE_COPIES * 4 * cfg.student.static_dim * max(0, size[1] - 30522))
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
@@ -371,7 +376,7 @@ def _folder(name: str) -> str | None:
         return None
 
 
-def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, float], train_words: float, eval_words: float,
+def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, int, int], train_words: float, eval_words: float,
                   plan: Plan) -> float:
     """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds (each epoch
     trains on ``train_words`` and scores ``eval_words``)."""

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from .shapes import RULE
 
-FORMAT, FORMAT_VERSION = "xarchkd-onnx", 1
+# Version 2 (2026-12-04): a word is read past a SentencePiece tokenizer's bare "▁" piece (``encode``), so an older
+# runtime, which would read a multilingual student's words at that piece, refuses a version-2 export. Version 1
+# exports (WordPiece students only: export refused the others) read the same under both.
+FORMAT, FORMAT_VERSION, READS = "xarchkd-onnx", 2, (1, 2)
 MANIFEST, MODEL, MODEL_INT8, TOKENIZER = "xarchkd_export.json", "model.onnx", "model.int8.onnx", "tokenizer.json"
 SHAPE_RULES = (RULE,)       # the word-shape rules this runtime implements
 INPUTS = ("input_ids", "attention_mask", "positions", "shapes")
@@ -74,9 +77,9 @@ def read_bundle(folder, verify: bool = True) -> Bundle:
         raise ExportError(f"{path}: unreadable ({e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ExportError(f"{path}: not an xarchkd export (no \"format\": \"{FORMAT}\")")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READS:
         raise ExportError(f"{path}: format_version {manifest.get('format_version')!r}; this runtime reads "
-                          f"{FORMAT_VERSION}")
+                          f"{' and '.join(map(str, READS))} (a newer export needs a newer xarchkd-runtime)")
     rule = manifest.get("word_shapes", {}).get("rule")
     if manifest.get("word_shapes", {}).get("used") and rule not in SHAPE_RULES:
         raise ExportError(f"{path}: word-shape rule {rule!r} is unknown to this runtime (it knows {SHAPE_RULES})")
