@@ -247,7 +247,7 @@ STATIC_ROW_S = 0.00045         # one sub-word alone through the teacher, for the
 # previous, the one being written) and the student: 140 MB measured for the BTC BiLSTM (4.15M parameters,
 # checkpoints/last 41 MB), the recipes' largest student.
 TEACHER_SAVES = 2
-RUN_FOLDER_BYTES = 140e6       # with a frozen table over minilm-l6's 30,522 sub-words; a larger vocabulary adds its rows
+RUN_FOLDER_BYTES = 140e6       # with a frozen table over minilm-l6's 30,522 sub-words; a larger vocabulary adds rows
 TABLE_COPIES = 4               # ... in fp32 to the student and each of the three checkpoints (the BTC e5 run: 208 MB)
 # A teacher's size: (all parameters, vocabulary, hidden width), from its folder when the folder is there.
 KNOWN_SIZES = {"minilm-l6": (22.7e6, 30522, 384), "mpnet-base": (109.5e6, 30527, 768),
@@ -341,11 +341,12 @@ def ner_plan(cfg: RunConfig) -> Plan:
             plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
         if name == cfg.teacher.name and cfg.student.static_dim and cfg.student.static_source == "hidden":
             secs = STATIC_ROW_S * forward * size[1]
-            lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen table, "
-                         f"once  {_minutes(secs)} if not cached")
+            lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen "
+                         f"table, once  {_minutes(secs)} if not cached")
             total += secs
+            extra = TABLE_COPIES * 4 * cfg.student.static_dim * max(0, size[1] - KNOWN_SIZES["minilm-l6"][1])
             what, folder, need = plan.needs[0]      # the table is in the student and each checkpoint of the run folder
-            plan.needs[0] = (what, folder, need + TABLE_COPIES * 4 * cfg.student.static_dim * max(0, size[1] - 30522))
+            plan.needs[0] = (what, folder, need + extra)
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
