@@ -326,9 +326,9 @@ def ner_plan(cfg: RunConfig) -> Plan:
     rows = n_train + transfer_rows
     for name in names:
         size = _teacher_size(name, None if name in fetch else _folder(name))
-        forward, _ = _teacher_scales(*size)
+        forward, step = _teacher_scales(*size)
         if cfg.teacher.finetune:
-            total += _teacher_line(cfg, name, size, n_train * words, n_eval * words, plan)
+            total += _teacher_line(cfg, name, size[0], (forward, step), n_train * words, n_eval * words, plan)
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
@@ -377,10 +377,10 @@ def _folder(name: str) -> str | None:
         return None
 
 
-def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, int, int], train_words: float, eval_words: float,
-                  plan: Plan) -> float:
+def _teacher_line(cfg: RunConfig, name: str, params: float, scales: tuple[float, float], train_words: float,
+                  eval_words: float, plan: Plan) -> float:
     """Add the fine-tune's line (or its reuse) and disk need to ``plan``; return its estimated seconds (each epoch
-    trains on ``train_words`` and scores ``eval_words``)."""
+    trains on ``train_words`` and scores ``eval_words``; ``scales``: ``_teacher_scales``' forward and step)."""
     lines = plan.lines
     from .teachers.finetune import ner_teacher_target
     from .teachers.teacher import is_built, teacher_summary
@@ -391,9 +391,9 @@ def _teacher_line(cfg: RunConfig, name: str, size: tuple[float, int, int], train
         f1 = teacher_summary(str(t["out"])).get("valid_f1")
         lines.append(f"teacher  reuse {t['out']}" + (f" (valid F1 {f1:.4f})" if f1 else ""))
         return 0.0
-    forward, step = _teacher_scales(*size)
+    forward, step = scales
     secs = t["epochs"] * (train_words * TEACHER_TRAIN_WORD_S * step + eval_words * TEACHER_WORD_S * forward)
-    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * size[0]))
+    plan.needs.append((f"the fine-tuned {name}", Path(t["out"]).parent, TEACHER_SAVES * 4 * params))
     lines.append(f"teacher  fine-tune {name} on the train split: {t['epochs']} epochs x {t['steps']} steps, once; "
                  f"reused by later runs  {_minutes(secs)}")
     return secs

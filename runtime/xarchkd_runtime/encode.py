@@ -1,10 +1,10 @@
 """Text to model rows without torch: words with character offsets, sub-words by ``tokenizers``, word shapes.
 
 The same rows ``xarchkd.data.ner_data.encode_sentences`` (training) makes for training and evaluation: [CLS], each word's
-sub-words ([UNK] for a word the tokenizer drops), [SEP]; a word is read at its first sub-word, or at its second where
-the first is a SentencePiece tokenizer's bare ``▁`` (XLM-R's ``▁`` + ``Газпром``); each sub-word carries its word's shape
-(``shapes.word_shape``, 0 at [CLS]/[SEP]); a sentence longer than ``max_length`` sub-words is split into
-consecutive rows (a single over-long word is truncated), whose later rows do not begin a sentence.
+sub-words ([UNK] for a word the tokenizer drops), [SEP]; each word read at one of its sub-words (``read_at``);
+each sub-word carries its word's shape (``shapes.word_shape``, 0 at [CLS]/[SEP]); a sentence longer than
+``max_length`` sub-words is split into consecutive rows (a single over-long word is truncated), whose later rows
+do not begin a sentence.
 """
 from __future__ import annotations
 
@@ -12,6 +12,16 @@ import re
 from dataclasses import dataclass
 
 from .shapes import word_shape
+
+BARE = "▁"      # SentencePiece's word-start mark, a piece of its own before many XLM-R words
+
+
+def read_at(sub: list[int], bare: int | None) -> int:
+    """Where among a word's sub-word ids ``sub`` the word is read -- labelled in training, its logits taken here:
+    its first piece, or its second where the first is the tokenizer's bare ``▁`` (id ``bare``; None for
+    WordPiece), which XLM-R puts before many words (``▁`` + ``Газпром``, ``▁`` + ``東京``) and so says nothing of
+    the word. The one rule for both sides: ``xarchkd.data.ner_data.encode_sentences`` calls it too."""
+    return int(len(sub) > 1 and sub[0] == bare)
 
 
 @dataclass
@@ -33,7 +43,7 @@ class Encoder:
         self.tok = tokenizer               # a ``tokenizers.Tokenizer``
         sp = manifest["special_ids"]
         self.cls, self.sep, self.unk = sp["cls"], sp["sep"], sp["unk"]
-        bare = tokenizer.token_to_id("▁")      # None for WordPiece
+        bare = tokenizer.token_to_id(BARE)      # None for WordPiece
         self.bare = bare if bare is not None and bare != self.unk else None
         self.mask_token = manifest.get("mask_token")
         self.max_length = int(manifest["max_length"])
@@ -67,7 +77,7 @@ class Encoder:
                 ids, shp, pos, end = [self.cls], [0], [], start
                 while end < len(ws) and (len(ids) - 1 + len(per[end]) <= room or len(ids) == 1):
                     sub = per[end][:room]
-                    pos.append(len(ids) + int(len(sub) > 1 and sub[0] == self.bare))    # past a bare "▁"
+                    pos.append(len(ids) + read_at(sub, self.bare))
                     ids.extend(sub)
                     shp.extend([shape[end]] * len(sub))
                     end += 1

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from xarchkd_runtime.encode import BARE, read_at      # the one rule for where a word is read, shared with the runtime
 from xarchkd_runtime.shapes import NOCASE, word_shape  # the one word-shape rule, shared with the runtime
 
 from students import NUM_SHAPES
@@ -326,7 +327,7 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
             end = start
             while end < len(ws) and (count + len(per_word[end]) <= room or count == 0):
                 sub = per_word[end][:room]
-                pos.append(len(ids) + int(len(sub) > 1 and sub[0] == bare))   # past a bare "▁" (see word_pos)
+                pos.append(len(ids) + read_at(sub, bare))   # past a bare "▁" (see word_pos)
                 ids.extend(sub)
                 shp.extend([shape[end]] * len(sub))
                 count += len(sub)
@@ -345,11 +346,9 @@ def encode_sentences(words: list[list[str]], tags: list[list[str]] | None, token
 
 
 def _bare_metaspace(tokenizer) -> int | None:
-    """The id of a SentencePiece tokenizer's bare word-start piece ``▁``, or None (WordPiece has none).
-
-    XLM-R-style tokenizers spell many words as ``▁`` + the word (``▁ Газпром``, ``▁ 東京``, ``▁ «``): that first
-    piece is the same for all of them, so a word's label goes on the piece after it."""
-    i = tokenizer.convert_tokens_to_ids("▁")
+    """The id of a SentencePiece tokenizer's bare word-start piece ``▁``, or None (WordPiece has none); where a word
+    is read past it: ``xarchkd_runtime.encode.read_at``."""
+    i = tokenizer.convert_tokens_to_ids(BARE)
     return i if isinstance(i, int) and i != tokenizer.unk_token_id else None
 
 
