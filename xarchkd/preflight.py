@@ -301,7 +301,7 @@ class Plan:
 def ner_plan(cfg: RunConfig) -> Plan:
     """What the run will do (see the module)."""
     from .data.ner_data import load_splits
-    plan = Plan(needs=[("the run folder", cfg.run_folder(), max(0.0, RUN_FOLDER_BYTES - _held(cfg.run_folder())))])
+    plan = Plan(needs=[_run_folder_need(cfg)])
     lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
     fetch = [n for n in names + ([cfg.data.name] if cfg.data.name in RESOURCES else []) if not _fetched(n)]
@@ -344,15 +344,20 @@ def ner_plan(cfg: RunConfig) -> Plan:
             lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen "
                          f"table, once  {_minutes(secs)} if not cached")
             total += secs
-            extra = TABLE_COPIES * 4 * cfg.student.static_dim * max(0, size[1] - KNOWN_SIZES["minilm-l6"][1])
-            what, folder, need = plan.needs[0]      # the table is in the student and each checkpoint of the run folder
-            plan.needs[0] = (what, folder, need + extra)
+            plan.needs[0] = _run_folder_need(cfg, size[1])
     epochs = cfg.train.for_rows(rows).epochs
     secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
                  f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
     plan.seconds = total + secs
     return plan
+
+
+def _run_folder_need(cfg: RunConfig, vocab: int = KNOWN_SIZES["minilm-l6"][1]) -> tuple[str, Path, float]:
+    """The run folder's disk need, less what it holds already: its peak, with a frozen table over a ``vocab``
+    larger than minilm-l6's adding rows to the student and each checkpoint."""
+    table = TABLE_COPIES * 4 * cfg.student.static_dim * max(0, vocab - KNOWN_SIZES["minilm-l6"][1])
+    return "the run folder", cfg.run_folder(), max(0.0, RUN_FOLDER_BYTES + table - _held(cfg.run_folder()))
 
 
 def _held(folder: Path) -> float:
