@@ -9,13 +9,17 @@ process each, so one Accelerate state per run); a run whose ``results.json`` is 
 is reused, so the panel can be filled by several invocations (one per folder, in parallel) and then tabled by one
 more. ``--set KEY=VALUE`` goes to both runs (e.g. ``teacher.name=DIR --set teacher.finetune=false``), ``--kd-set``
 to the distilled run alone (a lever of the distillation: the twin is shared with the plain panel); ``--tag`` names
-the rows and run folders of such a variant. Prints a Markdown table and writes JSON to ``--out``.
+the rows and run folders of such a variant. ``--seeds 0,1,2`` runs each pair once per student seed (``train.seed``;
+the teacher is fine-tuned once, its seed fixed) and adds a row of means with standard deviations: one seed's gain
+can mislead (on the panel the twins' test F1 spread 1.4-4.0 points over three seeds, docs/results/panel.md). Prints
+a Markdown table and writes JSON to ``--out``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -93,15 +97,30 @@ def panel_row(data: str, recipe: str, kd: dict, nokd: dict) -> dict:
             "train_minutes": round(kd["train_seconds"] / 60, 1), "nokd_train_minutes": round(nokd["train_seconds"] / 60, 1)}
 
 
+def seed_summary(rows: list[dict]) -> dict:
+    """One folder's rows over several seeds as one row: every number the mean, and ``<key>_sd`` (sample standard
+    deviation) beside the F1s and gains, ``seeds`` the seeds."""
+    out = dict(rows[0], data=rows[0]["data"].split(" (seed")[0] + f", mean of {len(rows)}", seeds=[r["seed"] for r in rows])
+    for k, v in rows[0].items():
+        if isinstance(v, (int, float)) and k != "seed" and all(isinstance(r[k], (int, float)) for r in rows):
+            out[k] = statistics.mean(r[k] for r in rows)
+    for k in ("student_f1", "nokd_f1", "kd_gain", "student_valid_f1", "nokd_valid_f1", "kd_gain_valid"):
+        out[k + "_sd"] = statistics.stdev(r[k] for r in rows)
+    out.pop("seed", None)
+    return out
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| data | teacher F1 | student F1 | % of teacher | no-KD F1 | KD gain (test / valid) | params | "
             "train min (KD / no-KD) |\n|---|---|---|---|---|---|---|---|\n")
     f = lambda v: "n/a" if v is None else f"{v:.4f}"        # noqa: E731
+    sd = lambda r, k, fmt: f" (sd {format(r[k + '_sd'], fmt)})" if k + "_sd" in r else ""      # noqa: E731
     return head + "".join(
-        f"| {r['data']} | {f(r['teacher_f1'])} | {f(r['student_f1'])} | "
-        f"{'n/a' if r['pct_of_teacher'] is None else format(r['pct_of_teacher'], '.1f')}% | {f(r['nokd_f1'])} | "
-        f"{r['kd_gain']:+.2f} / {r['kd_gain_valid']:+.2f} | {r['params']:,} | "
-        f"{r['train_minutes']} / {r['nokd_train_minutes']} |\n" for r in rows)
+        f"| {r['data']} | {f(r['teacher_f1'])} | {f(r['student_f1'])}{sd(r, 'student_f1', '.4f')} | "
+        f"{'n/a' if r['pct_of_teacher'] is None else format(r['pct_of_teacher'], '.1f')}% | "
+        f"{f(r['nokd_f1'])}{sd(r, 'nokd_f1', '.4f')} | "
+        f"{r['kd_gain']:+.2f}{sd(r, 'kd_gain', '.2f')} / {r['kd_gain_valid']:+.2f} | {round(r['params']):,} | "
+        f"{round(r['train_minutes'], 1)} / {round(r['nokd_train_minutes'], 1)} |\n" for r in rows)
 
 
 def main(argv=None) -> int:
@@ -114,21 +133,33 @@ def main(argv=None) -> int:
     p.add_argument("--kd-set", dest="kd_sets", action="append", default=[],
                    help="KEY=VALUE for the distilled run only (repeatable)")
     p.add_argument("--tag", default="", help="a name for this variant (rows and run folders)")
+    p.add_argument("--seeds", default="0", help="student seeds, comma-separated (default: 0); several add a mean row")
     args = p.parse_args(argv)
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")]
+        assert all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds)
+    except (ValueError, AssertionError):
+        p.error(f"--seeds: comma-separated whole numbers, none twice, none below 0; got {args.seeds!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
     tag = f"-{args.tag}" if args.tag else ""
     twin = twin_of(args.recipe)
     for data in args.data:
         base = Path(args.runs) / Path(data).name
-        kd_name, twin_name = args.recipe + tag, twin + (tag if args.sets else "")
-        kd = run_one(args.recipe, data, base / kd_name, args.sets + args.kd_sets, base / f"{kd_name}.log")
-        nokd = run_one(twin, data, base / twin_name, args.sets, base / f"{twin_name}.log")
-        rows.append(panel_row(Path(data).name + tag, args.recipe, kd, nokd))
+        per_seed = []
+        for seed in seeds:
+            sfx = f"-s{seed}" if seed else ""       # seed 0 keeps the folders of a one-seed panel, so they are reused
+            sets = args.sets + ([f"train.seed={seed}"] if seed else [])
+            kd_name, twin_name = args.recipe + tag + sfx, twin + (tag if args.sets else "") + sfx
+            kd = run_one(args.recipe, data, base / kd_name, sets + args.kd_sets, base / f"{kd_name}.log")
+            nokd = run_one(twin, data, base / twin_name, sets, base / f"{twin_name}.log")
+            label = Path(data).name + tag + (f" (seed {seed})" if len(seeds) > 1 else "")
+            per_seed.append({**panel_row(label, args.recipe, kd, nokd), "seed": seed})
+        rows += per_seed + ([seed_summary(per_seed)] if len(seeds) > 1 else [])
     table = markdown(rows)
     print(table)
     Path(args.out).write_text(json.dumps({"recipe": args.recipe, "sets": args.sets, "kd_sets": args.kd_sets,
-                                          "rows": rows,
+                                          "seeds": seeds, "rows": rows,
                                           "command": " ".join(["python", "benchmarks/panel.py"] + sys.argv[1:])},
                                          indent=2) + "\n")
     return 0

@@ -26,3 +26,33 @@ def test_a_run_saved_by_an_older_xarchkd_with_the_same_settings_is_reused():
     assert not panel.same_config(_older(now), now.replace("temperature = 2.0", "temperature = 3.0"))
     used = _older(now).replace("ema = 0.0", "ema = 0.999")              # the old run used a removed option
     assert not panel.same_config(used, now)
+
+
+def _row(seed, student, nokd, student_valid, nokd_valid):
+    kd = {"teacher": {"name": "t", "f1": 0.8185, "valid_f1": 0.8202}, "train_rows": 21714, "train_seconds": 144.0,
+          "student": {"f1": student, "valid_f1": student_valid, "params": 3195587}}
+    twin = {"train_seconds": 80.0, "student": {"f1": nokd, "valid_f1": nokd_valid, "params": 3195587}}
+    return {**panel.panel_row(f"ncbi-disease (seed {seed})", "bert-lstm-ner", kd, twin), "seed": seed}
+
+
+def test_several_seeds_give_a_row_of_means_with_their_spread():
+    # NCBI-disease, default recipe and twin, seeds 0-2 (benchmarks/panel_ncbi_seeds_h200.json)
+    rows = [_row(0, 0.8350, 0.8232, 0.8428, 0.8414), _row(1, 0.8359, 0.8300, 0.8403, 0.8485),
+            _row(2, 0.8363, 0.8373, 0.8420, 0.8391)]
+    m = panel.seed_summary(rows)
+    assert m["data"] == "ncbi-disease, mean of 3" and m["seeds"] == [0, 1, 2] and "seed" not in m
+    assert abs(m["student_f1"] - 0.8357) < 1e-4 and abs(m["nokd_f1"] - 0.8302) < 1e-4
+    assert abs(m["kd_gain"] - 0.5567) < 1e-3 and abs(m["kd_gain_valid"] + 0.13) < 1e-3
+    assert abs(m["student_f1_sd"] - 0.00067) < 1e-5 and abs(m["nokd_f1_sd"] - 0.00705) < 1e-5
+    assert abs(m["pct_of_teacher"] - 102.1) < 0.05
+    table = panel.markdown(rows + [m])
+    assert "| ncbi-disease, mean of 3 | 0.8185 | 0.8357 (sd 0.0007) | 102.1% | 0.8302 (sd 0.0071) | +0.56 (sd 0.64) / -0.13 | 3,195,587 |" in table
+    assert table.count("\n") == 2 + 4 and "(sd" not in table.splitlines()[2]
+
+
+def test_seeds_that_are_not_numbers_are_refused_before_any_run(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as e:
+        panel.main(["some/folder", "--out", str(tmp_path / "p.json"), "--seeds", "0,one"])
+    assert e.value.code == 2 and "--seeds: comma-separated whole numbers, none twice, none below 0; got '0,one'" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
