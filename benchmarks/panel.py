@@ -9,8 +9,10 @@ process each, so one Accelerate state per run); a run whose ``results.json`` is 
 is reused, so the panel can be filled by several invocations (one per folder, in parallel) and then tabled by one
 more. ``--set KEY=VALUE`` goes to both runs (e.g. ``teacher.name=DIR --set teacher.finetune=false``), ``--kd-set``
 to the distilled run alone (a lever of the distillation: the twin is shared with the plain panel); ``--tag`` names
-the rows and run folders of such a variant. ``--seeds 0,1,2`` runs each pair once per student seed (``train.seed``;
-the teacher is fine-tuned once, its seed fixed) and adds a row of means with standard deviations: one seed's gain
+the rows and run folders of such a variant. ``--seeds 0,1,2`` runs each pair once per seed (``train.seed``: the
+student's initialisation and batch order, and the draw of the entity-swapped copies, whose teacher logits are
+cached per seed; the teacher is fine-tuned once, its own seed fixed) into ``...-seedN`` folders (seed 0 keeps the
+plain names, so a one-seed panel's runs are reused) and adds a row of means with standard deviations: one seed's gain
 can mislead (on the panel the twins' test F1 spread 1.4-4.0 points over three seeds, docs/results/panel.md). Prints
 a Markdown table and writes JSON to ``--out``.
 """
@@ -102,8 +104,9 @@ def seed_summary(rows: list[dict]) -> dict:
     deviation) beside the F1s and gains, ``seeds`` the seeds."""
     out = dict(rows[0], data=rows[0]["data"].split(" (seed")[0] + f", mean of {len(rows)}", seeds=[r["seed"] for r in rows])
     for k, v in rows[0].items():
-        if isinstance(v, (int, float)) and k != "seed" and all(isinstance(r[k], (int, float)) for r in rows):
-            out[k] = statistics.mean(r[k] for r in rows)
+        numbers = [isinstance(r[k], (int, float)) for r in rows]
+        if k != "seed" and any(numbers):        # a number missing from some seed (a teacher without F1): no mean
+            out[k] = statistics.mean(r[k] for r in rows) if all(numbers) else None
     for k in ("student_f1", "nokd_f1", "kd_gain", "student_valid_f1", "nokd_valid_f1", "kd_gain_valid"):
         out[k + "_sd"] = statistics.stdev(r[k] for r in rows)
     out.pop("seed", None)
@@ -117,7 +120,7 @@ def markdown(rows: list[dict]) -> str:
     sd = lambda r, k, fmt: f" (sd {format(r[k + '_sd'], fmt)})" if k + "_sd" in r else ""      # noqa: E731
     return head + "".join(
         f"| {r['data']} | {f(r['teacher_f1'])} | {f(r['student_f1'])}{sd(r, 'student_f1', '.4f')} | "
-        f"{'n/a' if r['pct_of_teacher'] is None else format(r['pct_of_teacher'], '.1f')}% | "
+        f"{'n/a' if r['pct_of_teacher'] is None else format(r['pct_of_teacher'], '.1f') + '%'} | "
         f"{f(r['nokd_f1'])}{sd(r, 'nokd_f1', '.4f')} | "
         f"{r['kd_gain']:+.2f}{sd(r, 'kd_gain', '.2f')} / {r['kd_gain_valid']:+.2f} | {round(r['params']):,} | "
         f"{round(r['train_minutes'], 1)} / {round(r['nokd_train_minutes'], 1)} |\n" for r in rows)
@@ -135,11 +138,11 @@ def main(argv=None) -> int:
     p.add_argument("--tag", default="", help="a name for this variant (rows and run folders)")
     p.add_argument("--seeds", default="0", help="student seeds, comma-separated (default: 0); several add a mean row")
     args = p.parse_args(argv)
-    try:
-        seeds = [int(x) for x in args.seeds.split(",")]
-        assert all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds)
-    except (ValueError, AssertionError):
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip().isdigit()]
+    if len(seeds) != len(args.seeds.split(",")) or len(set(seeds)) != len(seeds):
         p.error(f"--seeds: comma-separated whole numbers, none twice, none below 0; got {args.seeds!r}")
+    if any(s.startswith("train.seed=") for s in args.sets + args.kd_sets):
+        p.error("the seed is set by --seeds, not by --set/--kd-set train.seed=...")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
     tag = f"-{args.tag}" if args.tag else ""
@@ -148,12 +151,12 @@ def main(argv=None) -> int:
         base = Path(args.runs) / Path(data).name
         per_seed = []
         for seed in seeds:
-            sfx = f"-s{seed}" if seed else ""       # seed 0 keeps the folders of a one-seed panel, so they are reused
+            sfx = f"-seed{seed}" if seed else ""    # seed 0 keeps the folders of a one-seed panel, so they are reused
             sets = args.sets + ([f"train.seed={seed}"] if seed else [])
             kd_name, twin_name = args.recipe + tag + sfx, twin + (tag if args.sets else "") + sfx
             kd = run_one(args.recipe, data, base / kd_name, sets + args.kd_sets, base / f"{kd_name}.log")
             nokd = run_one(twin, data, base / twin_name, sets, base / f"{twin_name}.log")
-            label = Path(data).name + tag + (f" (seed {seed})" if len(seeds) > 1 else "")
+            label = Path(data).name + tag + (f" (seed {seed})" if seeds != [0] else "")
             per_seed.append({**panel_row(label, args.recipe, kd, nokd), "seed": seed})
         rows += per_seed + ([seed_summary(per_seed)] if len(seeds) > 1 else [])
     table = markdown(rows)

@@ -56,3 +56,21 @@ def test_seeds_that_are_not_numbers_are_refused_before_any_run(tmp_path, capsys)
         panel.main(["some/folder", "--out", str(tmp_path / "p.json"), "--seeds", "0,one"])
     assert e.value.code == 2 and "--seeds: comma-separated whole numbers, none twice, none below 0; got '0,one'" in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_the_seed_comes_from_seeds_alone(tmp_path, capsys):
+    import pytest
+    for bad in (["--seeds", "1,1"], ["--seeds", "-1"], ["--set", "train.seed=3"], ["--kd-set", "train.seed=3"]):
+        with pytest.raises(SystemExit) as e:
+            panel.main(["some/folder", "--out", str(tmp_path / "p.json"), *bad])
+        assert e.value.code == 2 and ("--seeds" in capsys.readouterr().err)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_number_missing_from_one_seed_has_no_mean():
+    rows = [_row(0, 0.8350, 0.8232, 0.8428, 0.8414), _row(1, 0.8359, 0.8300, 0.8403, 0.8485)]
+    rows[1] = {**rows[1], "teacher_f1": None, "pct_of_teacher": None}      # e.g. a teacher folder with no recorded F1
+    m = panel.seed_summary(rows)
+    assert m["teacher_f1"] is None and m["pct_of_teacher"] is None and abs(m["student_f1"] - 0.83545) < 1e-6
+    line = panel.markdown([m]).splitlines()[2]
+    assert "| n/a | 0.8355 (sd 0.0006) | n/a | 0.8266 (sd 0.0048) |" in line
