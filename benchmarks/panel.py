@@ -13,8 +13,9 @@ the rows and run folders of such a variant. ``--seeds 0,1,2`` runs each pair onc
 student's initialisation and batch order, and the draw of the entity-swapped copies, whose teacher logits are
 cached per seed; the teacher is fine-tuned once, its own seed fixed) into ``...-seedN`` folders (seed 0 keeps the
 plain names, so a one-seed panel's runs are reused) and adds a row of means with standard deviations: one seed's gain
-can mislead (on the panel the twins' test F1 spread 1.4-4.0 points over three seeds, docs/results/panel.md). Prints
-a Markdown table and writes JSON to ``--out``.
+can mislead (on the panel the twins' test F1 spread 1.4-4.0 points over three seeds, docs/results/panel.md). Before
+any run it says how many runs are to do and roughly how long they take (each run's own plan) and stops on bad data
+or config in one line. Prints a Markdown table and writes JSON to ``--out``.
 """
 from __future__ import annotations
 
@@ -126,6 +127,42 @@ def markdown(rows: list[dict]) -> str:
         f"{round(r['train_minutes'], 1)} / {round(r['nokd_train_minutes'], 1)} |\n" for r in rows)
 
 
+def pairs(data: str, seeds: list[int], args, twin: str, tag: str):
+    """Per seed: ``(seed, distilled run, twin run)``, each run ``(recipe, sets, out folder)``."""
+    base = Path(args.runs) / Path(data).name
+    for seed in seeds:
+        sfx = f"-seed{seed}" if seed else ""        # seed 0 keeps the folders of a one-seed panel, so they are reused
+        sets = args.sets + ([f"train.seed={seed}"] if seed else [])
+        kd_name, twin_name = args.recipe + tag + sfx, twin + (tag if args.sets else "") + sfx
+        yield seed, (args.recipe, sets + args.kd_sets, base / kd_name), (twin, sets, base / twin_name)
+
+
+def say_plan(args, seeds: list[int], twin: str, tag: str) -> None:
+    """Before any run: how many runs are to do and their time, from each run's own plan (``preflight.ner_plan``),
+    a folder's teacher fine-tune counted once (its later runs reuse it). A config or data error stops here."""
+    import contextlib
+    import io
+
+    from xarchkd.preflight import ner_plan
+    from xarchkd.recipe import resolve_config
+    todo, seconds = 0, 0.0
+    for data in args.data:
+        finetune = 0.0
+        for _, *runs in pairs(data, seeds, args, twin, tag):
+            for recipe, sets, out in runs:
+                if (out / "results.json").is_file():
+                    continue                     # reused if its config is today's (else run again: not counted)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    # the data's notes (each run's log has them)
+                    plans = [ner_plan(resolve_config(recipe, [f"data.name={data}", *sets, f"out={out}", *x]))
+                             for x in ([], ["teacher.finetune=false"])]
+                todo, seconds = todo + 1, seconds + plans[1].seconds
+                finetune = max(finetune, plans[0].seconds - plans[1].seconds)
+        seconds += finetune
+    print(f"[panel] {todo} run(s) to do, one at a time: ~{seconds / 60:.0f} min on a 2-core CPU (each run's own plan; "
+          f"rough, and slower where the cores are shared)", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", nargs="+", help="data folders (train/valid/test .txt) or resource names")
@@ -147,15 +184,16 @@ def main(argv=None) -> int:
     rows = []
     tag = f"-{args.tag}" if args.tag else ""
     twin = twin_of(args.recipe)
+    from xarchkd.errors import XarchkdError
+    try:
+        say_plan(args, seeds, twin, tag)
+    except XarchkdError as e:                   # bad data or config: one line, before any run
+        sys.exit(f"[panel] {e}")
     for data in args.data:
-        base = Path(args.runs) / Path(data).name
         per_seed = []
-        for seed in seeds:
-            sfx = f"-seed{seed}" if seed else ""    # seed 0 keeps the folders of a one-seed panel, so they are reused
-            sets = args.sets + ([f"train.seed={seed}"] if seed else [])
-            kd_name, twin_name = args.recipe + tag + sfx, twin + (tag if args.sets else "") + sfx
-            kd = run_one(args.recipe, data, base / kd_name, sets + args.kd_sets, base / f"{kd_name}.log")
-            nokd = run_one(twin, data, base / twin_name, sets, base / f"{twin_name}.log")
+        for seed, (r, kd_sets, kd_out), (t, sets, twin_out) in pairs(data, seeds, args, twin, tag):
+            kd = run_one(r, data, kd_out, kd_sets, kd_out.with_name(kd_out.name + ".log"))
+            nokd = run_one(t, data, twin_out, sets, twin_out.with_name(twin_out.name + ".log"))
             label = Path(data).name + tag + (f" (seed {seed})" if seeds != [0] else "")
             per_seed.append({**panel_row(label, args.recipe, kd, nokd), "seed": seed})
         rows += per_seed + ([seed_summary(per_seed)] if len(seeds) > 1 else [])

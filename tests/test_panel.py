@@ -74,3 +74,27 @@ def test_a_number_missing_from_one_seed_has_no_mean():
     assert m["teacher_f1"] is None and m["pct_of_teacher"] is None and abs(m["student_f1"] - 0.83545) < 1e-6
     line = panel.markdown([m]).splitlines()[2]
     assert "| n/a | 0.8355 (sd 0.0006) | n/a | 0.8266 (sd 0.0048) |" in line
+
+
+def test_the_panel_says_its_runs_and_their_time_before_any(tmp_path, conll_small, minilm_dir, capsys):
+    import argparse
+    args = argparse.Namespace(runs=str(tmp_path / "runs"), recipe="bert-lstm-ner", sets=[], kd_sets=[],
+                              data=[str(conll_small)])
+    minutes = []
+    for done in ([], ["bert-lstm-ner-nokd-seed1"]):
+        for name in done:                       # a finished run is reused, not counted
+            (tmp_path / "runs" / conll_small.name / name).mkdir(parents=True)
+            (tmp_path / "runs" / conll_small.name / name / "results.json").write_text("{}")
+        panel.say_plan(args, [0, 1], "bert-lstm-ner-nokd", "")
+        line = capsys.readouterr().out.strip()
+        assert line.startswith(f"[panel] {4 - len(done)} run(s) to do, one at a time: ~"), line
+        minutes.append(int(line.split("~")[1].split()[0]))
+    assert minutes[0] >= minutes[1] >= 0
+
+
+def test_a_bad_data_folder_stops_the_panel_before_any_run(tmp_path):
+    import pytest
+    with pytest.raises(SystemExit) as e:
+        panel.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "p.json"), "--runs", str(tmp_path / "runs")])
+    assert str(e.value).startswith("[panel] ") and "nowhere" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "p.json").exists()
