@@ -154,10 +154,9 @@ def say_plan(args, seeds: list[int], twin: str, tag: str) -> None:
                     continue                     # reused if its config is today's (else run again: not counted)
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     # the data's notes (each run's log has them)
-                    plans = [ner_plan(resolve_config(recipe, [f"data.name={data}", *sets, f"out={out}", *x]))
-                             for x in ([], ["teacher.finetune=false"])]
-                todo, seconds = todo + 1, seconds + plans[1].seconds
-                finetune = max(finetune, plans[0].seconds - plans[1].seconds)
+                    plan = ner_plan(resolve_config(recipe, [f"data.name={data}", *sets, f"out={out}"]))
+                todo, seconds = todo + 1, seconds + plan.seconds - plan.finetune_seconds
+                finetune = max(finetune, plan.finetune_seconds)
         seconds += finetune
     print(f"[panel] {todo} run(s) to do, one at a time: ~{seconds / 60:.0f} min on a 2-core CPU (each run's own plan; "
           f"rough, and slower where the cores are shared)", flush=True)

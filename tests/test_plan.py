@@ -42,7 +42,10 @@ def test_train_limit_slices_the_teachers_fine_tune_too(tmp_path, tiny_teacher, c
     assert some["fp"] != whole["fp"] and some["out"] != whole["out"]
     cfg = resolve_config("bert-lstm-ner", tiny(tmp_path, tiny_teacher, conll_small, **{
         "teacher.finetune": True, "teacher.min_steps": 0, "teacher.batch_size": 10, "data.train_limit": 20}))
-    assert "2 steps" in "\n".join(ner_plan(cfg).lines)
+    plan = ner_plan(cfg)
+    assert "2 steps" in "\n".join(plan.lines)
+    assert 0 < plan.finetune_seconds < plan.seconds          # the fine-tune's share, which later runs reuse
+    assert ner_plan(apply_overrides(cfg, {"teacher.finetune": False})).finetune_seconds == 0
 
 
 def test_a_teachers_cost_follows_its_compute_not_its_word_table(tiny_teacher):

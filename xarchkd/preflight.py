@@ -292,9 +292,11 @@ def _fetched(name: str) -> bool:
 
 @dataclass
 class Plan:
-    """A run's plan: its lines, estimated seconds, and ``needs`` -- ``(what, folder, bytes)`` it will write."""
+    """A run's plan: its lines, estimated seconds (``finetune_seconds`` of them the teachers' fine-tunes, which later
+    runs reuse), and ``needs`` -- ``(what, folder, bytes)`` it will write."""
     lines: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    finetune_seconds: float = 0.0
     needs: list[tuple[str, Path, float]] = field(default_factory=list)
 
 
@@ -328,7 +330,9 @@ def ner_plan(cfg: RunConfig) -> Plan:
         size = _teacher_size(name, None if name in fetch else _folder(name))
         forward, step = _teacher_scales(*size)
         if cfg.teacher.finetune:
-            total += _teacher_line(cfg, name, size[0], (forward, step), n_train * words, n_eval * words, plan)
+            tune = _teacher_line(cfg, name, size[0], (forward, step), n_train * words, n_eval * words, plan)
+            plan.finetune_seconds += tune
+            total += tune
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
