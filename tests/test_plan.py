@@ -74,3 +74,18 @@ def test_the_plans_time_follows_the_words_to_process(tmp_path, tiny_teacher, con
              for d in (conll_small, str(long))]
     assert plans[0].lines[0].split(":")[1] == plans[1].lines[0].split(":")[1]     # the same sentence counts
     assert 1.9 < plans[1].seconds / plans[0].seconds < 2.1
+
+
+def test_newswire_rows_count_at_their_own_length(tmp_path, tiny_teacher, conll_small):
+    """Reuters-21578's transfer sentences average 26.7 words, not the train split's: a plan that labels and trains
+    on them says so in its time (a CoNLL -news plan once said ~34 min for a 52-minute student)."""
+    from xarchkd.data.ner_data import load_splits
+    from xarchkd.preflight import TEXT_WORDS
+    train = load_splits(str(conll_small), "auto", need=("train",))["train"]
+    words = sum(len(w) for w in train["words"]) / len(train)
+    plans = {src: ner_plan(resolve_config("bert-lstm-ner", tiny(tmp_path, tiny_teacher, conll_small, **{
+        "train.epochs": 2, "data.transfer": src, "student.static_dim": 0}))) for src in ("augment", "reuters-21578")}
+    rows = [l for l in plans["reuters-21578"].lines if l.startswith(("label", "student"))]
+    assert len(rows) == 2 and "600 sentences" in rows[0] and "600 rows" in rows[1]   # as many rows as one copy
+    want = (words + TEXT_WORDS["reuters-21578"]) / (2 * words)                     # their words, against a copy's
+    assert abs(plans["reuters-21578"].seconds / plans["augment"].seconds - want) < 0.01 * want

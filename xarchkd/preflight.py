@@ -232,7 +232,7 @@ def check_positions(name: str, max_length: int, label: str = "data.max_length") 
 # EPYC, whose demo runs took 7.2 and 7.9 min: the teacher's figures are the Xeon's, the student's from both), with
 # minilm-l6 as the teacher; a larger teacher costs in proportion (``_teacher_scales``). A sentence costs in proportion
 # to its words: the train split's mean (14.5 words on CoNLL-2003, 25.0 on NCBI-disease, 16.5 on BTC) stands for
-# every sentence the run processes.
+# every sentence of the split, its copies and a user's text; a text resource has its own (``TEXT_WORDS``).
 TEACHER_TRAIN_WORD_S = 0.0008  # a word of a fine-tune's training sentence: steps of 32 sentences took 0.37 s (CoNLL,
 #                                the demo), 0.55 s (NCBI), 0.47 s (BTC): 0.00080, 0.00069, 0.00089 a word
 TEACHER_WORD_S = 0.0002        # a word through the teacher (cache builds, scoring after each epoch): CoNLL 435 rows/s
@@ -240,6 +240,11 @@ TEACHER_WORD_S = 0.0002        # a word through the teacher (cache builds, scori
 STUDENT_WORD_S = {"lstm": 0.00025, "sru": 0.00013, "srupp": 0.00014, "cnn": 0.00016}   # a word of a row, one epoch,
 # its scoring included: lstm 0.00024 (the demo), 0.00030 (BTC, three copies), 0.00021 (NCBI's twin); the others at
 # their training speed against lstm's (docs/results/gpu-and-scale.md: 734, 693, 625 vs 390 sentences/s)
+# Words per sentence of a text resource's transfer rows, where they are not like the train split's: two seeded draws
+# of 14,041 Reuters-21578 sentences held 375,178 and 373,016 words (26.7 a sentence; CoNLL-2003 train: 14.5), which
+# the train split's mean made a CoNLL -news plan say ~34 min for a student that took 52
+# (benchmarks/conll_seeds_cpu_2026-12-04.json). A user's own file is taken to be like the train split.
+TEXT_WORDS = {"reuters-21578": 26.7}
 STATIC_ROW_S = 0.00045         # one sub-word alone through the teacher, for the student's frozen table: minilm-l6's
 #                                30,522 in 10.7 s (0.00035 each), multilingual-e5-small's 250,002 in 237 s (0.00095)
 # Disk: a fine-tuned teacher is saved in fp32, twice at its peak (the best so far and the save replacing it); cached
@@ -326,6 +331,8 @@ def ner_plan(cfg: RunConfig) -> Plan:
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
     transfer_rows = int(round(n_train * cfg.data.transfer_factor * sum(k for _, k in sources))) if kd else 0
     rows = n_train + transfer_rows
+    row_words = n_train * words + (sum(n_train * cfg.data.transfer_factor * k * TEXT_WORDS.get(s, words)
+                                       for s, k in sources) if kd else 0)      # the words of all rows
     for name in names:
         size = _teacher_size(name, None if name in fetch else _folder(name))
         forward, step = _teacher_scales(*size)
@@ -336,13 +343,13 @@ def ner_plan(cfg: RunConfig) -> Plan:
         else:
             lines.append(f"teacher  {name} as it is (no fine-tune)")
         if kd:
-            secs = TEACHER_WORD_S * forward * rows * words
+            secs = TEACHER_WORD_S * forward * row_words
             what = f"train + {', '.join(s + (f'*{k:g}' if k != 1 else '') for s, k in sources)}" if sources \
                 else "train"
             lines.append(f"label    {name} labels {rows:,} sentences ({what}) into its logits cache, once; "
                          f"reused by later runs  {_minutes(secs)} if not cached")
             total += secs
-            plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], rows)))
+            plan.needs.append((f"{name}'s logits cache", cfg.cache_folder(), _cache_bytes(cfg, splits["train"], row_words)))
         if name == cfg.teacher.name and cfg.student.static_dim and cfg.student.static_source == "hidden":
             secs = STATIC_ROW_S * forward * size[1]
             lines.append(f"table    {name} reads each of its {size[1]:,} sub-words alone for the student's frozen "
@@ -350,7 +357,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
             total += secs
             plan.needs[0] = _run_folder_need(cfg, size[1])
     epochs = cfg.train.for_rows(rows).epochs
-    secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * rows * words * epochs
+    secs = STUDENT_WORD_S.get(cfg.student.block, STUDENT_WORD_S["lstm"]) * row_words * epochs
     lines.append(f"student  {cfg.student.block}, {epochs} epochs x {rows:,} rows"
                  f"{' (gold labels only)' if not kd else ''}, best valid epoch kept  {_minutes(secs)}")
     plan.seconds = total + secs
@@ -369,11 +376,10 @@ def _held(folder: Path) -> float:
     return float(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())) if folder.is_dir() else 0.0
 
 
-def _cache_bytes(cfg: RunConfig, train, rows: int) -> float:
-    """fp16 logits per word and tag (and hidden states with ``loss.hidden``, at a base model's 768) for ``rows``
-    sentences as long as the train split's on average: an upper bound, since whether the cache is built already
-    is not known before the rows are encoded."""
-    words = sum(len(w) for w in train["words"]) / max(1, len(train)) * rows
+def _cache_bytes(cfg: RunConfig, train, words: float) -> float:
+    """fp16 logits per word and tag (and hidden states with ``loss.hidden``, at a base model's 768) for ``words``
+    words of rows: an upper bound, since whether the cache is built already is not known before the rows are
+    encoded."""
     tags = len({t for ts in train["tags"] for t in ts})
     return words * 2 * (tags + (768 if cfg.loss.hidden else 0))
 
