@@ -400,3 +400,5 @@ def test_joined_sources_refuse_repeats_and_keep_paths_whole(tmp_path):
         check_source(Source("text", "reuters"))
     with pytest.raises(ConfigError, match="'conll:nope/train.txt': no such file"):
         check_source(*parse_transfer("conll:nope/train.txt"))
+    with pytest.raises(ConfigError, match="^data.transfer: 'corpus:nope.txt': no such file or folder$"):
+        check_source(Source("corpus", "nope.txt"))                   # the field named, not just the path

@@ -289,13 +289,23 @@ def _coerce(t, s: str, key: str):
         if origin is float:
             return float(s)
         if origin in (list, dict):
-            v = json.loads(s)
+            v = _inline_value(s)
             if not isinstance(v, origin):
                 raise ValueError(s)
             return v
         return s
-    except (ValueError, json.JSONDecodeError):
-        raise ConfigError(f"{key}={s!r}: expected {getattr(origin, '__name__', origin)}") from None
+    except (ValueError, tomllib.TOMLDecodeError):     # (json.JSONDecodeError is a ValueError)
+        shape = {list: ' (JSON or TOML, as in a recipe file: [{kind = "augment"}] or ["DIR"])',
+                 dict: ' (JSON or TOML, as in a recipe file: {proj_size = 64})'}.get(origin, "")
+        raise ConfigError(f"{key}={s!r}: expected {getattr(origin, '__name__', origin)}{shape}") from None
+
+
+def _inline_value(s: str):
+    """A ``--set`` list or table, written as JSON or as a TOML inline value (the recipe files' own syntax)."""
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError:
+        return tomllib.loads(f"v = {s}")["v"]
 
 
 # ---------------------------------------------------------------- checks made as a config is built

@@ -371,6 +371,8 @@ def check_source(src: Source) -> None:
     if src.kind == "augment":
         return
     if src.kind == "corpus":
+        if not os.path.exists(os.path.expanduser(src.path)):
+            raise ConfigError(f"data.transfer: {src.spec!r}: no such file or folder")
         from .corpus import check_corpus      # files, formats, text fields (a bad JSON line past the first 100
         check_corpus(src.path)                # is found as it is read)
     elif src.kind == "text" and src.path in RESOURCES:
