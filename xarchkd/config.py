@@ -305,7 +305,10 @@ def _inline_value(s: str):
     try:
         return json.loads(s)
     except json.JSONDecodeError:
-        return tomllib.loads(f"v = {s}")["v"]
+        doc = tomllib.loads(f"v = {s}")
+        if list(doc) != ["v"]:                   # a newline in the value made more than one key
+            raise ValueError(s) from None
+        return doc["v"]
 
 
 # ---------------------------------------------------------------- checks made as a config is built
