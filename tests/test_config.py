@@ -28,6 +28,8 @@ def test_unknown_key_and_bad_value():
         apply_overrides(RunConfig(), ["train.epochs=three"])
     with pytest.raises(ConfigError, match=r"expected list \(JSON or TOML"):
         apply_overrides(RunConfig(), ["data.transfer=[{kind = augment}]"])     # a bare word is neither
+    with pytest.raises(ConfigError, match="unknown config key 'teacher.nmae'.*did you mean 'name'"):
+        from_toml('[teacher]\nnmae = "x"\n')
 
 
 def test_a_list_override_reads_the_recipe_files_toml_as_well_as_json():
@@ -39,8 +41,6 @@ def test_a_list_override_reads_the_recipe_files_toml_as_well_as_json():
                                             '"path": "reuters-21578", "weight": 2}]', 'student.block_args={"proj_size": 64}'])
     assert as_toml == as_json and [t.kind for t in as_toml.data.transfer] == ["augment", "text"]
     assert as_toml.data.transfer[1].weight == 2 and as_toml.student.block_args == {"proj_size": 64}
-    with pytest.raises(ConfigError, match="unknown config key 'teacher.nmae'.*did you mean 'name'"):
-        from_toml('[teacher]\nnmae = "x"\n')
 
 
 def test_recipes_found_through_entry_points():
