@@ -53,6 +53,30 @@ def test_data_without_test_is_refused_not_scored_on_valid(tmp_path, tiny_teacher
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_a_type_the_train_split_lacks_is_refused_before_the_fine_tune(tmp_path, tiny_teacher, conll_small, split,
+                                                                     monkeypatch, capsys):
+    """Probe of 2026-12-04: a valid/test entity type that train.txt never has (here B-EVENT) used to stop the run
+    after the teacher's weights loaded, naming neither file nor line (`valid: tag 'B-EVENT' of sentence 0 is not
+    one of the teacher's labels`). Now: one DataError naming the file, line and train's types, before any work."""
+    monkeypatch.setenv("XARCHKD_HOME", str(tmp_path / "home"))
+    data = data_copy(tmp_path, conll_small)
+    lines = (data / f"{split}.txt").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if line.split() and line.split()[-1] == "B-PER")
+    lines[n] = lines[n].rsplit(" ", 1)[0] + " B-EVENT"
+    (data / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    o = tiny(tmp_path, tiny_teacher, data, **{"teacher.finetune": True})
+    where = re.escape(f"{data / split}.txt:{n + 1}: entity type 'EVENT' is not in train.txt (its types: LOC, MISC, ORG, PER)")
+    with pytest.raises(DataError, match=where):
+        xarchkd.run("bert-cnn-ner", progress=False, **o)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "home" / "teachers").exists()
+    from xarchkd.cli import main
+    assert main(["teacher", "--encoder", str(tiny_teacher), "--data", str(data), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{split}.txt:{n + 1}: entity type 'EVENT'" in err[0]
+    assert not list(tmp_path.glob("t*"))
+
+
 def iob1_copy(tmp_path, conll_small):
     """conll_small rewritten in IOB1: an entity opens with I- unless it follows one of the same type."""
     folder = tmp_path / "iob1"

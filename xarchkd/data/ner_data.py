@@ -191,6 +191,24 @@ def label_list(*tag_lists) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
 
+def check_types_in_train(splits: dict, data: str) -> None:
+    """Every entity type of the ``valid`` and ``test`` splits occurs in ``train``, or one ``DataError`` naming the
+    first line of another type: a teacher fine-tuned here learns the train split's types only, so it could not
+    tag it (and the fine-tune would stop at its first evaluation). ``splits``: ``load_splits``' datasets."""
+    known = {t[2:] for seq in splits["train"]["tags"] for t in seq if t != "O"}
+    for split in ("valid", "test"):
+        bad = next((t[2:] for seq in splits.get(split, {"tags": []})["tags"] for t in seq
+                    if t != "O" and t[2:] not in known), None)
+        if bad is None:
+            continue
+        path = check_data_folder(data, (split,)) / f"{split}.txt"
+        lineno, line = next((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
+                            if tag != "O" and tag[2:] == bad)
+        raise DataError(f"entity type {bad!r} is not in train.txt (its types: {', '.join(sorted(known)) or 'none'}): "
+                        "a teacher fine-tuned on train.txt cannot learn it; add train sentences with it, or tag it O "
+                        f"in {split}.txt", str(path), lineno, line)
+
+
 # Why a NER run reads each split (said when one is missing).
 SPLIT_ROLES = {
     "train": "the teacher is fine-tuned and the student trained on it",
