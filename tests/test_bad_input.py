@@ -77,6 +77,18 @@ def test_a_type_the_train_split_lacks_is_refused_before_the_fine_tune(tmp_path, 
     assert not list(tmp_path.glob("t*"))
 
 
+def test_a_train_split_without_entities_is_refused(tmp_path, tiny_teacher, conll_small, monkeypatch):
+    """Probe of 2026-12-04: a train.txt whose every tag is O fine-tuned a teacher for 1,000 steps with one label
+    and scored F1 0. Now one line naming train.txt, before any work."""
+    monkeypatch.setenv("XARCHKD_HOME", str(tmp_path / "home"))
+    data = data_copy(tmp_path, conll_small)
+    lines = (data / "train.txt").read_text().splitlines()
+    (data / "train.txt").write_text("\n".join(" ".join(l.split()[:-1] + ["O"]) if l.split() else l for l in lines))
+    with pytest.raises(DataError, match=re.escape(f"{data / 'train.txt'}: every tag is O: no entity to learn")):
+        xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, data, **{"teacher.finetune": True}))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "home" / "teachers").exists()
+
+
 def iob1_copy(tmp_path, conll_small):
     """conll_small rewritten in IOB1: an entity opens with I- unless it follows one of the same type."""
     folder = tmp_path / "iob1"

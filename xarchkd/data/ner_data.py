@@ -192,10 +192,14 @@ def label_list(*tag_lists) -> list[str]:
 
 
 def check_types_in_train(splits: dict, data: str) -> None:
-    """Every entity type of the ``valid`` and ``test`` splits occurs in ``train``, or one ``DataError`` naming the
-    first line of another type: a teacher fine-tuned here learns the train split's types only, so it could not
-    tag it (and the fine-tune would stop at its first evaluation). ``splits``: ``load_splits``' datasets."""
+    """``train`` tags entities, and every entity type of ``valid`` and ``test`` occurs in it; otherwise one
+    ``DataError`` naming the file (and the first line of a type train lacks). A teacher fine-tuned here learns the
+    train split's types only: without this, an all-O train split fine-tuned for nothing, and another split's new
+    type stopped the fine-tune once its weights had loaded. ``splits``: ``load_splits``' datasets."""
     known = {t[2:] for seq in splits["train"]["tags"] for t in seq if t != "O"}
+    if not known:
+        raise DataError("every tag is O: no entity to learn (NER needs B-TYPE / I-TYPE tags in the last column)",
+                        str(check_data_folder(data, ("train",)) / "train.txt"))
     for split in ("valid", "test"):
         bad = next((t[2:] for seq in splits.get(split, {"tags": []})["tags"] for t in seq
                     if t != "O" and t[2:] not in known), None)
@@ -204,7 +208,7 @@ def check_types_in_train(splits: dict, data: str) -> None:
         path = check_data_folder(data, (split,)) / f"{split}.txt"
         lineno, line = next((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
                             if tag != "O" and tag[2:] == bad)
-        raise DataError(f"entity type {bad!r} is not in train.txt (its types: {', '.join(sorted(known)) or 'none'}): "
+        raise DataError(f"entity type {bad!r} is not in train.txt (its types: {', '.join(sorted(known))}): "
                         "a teacher fine-tuned on train.txt cannot learn it; add train sentences with it, or tag it O "
                         f"in {split}.txt", str(path), lineno, line)
 
