@@ -1,6 +1,12 @@
 """Issue 29's weak messages around an interruption: a failed or interrupted teacher fine-tune removes its
 ``.partial`` folder (it was left until the same teacher was built again), and Ctrl-C suggests ``--resume``
 only when the run has a checkpoint to resume."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 import xarchkd.cli as cli
@@ -36,3 +42,24 @@ def test_ctrl_c_suggests_resume_only_with_a_checkpoint(tmp_path, monkeypatch, ca
     else:
         assert err == ("xarchkd: interrupted before the run's first checkpoint (nothing to --resume; a teacher, "
                        "cache or rows store finished before the interruption is reused by the next run)")
+
+
+def test_sigterm_stops_a_fine_tune_like_ctrl_c(tmp_path, tiny_teacher, conll_small):
+    """Probe of 2026-12-04: `timeout` / `kill` (SIGTERM) ended a teacher fine-tune at once and left its
+    ``.partial`` folder; now SIGTERM unwinds as Ctrl-C does: the folder is removed, one line, exit 143."""
+    out = tmp_path / "teacher"
+    cmd = [sys.executable, "-c", "import sys; from xarchkd.cli import main; sys.exit(main(sys.argv[1:]))", "teacher",
+           "--encoder", str(tiny_teacher), "--data", str(conll_small), "--out", str(out), "--epochs", "1000",
+           "--min-steps", "0"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "XARCHKD_HOME": str(tmp_path / "home")})
+    partial = tmp_path / "teacher.partial"
+    deadline = time.time() + 120
+    while not partial.exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert partial.exists(), p.communicate()[1][-2000:]
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == "xarchkd: stopped by SIGTERM"
+    assert not partial.exists() and not out.exists()

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 
 
 class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -147,10 +149,37 @@ def _scheme_option(p, default="AUTO", more="") -> None:
                    help="the data's tag scheme, detected from the files by default (IOB1, BIOES read into IOB2)" + more)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a job scheduler), raised where the process is, so it unwinds as Ctrl-C does:
+    a teacher's ``.partial`` folder removed, the run's resume hint said (it used to end the process at once)."""
+
+
+def _on_sigterm(pid: int):
+    """The SIGTERM handler of process ``pid``: raise ``Terminated`` there; a forked worker that inherited it (the
+    processes of ``datasets``' ``map``, which their pool ends with SIGTERM) dies as SIGTERM's default would have it."""
+    def handler(signum, frame):
+        if os.getpid() != pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
+    return handler
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ap = build_parser()
     args = ap.parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()     # only there can a handler be set
+    before = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid())) if main_thread else None
+    try:
+        return _main(args)
+    finally:
+        if main_thread and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _main(args) -> int:
     from .errors import ONE_LINE
     try:
         return int(_dispatch(args) or 0)
@@ -159,9 +188,10 @@ def main(argv=None) -> int:
             raise
         print(f"xarchkd: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"xarchkd: interrupted{_resume_hint(args)}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        term = isinstance(e, Terminated)
+        print(f"xarchkd: {'stopped by SIGTERM' if term else 'interrupted'}{_resume_hint(args)}", file=sys.stderr)
+        return 143 if term else 130
     except Exception as e:      # a full disk met where no save said what it keeps: still one line, no traceback
         from .disk import FULL, full_disk_errno
         code = full_disk_errno(e)
