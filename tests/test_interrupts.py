@@ -1,6 +1,6 @@
 """Issue 29's weak messages around an interruption: a failed or interrupted teacher fine-tune removes its
 ``.partial`` folder (it was left until the same teacher was built again), and Ctrl-C suggests ``--resume``
-only when the run has a checkpoint to resume."""
+only when the run has a checkpoint to resume; SIGTERM (kill, timeout, a scheduler) unwinds as Ctrl-C does."""
 import os
 import signal
 import subprocess
@@ -54,12 +54,36 @@ def test_sigterm_stops_a_fine_tune_like_ctrl_c(tmp_path, tiny_teacher, conll_sma
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env={**os.environ, "XARCHKD_HOME": str(tmp_path / "home")})
     partial = tmp_path / "teacher.partial"
-    deadline = time.time() + 120
-    while not partial.exists() and p.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert partial.exists(), p.communicate()[1][-2000:]
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
+    try:
+        deadline = time.time() + 120
+        while not partial.exists() and p.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert partial.exists(), "the fine-tune did not start within 120 s"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     assert p.returncode == 143, err[-2000:]
     assert err.strip().splitlines()[-1] == "xarchkd: stopped by SIGTERM"
     assert not partial.exists() and not out.exists()
+
+
+def test_a_forked_worker_keeps_sigterm_s_default():
+    """A process forked from one running ``main`` (``datasets``' map workers) inherits the handler; SIGTERM still
+    ends it at once, as the pool that sends it expects (no ``Terminated`` raised in a worker)."""
+    before = signal.signal(signal.SIGTERM, cli._on_sigterm(os.getpid()))
+    try:
+        child = os.fork()
+        if child == 0:      # the worker: wait to be ended; never go back into pytest, whatever happens
+            try:
+                time.sleep(60)
+            finally:
+                os._exit(0)
+        time.sleep(0.2)
+        os.kill(child, signal.SIGTERM)
+        _, status = os.waitpid(child, 0)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM

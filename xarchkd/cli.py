@@ -155,11 +155,12 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(pid: int):
-    """The SIGTERM handler of process ``pid``: raise ``Terminated`` there; a forked worker that inherited it (the
-    processes of ``datasets``' ``map``, which their pool ends with SIGTERM) dies as SIGTERM's default would have it."""
+    """The SIGTERM handler of process ``pid``: raise ``Terminated`` there, once (a second SIGTERM ends the process
+    at once, as a second Ctrl-C would); a forked worker that inherited it (the processes of ``datasets``' ``map``,
+    which their pool ends with SIGTERM) dies as SIGTERM's default would have it."""
     def handler(signum, frame):
+        signal.signal(signum, signal.SIG_DFL)
         if os.getpid() != pid:
-            signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
         raise Terminated
@@ -167,16 +168,21 @@ def _on_sigterm(pid: int):
 
 
 def main(argv=None) -> int:
+    """The ``xarchkd`` command: parse ``argv`` (default ``sys.argv[1:]``), run it, and return the exit status
+    (0; 2 for a one-line error; 130 for Ctrl-C, 143 for SIGTERM, each unwinding the work in progress). On the main
+    thread, where SIGTERM has its default action, SIGTERM is turned into ``Terminated`` while the command runs."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ap = build_parser()
     args = ap.parse_args(argv)
-    main_thread = threading.current_thread() is threading.main_thread()     # only there can a handler be set
-    before = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid())) if main_thread else None
+    handle = (threading.current_thread() is threading.main_thread()      # only there can a handler be set
+              and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)     # a SIGTERM ignored by the parent stays so
+    if handle:
+        signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
     try:
         return _main(args)
     finally:
-        if main_thread and before is not None:
-            signal.signal(signal.SIGTERM, before)
+        if handle:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _main(args) -> int:

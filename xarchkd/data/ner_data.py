@@ -193,24 +193,29 @@ def label_list(*tag_lists) -> list[str]:
 
 def check_types_in_train(splits: dict, data: str) -> None:
     """``train`` tags entities, and every entity type of ``valid`` and ``test`` occurs in it; otherwise one
-    ``DataError`` naming the file (and the first line of a type train lacks). A teacher fine-tuned here learns the
-    train split's types only: without this, an all-O train split fine-tuned for nothing, and another split's new
-    type stopped the fine-tune once its weights had loaded. ``splits``: ``load_splits``' datasets."""
-    known = {t[2:] for seq in splits["train"]["tags"] for t in seq if t != "O"}
+    ``DataError`` naming the file (and the first line of a type train lacks, with every such type). A teacher
+    fine-tuned here learns the train split's types only: without this, an all-O train split fine-tuned for nothing,
+    and another split's new type stopped the fine-tune once its weights had loaded. ``splits``: ``load_splits``'."""
+    known = {label[2:] for label in label_list(splits["train"]["tags"])[1:]}
     if not known:
         raise DataError("every tag is O: no entity to learn (NER needs B-TYPE / I-TYPE tags in the last column)",
                         str(check_data_folder(data, ("train",)) / "train.txt"))
     for split in ("valid", "test"):
-        bad = next((t[2:] for seq in splits.get(split, {"tags": []})["tags"] for t in seq
-                    if t != "O" and t[2:] not in known), None)
-        if bad is None:
-            continue
-        path = check_data_folder(data, (split,)) / f"{split}.txt"
-        lineno, line = next((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
-                            if tag != "O" and tag[2:] == bad)
-        raise DataError(f"entity type {bad!r} is not in train.txt (its types: {', '.join(sorted(known))}): "
-                        "a teacher fine-tuned on train.txt cannot learn it; add train sentences with it, or tag it O "
-                        f"in {split}.txt", str(path), lineno, line)
+        new = sorted({t[2:] for seq in splits.get(split, {"tags": []})["tags"] for t in seq} - known - {""})
+        if new:
+            path = check_data_folder(data, (split,)) / f"{split}.txt"
+            lineno, line = _first_line_of_type(path, new[0])
+            them, are = ("them", "are") if len(new) > 1 else ("it", "is")
+            raise DataError(f"entity type{'s' if len(new) > 1 else ''} {', '.join(map(repr, new))} {are} not in "
+                            f"train.txt (its types: {', '.join(sorted(known))}): a teacher fine-tuned on train.txt cannot "
+                            f"learn {them}; add train sentences with {them}, or tag {them} O in {split}.txt",
+                            str(path), lineno, line)
+
+
+def _first_line_of_type(path: Path, entity_type: str) -> tuple[int | None, str | None]:
+    """``(line number, line text)`` of the first token of ``entity_type`` in CoNLL file ``path`` (None, None if none)."""
+    return next(((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
+                 if tag != "O" and tag[2:] == entity_type), (None, None))
 
 
 # Why a NER run reads each split (said when one is missing).

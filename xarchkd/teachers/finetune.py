@@ -87,10 +87,10 @@ def fine_tune(out: Path, fp: str, record: dict, make: Callable, epochs: int, lr:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, task.schedule(total))
         model, opt, sched = acc.prepare(task.model, opt, sched)
         work = out.with_name(out.name + ".partial")
-        if acc.is_main_process:
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
         try:     # a failed or interrupted fine-tune leaves no .partial folder behind (it cannot be resumed)
+            if acc.is_main_process:
+                shutil.rmtree(work, ignore_errors=True)
+                work.mkdir(parents=True)
             record = {"fingerprint": fp, **record, "epochs": [], "build": build_info(acc)}
             best = -math.inf
             for epoch in range(1, epochs + 1):
