@@ -191,12 +191,13 @@ def label_list(*tag_lists) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
 
-def check_types_in_train(splits: dict, data: str) -> None:
+def check_types_in_train(splits: dict, labels: list[str], data: str) -> None:
     """``train`` tags entities, and every entity type of ``valid`` and ``test`` occurs in it; otherwise one
     ``DataError`` naming the file (and the first line of a type train lacks, with every such type). A teacher
     fine-tuned here learns the train split's types only: without this, an all-O train split fine-tuned for nothing,
-    and another split's new type stopped the fine-tune once its weights had loaded. ``splits``: ``load_splits``'."""
-    known = {label[2:] for label in label_list(splits["train"]["tags"])[1:]}
+    and another split's new type stopped the fine-tune once its weights had loaded. ``splits``: ``load_splits``';
+    ``labels``: ``label_list`` of the train split's tags."""
+    known = {label[2:] for label in labels[1:]}
     if not known:
         raise DataError("every tag is O: no entity to learn (NER needs B-TYPE / I-TYPE tags in the last column)",
                         str(check_data_folder(data, ("train",)) / "train.txt"))

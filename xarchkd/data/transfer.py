@@ -370,20 +370,19 @@ def check_source(src: Source) -> None:
     from .resources import RESOURCES, fetch
     if src.kind == "augment":
         return
-    if src.kind == "corpus":
-        if not os.path.exists(os.path.expanduser(src.path)):
-            raise ConfigError(f"data.transfer: {src.spec!r}: no such file or folder")
-        from .corpus import check_corpus      # files, formats, text fields (a bad JSON line past the first 100
-        check_corpus(src.path)                # is found as it is read)
-    elif src.kind == "text" and src.path in RESOURCES:
+    if src.kind == "text" and src.path in RESOURCES:
         if src.path not in TEXT_RESOURCES:
             raise ConfigError(f"data.transfer: resource {src.path!r} holds no text to read; text resources: "
                               f"{', '.join(TEXT_RESOURCES)}")
         fetch(src.path)
-    elif not os.path.exists(os.path.expanduser(src.path)):
+        return
+    if not os.path.exists(os.path.expanduser(src.path)):
         if src.kind == "text" and os.sep not in src.path and not src.path.endswith(".txt"):
             raise _unknown_source(src.path)
-        raise ConfigError(f"data.transfer: {src.spec!r}: no such file")
+        raise ConfigError(f"data.transfer: {src.spec!r}: no such file{' or folder' if src.kind == 'corpus' else ''}")
+    if src.kind == "corpus":
+        from .corpus import check_corpus      # files, formats, text fields (a bad JSON line past the first 100
+        check_corpus(src.path)                # is found as it is read)
 
 
 def transfer_words(sources, factor: float, words_list, tags_list, seed: int = 0, mask_token: str = "[MASK]",

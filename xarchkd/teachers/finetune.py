@@ -195,8 +195,8 @@ def ner_teacher_target(encoder: str = "minilm-l6", data: str = "conll2003", out:
     ``min_steps``), ``steps`` per epoch, the parsed ``splits`` and ``labels``, and the ``record`` it would publish."""
     from ..data.ner_data import check_types_in_train, first, label_list, load_splits
     splits = load_splits(data, scheme, need=("train", "valid"))     # valid picks the best epoch; test is scored if there
-    check_types_in_train(splits, data)
     labels = label_list(splits["train"]["tags"])       # the whole split's tags: a slice may lack a rare type
+    check_types_in_train(splits, labels, data)
     if train_limit:         # the fingerprint reads the sentences themselves, so a slice is a teacher of its own
         splits["train"] = first(splits["train"], train_limit)
     sentences = len(splits["train"]["words"])
