@@ -150,3 +150,21 @@ def test_unknown_block_args_are_refused_before_any_work(tmp_path, tiny_teacher, 
         xarchkd.run("bert-cnn-ner", progress=False,
                     **tiny(tmp_path, tiny_teacher, conll_small, **{"student.block": block, "student.block_args": args}))
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+
+
+def test_splits_that_share_their_sentences_are_warned_even_when_quiet(tmp_path, tiny_teacher, conll_small, capsys):
+    """Probe of 2026-12-04: a set with only train and test, its test.txt copied as valid.txt, picked the best epoch
+    on the test sentences and reported a flattering test F1 without a word. Now the run says so, plan or not, in one
+    line per pair naming the file; a folder whose splits are apart (conll_small) says nothing."""
+    from xarchkd.preflight import ner_plan, say_plan
+    from xarchkd.recipe import resolve_config
+    assert ner_plan(resolve_config("bert-cnn-ner", tiny(tmp_path, tiny_teacher, conll_small))).warnings == []
+    data = data_copy(tmp_path, conll_small)
+    shutil.copy(data / "test.txt", data / "valid.txt")
+    say_plan(resolve_config("bert-cnn-ner", tiny(tmp_path, tiny_teacher, data)), progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"[xarchkd] warning: {data / 'test.txt'}: 100 of its 100 sentences (100%) are word for word in valid.txt: "
+        "the test F1 is scored on the sentences that picked the best epoch, so it flatters; make valid.txt of other "
+        "sentences (e.g. a part of train.txt moved out)"]

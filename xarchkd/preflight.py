@@ -303,11 +303,12 @@ class Plan:
     seconds: float = 0.0
     finetune_seconds: float = 0.0
     needs: list[tuple[str, Path, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)     # said even when the plan is not (``say_plan``)
 
 
 def ner_plan(cfg: RunConfig) -> Plan:
     """What the run will do (see the module)."""
-    from .data.ner_data import load_splits
+    from .data.ner_data import load_splits, overlap_warnings
     plan = Plan(needs=[_run_folder_need(cfg)])
     lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
@@ -328,6 +329,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
     words = sum(len(w) for w in splits["train"]["words"]) / max(1, len(splits["train"]))   # a sentence's, on average
     lines.append(f"data     {cfg.data.name}: {n_train:,} train / {len(splits['valid']):,} valid / "
                  f"{len(splits['test']):,} test sentences")
+    plan.warnings = overlap_warnings(splits, cfg.data.name)
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
     transfer_rows = int(round(n_train * cfg.data.transfer_factor * sum(k for _, k in sources))) if kd else 0
     rows = n_train + transfer_rows
@@ -415,9 +417,10 @@ def _teacher_line(cfg: RunConfig, name: str, params: float, scales: tuple[float,
 
 
 def say_plan(cfg: RunConfig, progress: bool = True) -> None:
-    """Print the plan (``ner_plan``) of a NER run (with ``progress``); then, said or not, refuse a run whose disk
-    cannot hold what it will write (``disk.check_space``)."""
+    """Print the plan (``ner_plan``) of a NER run (with ``progress``) and, said or not, its warnings (splits that
+    share their sentences); then refuse a run whose disk cannot hold what it will write (``disk.check_space``)."""
     from .disk import check_space, free_bytes, mb
+    from .say import say
     plan = ner_plan(cfg)
     need = sum(n for _, _, n in plan.needs)
     plan.lines.append(f"disk     ~{mb(need)} at most ({', '.join(f'{w} ~{mb(n)}' for w, _, n in plan.needs)}); "
@@ -429,4 +432,6 @@ def say_plan(cfg: RunConfig, progress: bool = True) -> None:
             print(f"  {line}", flush=True)
         if plan.seconds:
             print(f"  total    {_minutes(plan.seconds)}", flush=True)
+    for line in plan.warnings:
+        say(True, f"[xarchkd] warning: {line}")
     check_space(plan.needs)

@@ -213,6 +213,34 @@ def check_types_in_train(splits: dict, labels: list[str], data: str) -> None:
                             str(path), lineno, line)
 
 
+# Splits that should not share sentences, and what it means when they do.
+OVERLAPS = (("valid", "train", "the best epoch is picked on sentences the models trained on",
+             "move a part of train.txt out into valid.txt"),
+            ("test", "train", "the reported test F1 scores sentences the student trained on",
+             "keep test.txt's sentences out of train.txt"),
+            ("test", "valid", "the test F1 is scored on the sentences that picked the best epoch, so it flatters",
+             "make valid.txt of other sentences (e.g. a part of train.txt moved out)"))
+OVERLAP_SHARE = 0.2     # real splits share short lines ("SOCCER -"): CoNLL-2003's test 3.6% of its sentences, valid 5.9%
+
+
+def overlap_warnings(splits: dict, data: str) -> list[str]:
+    """One line per pair of ``OVERLAPS`` where over ``OVERLAP_SHARE`` of a split's sentences are word for word in
+    the other: a copied file (a set with only train and test, its test copied as valid.txt) or a split made twice.
+    The run can go on; its scores are not what they say. ``splits``: ``load_splits``'."""
+    folder = check_data_folder(data, ())
+    lines = []
+    for split, other, means, fix in OVERLAPS:
+        if split not in splits or other not in splits:
+            continue
+        seen = {tuple(w) for w in splits[other]["words"]}
+        words = splits[split]["words"]
+        shared = sum(tuple(w) in seen for w in words)
+        if words and shared > OVERLAP_SHARE * len(words):
+            lines.append(f"{folder / split}.txt: {shared:,} of its {len(words):,} sentences "
+                         f"({100 * shared / len(words):.0f}%) are word for word in {other}.txt: {means}; {fix}")
+    return lines
+
+
 def _first_line_of_type(path: Path, entity_type: str) -> tuple[int | None, str | None]:
     """``(line number, line text)`` of the first token of ``entity_type`` in CoNLL file ``path`` (None, None if none)."""
     return next(((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
