@@ -168,3 +168,14 @@ def test_splits_that_share_their_sentences_are_warned_even_when_quiet(tmp_path, 
         f"[xarchkd] warning: {data / 'test.txt'}: 100 of its 100 sentences (100%) are word for word in valid.txt: "
         "the test F1 is scored on the sentences that picked the best epoch, so it flatters; make valid.txt of other "
         "sentences (e.g. a part of train.txt moved out)"]
+
+
+def test_a_split_under_another_name_is_named_in_the_error(tmp_path, tiny_teacher, conll_small):
+    """Probe of 2026-12-04: published sets call the valid split dev.txt or devel.tsv (NCBI-disease's own release does);
+    the error said valid.txt is missing and no more. Now it names the look-alike file and the name to give it."""
+    data = data_copy(tmp_path, conll_small)
+    (data / "valid.txt").rename(data / "devel.tsv")
+    with pytest.raises(DataError, match=re.escape("valid.txt is missing (the folder has devel.tsv: if that is the valid "
+                                                  "split in the same columns, name it valid.txt) (needed: it picks")):
+        xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, data))
+    assert not (tmp_path / "run").exists()

@@ -270,7 +270,7 @@ def check_data_folder(data: str, need=SPLITS) -> Path:
         if f.is_dir():
             state = "is a folder, not a file"
         elif not f.exists():
-            state = "is missing"
+            state = "is missing" + _look_alike(folder, split)
         elif not f.is_file() or not os.access(f, os.R_OK):
             state = "is not a readable file"
         else:
@@ -280,6 +280,22 @@ def check_data_folder(data: str, need=SPLITS) -> Path:
         raise DataError("; ".join(problems) + f". This needs {', '.join(f'{s}.txt' for s in need)}: CoNLL files, "
                         "one word per line with its tag in the last column", str(folder))
     return folder
+
+
+# Other names a split goes by in published sets (CoNLL's dev, BioNLP's devel, Hugging Face's validation), and
+# other endings of the same column files.
+SPLIT_ALIASES = {"train": ("train", "training"), "valid": ("valid", "dev", "devel", "validation", "val"),
+                 "test": ("test",)}
+COLUMN_ENDINGS = (".txt", ".tsv", ".conll", ".iob", ".iob2", ".bio", ".tags")
+
+
+def _look_alike(folder: Path, split: str) -> str:
+    """`` (the folder has dev.tsv: ...)`` when a file of the folder looks like ``split`` under another name, else ""."""
+    found = sorted(f.name for f in folder.iterdir() if f.is_file() and f.name != f"{split}.txt"
+                   and f.suffix.lower() in COLUMN_ENDINGS and f.stem.lower() in SPLIT_ALIASES[split])
+    if not found:
+        return ""
+    return f" (the folder has {', '.join(found)}: if that is the {split} split in the same columns, name it {split}.txt)"
 
 
 def load_splits(data: str = "conll2003", scheme: str = "auto", need=("train",)) -> dict[str, "datasets.Dataset"]:
