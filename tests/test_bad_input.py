@@ -175,7 +175,28 @@ def test_a_split_under_another_name_is_named_in_the_error(tmp_path, tiny_teacher
     the error said valid.txt is missing and no more. Now it names the look-alike file and the name to give it."""
     data = data_copy(tmp_path, conll_small)
     (data / "valid.txt").rename(data / "devel.tsv")
-    with pytest.raises(DataError, match=re.escape("valid.txt is missing (the folder has devel.tsv: if that is the valid "
-                                                  "split in the same columns, name it valid.txt) (needed: it picks")):
+    with pytest.raises(DataError, match=re.escape("valid.txt is missing (needed: it picks the best epoch of the teacher "
+                                                  "fine-tune and of the student); the folder has devel.tsv: if it is the "
+                                                  "valid split in the same columns, name it valid.txt. This needs")):
         xarchkd.run("bert-cnn-ner", progress=False, **tiny(tmp_path, tiny_teacher, data))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_valid_split_taken_from_train_or_test_is_warned(tmp_path, tiny_teacher, conll_small):
+    """The other pairs of the same probe: valid.txt's sentences also in train.txt; valid.txt a part of a larger
+    test.txt (5% of test is in valid, all of valid in test: the pair said once, from valid's side)."""
+    from xarchkd.preflight import ner_plan
+    from xarchkd.recipe import resolve_config
+    data = data_copy(tmp_path, conll_small)
+    train, valid, test = ((data / f"{s}.txt").read_text() for s in ("train", "valid", "test"))
+    (data / "train.txt").write_text(train.rstrip("\n") + "\n\n" + valid)
+    warned = ner_plan(resolve_config("bert-cnn-ner", tiny(tmp_path, tiny_teacher, data))).warnings
+    assert warned == [f"{data / 'valid.txt'}: 100 of its 100 sentences (100%) are word for word in train.txt: the best "
+                      "epoch is picked on sentences the models trained on; move a part of train.txt out into valid.txt"]
+    (data / "train.txt").write_text(train)
+    (data / "valid.txt").write_text("\n\n".join(test.strip().split("\n\n")[:20]) + "\n")
+    (data / "test.txt").write_text(test + "\n" + train)       # 400 sentences, 20 of them (5%) in valid
+    warned = ner_plan(resolve_config("bert-cnn-ner", tiny(tmp_path, tiny_teacher, data))).warnings
+    assert len(warned) == 2 and warned[1].startswith(f"{data / 'valid.txt'}: 20 of its 20 sentences (100%) are word "
+                                                     "for word in test.txt: the best epoch is picked on test sentences")
+    assert "test.txt: 300 of its 400 sentences (75%) are word for word in train.txt" in warned[0]

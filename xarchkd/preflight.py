@@ -308,7 +308,7 @@ class Plan:
 
 def ner_plan(cfg: RunConfig) -> Plan:
     """What the run will do (see the module)."""
-    from .data.ner_data import load_splits, overlap_warnings
+    from .data.ner_data import check_data_folder, load_splits, overlap_warnings
     plan = Plan(needs=[_run_folder_need(cfg)])
     lines, total = plan.lines, 0.0
     names = [cfg.teacher.name, *cfg.teacher.also]
@@ -329,7 +329,7 @@ def ner_plan(cfg: RunConfig) -> Plan:
     words = sum(len(w) for w in splits["train"]["words"]) / max(1, len(splits["train"]))   # a sentence's, on average
     lines.append(f"data     {cfg.data.name}: {n_train:,} train / {len(splits['valid']):,} valid / "
                  f"{len(splits['test']):,} test sentences")
-    plan.warnings = overlap_warnings(splits, cfg.data.name)
+    plan.warnings = overlap_warnings(splits, check_data_folder(cfg.data.name, ()))
     kd = bool(cfg.loss.mse or cfg.loss.kl or cfg.loss.hidden)
     transfer_rows = int(round(n_train * cfg.data.transfer_factor * sum(k for _, k in sources))) if kd else 0
     rows = n_train + transfer_rows

@@ -213,38 +213,42 @@ def check_types_in_train(splits: dict, labels: list[str], data: str) -> None:
                             str(path), lineno, line)
 
 
-# Splits that should not share sentences, and what it means when they do.
-OVERLAPS = (("valid", "train", "the best epoch is picked on sentences the models trained on",
-             "move a part of train.txt out into valid.txt"),
-            ("test", "train", "the reported test F1 scores sentences the student trained on",
-             "keep test.txt's sentences out of train.txt"),
-            ("test", "valid", "the test F1 is scored on the sentences that picked the best epoch, so it flatters",
-             "make valid.txt of other sentences (e.g. a part of train.txt moved out)"))
-OVERLAP_SHARE = 0.2     # real splits share short lines ("SOCCER -"): CoNLL-2003's test 3.6% of its sentences, valid 5.9%
-
-
-def overlap_warnings(splits: dict, data: str) -> list[str]:
-    """One line per pair of ``OVERLAPS`` where over ``OVERLAP_SHARE`` of a split's sentences are word for word in
-    the other: a copied file (a set with only train and test, its test copied as valid.txt) or a split made twice.
-    The run can go on; its scores are not what they say. ``splits``: ``load_splits``'."""
-    folder = check_data_folder(data, ())
-    lines = []
-    for split, other, means, fix in OVERLAPS:
-        if split not in splits or other not in splits:
-            continue
-        seen = {tuple(w) for w in splits[other]["words"]}
-        words = splits[split]["words"]
-        shared = sum(tuple(w) in seen for w in words)
-        if words and shared > OVERLAP_SHARE * len(words):
-            lines.append(f"{folder / split}.txt: {shared:,} of its {len(words):,} sentences "
-                         f"({100 * shared / len(words):.0f}%) are word for word in {other}.txt: {means}; {fix}")
-    return lines
-
-
 def _first_line_of_type(path: Path, entity_type: str) -> tuple[int | None, str | None]:
     """``(line number, line text)`` of the first token of ``entity_type`` in CoNLL file ``path`` (None, None if none)."""
     return next(((n, text) for sentence in _tokens(path) for _, tag, n, text in sentence
                  if tag != "O" and tag[2:] == entity_type), (None, None))
+
+
+# Splits that should not share sentences, what it means when they do, and the way out. A pair and its reverse
+# (test in valid, valid in test) are said once.
+OVERLAPS = (("valid", "train", "the best epoch is picked on sentences the models trained on",
+             "move a part of train.txt out into valid.txt"),
+            ("test", "train", "the reported test F1 scores sentences the models trained on",
+             "keep test.txt's sentences out of train.txt"),
+            ("test", "valid", "the test F1 is scored on the sentences that picked the best epoch, so it flatters",
+             "make valid.txt of other sentences (e.g. a part of train.txt moved out)"),
+            ("valid", "test", "the best epoch is picked on test sentences, so the test F1 flatters",
+             "make valid.txt of other sentences (e.g. a part of train.txt moved out)"))
+OVERLAP_SHARE = 0.2     # real splits share short lines ("SOCCER -"): CoNLL-2003's test 3.6% of its sentences, valid 5.9%
+
+
+def overlap_warnings(splits: dict, folder: Path) -> list[str]:
+    """One line per pair of ``OVERLAPS`` where over ``OVERLAP_SHARE`` of a split's sentences are word for word in
+    the other: a copied file (a set with only train and test, its test copied as valid.txt) or a split made twice.
+    The run can go on; its scores are not what they say. ``splits``: what ``load_splits`` read from ``folder``."""
+    sentences = {name: [tuple(w) for w in split["words"]] for name, split in splits.items()}
+    lines, said = [], set()
+    for split, other, means, fix in OVERLAPS:
+        if split not in sentences or other not in sentences or (other, split) in said:
+            continue
+        seen = set(sentences[other])
+        shared = sum(w in seen for w in sentences[split])
+        n = len(sentences[split])
+        if n and shared > OVERLAP_SHARE * n:
+            said.add((split, other))
+            lines.append(f"{folder / split}.txt: {shared:,} of its {n:,} sentences ({100 * shared / n:.0f}%) are "
+                         f"word for word in {other}.txt: {means}; {fix}")
+    return lines
 
 
 # Why a NER run reads each split (said when one is missing).
@@ -270,32 +274,35 @@ def check_data_folder(data: str, need=SPLITS) -> Path:
         if f.is_dir():
             state = "is a folder, not a file"
         elif not f.exists():
-            state = "is missing" + _look_alike(folder, split)
+            state = "is missing"
         elif not f.is_file() or not os.access(f, os.R_OK):
             state = "is not a readable file"
         else:
             continue
-        problems.append(f"{split}.txt {state} (needed: {SPLIT_ROLES[split]})")
+        problems.append(f"{split}.txt {state} (needed: {SPLIT_ROLES[split]}){_look_alike(folder, split)}")
     if problems:
         raise DataError("; ".join(problems) + f". This needs {', '.join(f'{s}.txt' for s in need)}: CoNLL files, "
                         "one word per line with its tag in the last column", str(folder))
     return folder
 
 
-# Other names a split goes by in published sets (CoNLL's dev, BioNLP's devel, Hugging Face's validation), and
-# other endings of the same column files.
+# Other names a split goes by in published sets (dev, devel, validation), and other endings of the same column files.
 SPLIT_ALIASES = {"train": ("train", "training"), "valid": ("valid", "dev", "devel", "validation", "val"),
                  "test": ("test",)}
 COLUMN_ENDINGS = (".txt", ".tsv", ".conll", ".iob", ".iob2", ".bio", ".tags")
 
 
 def _look_alike(folder: Path, split: str) -> str:
-    """`` (the folder has dev.tsv: ...)`` when a file of the folder looks like ``split`` under another name, else ""."""
-    found = sorted(f.name for f in folder.iterdir() if f.is_file() and f.name != f"{split}.txt"
-                   and f.suffix.lower() in COLUMN_ENDINGS and f.stem.lower() in SPLIT_ALIASES[split])
+    """``; the folder has dev.tsv: ...`` when a file of the folder looks like ``split`` under another name, else ""."""
+    try:
+        found = sorted(f.name for f in folder.iterdir() if f.is_file() and f.suffix.lower() in COLUMN_ENDINGS
+                       and f.stem.lower() in SPLIT_ALIASES[split])
+    except OSError:             # a folder that cannot be listed: no hint
+        return ""
     if not found:
         return ""
-    return f" (the folder has {', '.join(found)}: if that is the {split} split in the same columns, name it {split}.txt)"
+    which = "it is" if len(found) == 1 else "one of them is"
+    return f"; the folder has {', '.join(found)}: if {which} the {split} split in the same columns, name it {split}.txt"
 
 
 def load_splits(data: str = "conll2003", scheme: str = "auto", need=("train",)) -> dict[str, "datasets.Dataset"]:
